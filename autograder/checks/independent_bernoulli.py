@@ -1,0 +1,40 @@
+"""Exercise 2: independent Bernoullis with P(X_i = 0) = 0.9, 0.7, 0.5 as one event of shape [3]."""
+import itertools
+
+import numpy as np
+
+from nf_checks import (CheckFailure, ask_or_fail, check_bernoulli_shapes, close, require)
+
+OUTCOMES = np.array(list(itertools.product([0, 1], repeat=3)))
+REQUESTS = {
+    "log_prob_all": {"op": "log_prob", "name": "independent_bernoulli", "x": OUTCOMES, "dtype": "int32"},
+    "samples": {"op": "sample", "name": "independent_bernoulli", "n": 4000, "seed": 1234},
+}
+
+
+def check_log_probs(ask, ref):
+    """log_prob of all 8 outcomes matches the reference."""
+    check_bernoulli_shapes(ask)
+    got = ask_or_fail(ask, REQUESTS["log_prob_all"])
+    want = ref["log_prob_all"]
+    if close(got, want, atol=1e-4):
+        return
+    flipped = want[::-1]  # outcome x under the flipped model is outcome 1 - x under the right one
+    if close(got, flipped, atol=1e-4):
+        raise CheckFailure("the probabilities are the wrong way round: 0.9, 0.7 and 0.5 are P(X_i = 0), "
+                           "but tfd.Bernoulli's `probs` is P(X_i = 1). Pass 1 - p (or use logits).")
+    raise CheckFailure("log_prob disagrees with the reference on some of the 8 outcomes in {0,1}^3. "
+                       "Check each component's probability of a 1.")
+
+
+def check_samples(ask, ref):
+    """Samples are 0/1 vectors whose mean matches P(X_i = 1)."""
+    s = ask_or_fail(ask, REQUESTS["samples"])
+    require(s.shape == (4000, 3), f"sample(4000) has shape {list(s.shape)}; expected [4000, 3].")
+    require(np.all((s == 0) | (s == 1)), "samples should only contain 0 and 1.")
+    want = np.asarray(ref["samples"]).mean(axis=0)
+    require(np.allclose(s.mean(axis=0), want, atol=0.04),
+            "the sample means of the three components are not P(X_i = 1) for the exercise's probabilities.")
+
+
+HIDDEN = {"independent_bernoulli_reference": [check_log_probs, check_samples]}

@@ -1,0 +1,26 @@
+"""Exercise 1: the student's prediction of mvn3.log_prob(test_pts).shape."""
+from nf_checks import CheckFailure, ask_or_fail, check_predicted_shape_form
+
+REQUESTS = {"prediction": {"op": "describe", "name": "predicted_log_prob_shape"}}
+
+
+def check_value(ask, ref):
+    """Your prediction equals the true shape of mvn3.log_prob(test_pts)."""
+    check_predicted_shape_form(ask)
+    got = tuple(ask_or_fail(ask, REQUESTS["prediction"])["value"])
+    want = tuple(ref["prediction"]["value"])
+    if got == want:
+        return
+    if len(got) == len(want) + 1 and got[:-1] == want:
+        raise CheckFailure("your prediction keeps the event dimension. log_prob returns one number per "
+                           "event, so the event_shape of mvn3 is removed from the result.")
+    if len(got) == len(want) + 1:
+        raise CheckFailure("your prediction has one axis too many; this looks like the shape of test_pts "
+                           "itself. Broadcast test_pts against batch_shape + event_shape of mvn3, then drop "
+                           "the event dimensions.")
+    raise CheckFailure("your prediction is not the shape of mvn3.log_prob(test_pts). Work out mvn3.batch_shape "
+                       "and event_shape, broadcast test_pts against batch_shape + event_shape, then drop the "
+                       "event dimensions.")
+
+
+HIDDEN = {"predicted_log_prob_shape_value": [check_value]}

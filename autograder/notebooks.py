@@ -1,0 +1,103 @@
+"""Reading, normalising and inspecting nbgrader notebooks."""
+import json
+from pathlib import Path
+
+import nbformat
+
+
+class NotebookError(Exception):
+    """A notebook could not be read; the message says why, in words."""
+
+
+def read(path):
+    """Read and validate a notebook; raise NotebookError with a clear message if it is broken."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotebookError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise NotebookError(f"{path}: cannot be read ({e})") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise NotebookError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); "
+                            "the file may be truncated") from None
+    if not isinstance(raw, dict) or raw.get("nbformat") != 4:
+        raise NotebookError(f"{path}: not an nbformat 4 notebook (nbformat={raw.get('nbformat') if isinstance(raw, dict) else None})")
+    try:
+        nb = nbformat.reads(text, as_version=4)
+        nbformat.validate(nb)
+    except Exception as e:
+        raise NotebookError(f"{path}: not a valid notebook ({str(e).splitlines()[0]})") from None
+    return nb
+
+
+def normalise(nb):
+    """Strip outputs and execution counts, and make sure every cell has an id (nbformat >= 4.5)."""
+    nb.nbformat, nb.nbformat_minor = 4, max(nb.get("nbformat_minor", 5), 5)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("collapsed", None)
+        if not cell.get("id"):
+            cell["id"] = f"cell-{i}"
+    return nb
+
+
+def write(nb, path):
+    nbformat.validate(nb)
+    nbformat.write(nb, str(path))
+
+
+def grade_meta(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def graded_cells(nb):
+    """(cell, nbgrader metadata) for every cell that carries points."""
+    return [(c, grade_meta(c)) for c in nb.cells if grade_meta(c).get("grade")]
+
+
+def is_test_cell(cell):
+    m = grade_meta(cell)
+    return bool(m.get("grade")) and not m.get("solution") and cell.cell_type == "code"
+
+
+def parameters_cell(nb):
+    for cell in nb.cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            return cell
+    return None
+
+
+def apply_parameters(nb, overrides):
+    """Append overrides to the notebook's `parameters` cell (papermill convention). Returns a copy."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    cell = parameters_cell(nb)
+    if cell is None:
+        raise NotebookError("the notebook has no cell tagged `parameters`")
+    missing = [k for k in overrides if f"{k} =" not in cell.source]
+    if missing:
+        raise NotebookError(f"the parameters cell does not define {missing}")
+    cell.source += "\n# overrides for a short run\n" + "\n".join(f"{k} = {v!r}" for k, v in overrides.items())
+    return nb
+
+
+def normalise_tree(*roots):
+    """Normalise every notebook under the given directories in place; return the paths changed."""
+    changed = []
+    for root in roots:
+        for path in sorted(Path(root).rglob("*.ipynb")):
+            if ".ipynb_checkpoints" in path.parts:
+                continue
+            before = path.read_text(encoding="utf-8")
+            nb = normalise(read(path))
+            after = nbformat.writes(nb) + "\n"
+            if after != before:
+                path.chmod(0o644)
+                path.write_text(after, encoding="utf-8")
+                changed.append(path)
+    return changed

@@ -1,0 +1,47 @@
+"""Build the reference values from solutions/: `make reference` (python -m autograder reference)."""
+import course_config
+from autograder import checks, execute, notebooks
+
+
+def solutions_path(assignment=checks.ASSIGNMENT):
+    return course_config.ROOT / course_config.SOLUTION_DIR / assignment / f"{assignment}.ipynb"
+
+
+def solution_namespace(assignment=checks.ASSIGNMENT):
+    """Run the solutions notebook's code (short budget, test cells skipped) and return its variables."""
+    import matplotlib
+    matplotlib.use("Agg")
+    nb = notebooks.apply_parameters(notebooks.read(solutions_path(assignment)),
+                                    course_config.SHORT_BUDGET[assignment])
+    ns = {}
+    errors = execute.run_cells(execute.code_cells(nb), ns)
+    if errors:
+        raise RuntimeError("the solutions notebook failed while building references:\n"
+                           + "\n".join(f"cell {i}: {msg}" for i, msg in errors))
+    return ns
+
+
+def build(assignment=checks.ASSIGNMENT):
+    return checks.build_reference(solution_namespace(assignment))
+
+
+def differences(new, old, rtol=1e-5, atol=1e-6, prefix=""):
+    """Human-readable differences between two reference trees (empty list: identical within tolerance)."""
+    import numpy as np
+    out = []
+    if isinstance(new, dict) and isinstance(old, dict):
+        for key in sorted(set(new) | set(old)):
+            if key not in new or key not in old:
+                out.append(f"{prefix}{key}: only in {'new' if key in new else 'stored'} values")
+            else:
+                out += differences(new[key], old[key], rtol, atol, f"{prefix}{key}/")
+    elif isinstance(new, list) and isinstance(old, list) and len(new) == len(old):
+        for i, (a, b) in enumerate(zip(new, old)):
+            out += differences(a, b, rtol, atol, f"{prefix}{i}/")
+    elif isinstance(new, np.ndarray) or isinstance(old, np.ndarray):
+        a, b = np.asarray(new, dtype="float64"), np.asarray(old, dtype="float64")
+        if a.shape != b.shape or not np.allclose(a, b, rtol=rtol, atol=atol):
+            out.append(f"{prefix.rstrip('/')}: values differ")
+    elif new != old:
+        out.append(f"{prefix.rstrip('/')}: {old!r} -> {new!r}")
+    return out

@@ -1,0 +1,78 @@
+"""The one configuration file of the course package.
+
+It is read two ways:
+
+* by nbgrader, as a traitlets config file:
+  ``nbgrader <command> --JupyterApp.config_file=course_config.py`` from the repo root
+  (nbgrader 0.9.6 has no ``--config`` alias; this is the flag that loads it);
+* by our own code (``autograder``, ``tests``), as a plain module: ``import course_config``.
+
+Traitlets runs config files with ``get_config`` in scope; a plain import does not have it, so the
+nbgrader part is guarded at the bottom of this file. Every other fact (points, grade ids) lives in
+the source notebook's nbgrader metadata, not here.
+"""
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+COURSE_ID = "dl-week4-normalising-flows"
+
+#: Assignments, in the order they are taught. Each is ``source/<id>/<id>.ipynb``.
+ASSIGNMENTS = ("normalising_flows",)
+
+#: nbgrader's step directories, relative to ROOT.
+SOURCE_DIR = "source"
+RELEASE_DIR = "release"
+SOLUTION_DIR = "solutions"
+SUBMITTED_DIR = "submitted"
+AUTOGRADED_DIR = "autograded"
+FEEDBACK_DIR = "feedback"
+
+#: Seconds a single notebook cell may run when nbgrader or nbclient executes a notebook.
+EXECUTION_TIMEOUT = 600
+
+#: Overrides for the notebook's ``parameters`` cell (papermill convention) used whenever a notebook
+#: is executed for checking rather than for learning: the pipeline tests, the autograder's worker and
+#: the reference-value build. Each name must exist in the parameters cell.
+SHORT_BUDGET = {
+    "normalising_flows": {
+        "EPOCHS": 1,
+        "STEPS_PER_EPOCH": 5,
+        "N_TRAIN": 512,
+        "N_VALID": 256,
+        "BATCH_SIZE": 64,
+        "N_PLOT_SAMPLES": 200,
+        "SAVE_EVERY": 2,
+    },
+}
+
+#: Code put in place of a solution region in the student release.
+CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+TEXT_STUB = "YOUR ANSWER HERE"
+
+
+def apply_nbgrader_config(c):
+    """Fill a traitlets config object ``c`` with the course's nbgrader settings."""
+    c.CourseDirectory.root = str(ROOT)
+    c.CourseDirectory.course_id = COURSE_ID
+    c.CourseDirectory.source_directory = SOURCE_DIR
+    c.CourseDirectory.release_directory = RELEASE_DIR
+    c.CourseDirectory.solution_directory = SOLUTION_DIR
+    c.CourseDirectory.submitted_directory = SUBMITTED_DIR
+    c.CourseDirectory.autograded_directory = AUTOGRADED_DIR
+    c.CourseDirectory.feedback_directory = FEEDBACK_DIR
+    # Figures and the self-check module travel with the notebook; checkpoints and caches do not.
+    c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
+    c.Execute.timeout = EXECUTION_TIMEOUT
+    # Solutions are committed without outputs, so generating them does not execute the notebook (nbgrader's
+    # default would run the whole training at full budget). The tests execute them at SHORT_BUDGET instead.
+    from nbgrader.preprocessors import ClearMarkScheme, ClearOutput, IncludeHeaderFooter, LockCells
+    c.GenerateSolution.preprocessors = [IncludeHeaderFooter, LockCells, ClearOutput, ClearMarkScheme]
+    c.ClearSolutions.code_stub = {"python": CODE_STUB}
+    c.ClearSolutions.text_stub = TEXT_STUB
+    # A student who deletes or edits a graded cell gets the instructor's version back at grading.
+    c.OverwriteCells.add_missing_cells = True
+
+
+if "get_config" in globals():  # executed by traitlets as nbgrader's config file
+    apply_nbgrader_config(get_config())  # noqa: F821 (injected by traitlets)

@@ -1,0 +1,69 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import copy  # noqa: E402
+
+import pytest  # noqa: E402
+
+import course_config  # noqa: E402
+from autograder import checks, notebooks, reference, validate  # noqa: E402
+
+ASSIGNMENT = "normalising_flows"
+
+
+def pytest_configure(config):
+    for item in checks.ITEMS:
+        config.addinivalue_line("markers", f"{item}: tests of the graded item {item}")
+
+
+@pytest.fixture(scope="session")
+def paths():
+    return validate.paths(ASSIGNMENT)
+
+
+@pytest.fixture(scope="session")
+def source_nb(paths):
+    return notebooks.read(paths[0])
+
+
+@pytest.fixture(scope="session")
+def solution_ns_session():
+    """The solutions notebook's variables after a short-budget run (built once per test session)."""
+    return reference.solution_namespace(ASSIGNMENT)
+
+
+@pytest.fixture
+def solution_ns(solution_ns_session):
+    """A shallow copy, so a test can replace a student's answer without affecting other tests."""
+    return copy.copy(solution_ns_session)
+
+
+def solution_source(source_nb, grade_id):
+    """The code of a solution cell with the nbgrader markers removed."""
+    for cell in source_nb.cells:
+        if notebooks.grade_meta(cell).get("grade_id") == grade_id:
+            return "\n".join(ln for ln in cell.source.splitlines()
+                             if "BEGIN SOLUTION" not in ln and "END SOLUTION" not in ln)
+    raise KeyError(grade_id)
+
+
+def run_test_cell(test_id, ns):
+    """Run the checks of one test cell (visible or hidden) in-process; return the failure message or None."""
+    nf = checks.protocol()
+    ask = nf.local_asker(ns)
+    if test_id in nf.VISIBLE:
+        fns = nf.VISIBLE[test_id]
+    else:
+        item, hidden = checks.hidden_checks()[test_id]
+        ref = checks.load_reference()[item]
+        fns = [lambda a, fn=fn: fn(a, ref) for fn in hidden]
+    try:
+        for fn in fns:
+            with nf.quiet():
+                fn(ask)
+    except nf.CheckFailure as e:
+        return str(e)
+    return None

@@ -1,0 +1,129 @@
+"""The nbgrader pipeline: release/ and solutions/ are exactly what `make release` makes from source/."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import course_config
+from autograder import execute, notebooks, validate
+
+ASSIGNMENT = "normalising_flows"
+ROOT = course_config.ROOT
+NBGRADER = [str(Path(sys.executable).parent / "nbgrader")]
+
+
+def _cells(nb):
+    return [(c.cell_type, c.get("id"), c.source, json.dumps(c.metadata, sort_keys=True)) for c in nb.cells]
+
+
+@pytest.fixture(scope="module")
+def regenerated(tmp_path_factory):
+    """Run the same commands as `make release` in a scratch course directory."""
+    root = tmp_path_factory.mktemp("course")
+    shutil.copytree(ROOT / "source", root / "source")
+    env_path = f"{Path(sys.executable).parent}:" + __import__("os").environ["PATH"]
+    for command in ("generate_assignment", "generate_solution"):
+        subprocess.run(NBGRADER + [command, ASSIGNMENT, "--JupyterApp.config_file=course_config.py",
+                                   f"--CourseDirectory.root={root}", "--force", "--log-level=ERROR"],
+                       cwd=ROOT, check=True, env={**__import__("os").environ, "PATH": env_path})
+    notebooks.normalise_tree(root / "release", root / "solutions")
+    return root
+
+
+@pytest.mark.parametrize("step", ["release", "solutions"])
+def test_committed_notebooks_match_a_fresh_build(regenerated, step):
+    committed = notebooks.read(ROOT / step / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    fresh = notebooks.read(regenerated / step / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    diff = [i for i, (a, b) in enumerate(zip(_cells(committed), _cells(fresh))) if a != b]
+    assert len(committed.cells) == len(fresh.cells), f"{step}: cell count differs; run `make release`"
+    assert not diff, f"{step}: cells {diff[:5]} differ from a fresh `make release` (hand edit?)"
+
+
+@pytest.mark.parametrize("step", ["release", "solutions"])
+def test_supporting_files_match_source(step):
+    src = ROOT / "source" / ASSIGNMENT
+    for path in src.rglob("*"):
+        if path.is_file() and path.suffix != ".ipynb" and "__pycache__" not in path.parts:
+            copy = ROOT / step / ASSIGNMENT / path.relative_to(src)
+            assert copy.exists() and copy.read_bytes() == path.read_bytes(), f"{copy} is stale: run `make release`"
+
+
+def test_release_leaks_nothing(source_nb, paths):
+    release = notebooks.read(paths[1])
+    assert validate.leaks(source_nb, release) == []
+    text = paths[1].read_text()
+    for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "check_hidden", "autograder.incell"):
+        assert marker not in text, f"{marker!r} reached the release"
+
+
+def test_leak_detector_catches_a_pasted_solution_line(source_nb, paths):
+    release = notebooks.read(paths[1])
+    stub = next(c for c in release.cells if "raise NotImplementedError" in c.source)
+    stub.source += "\nindependent_bernoulli = tfd.Independent(tfd.Bernoulli(probs=[0.1, 0.3, 0.5]), reinterpreted_batch_ndims=1)"
+    assert any("solution lines" in p for p in validate.leaks(source_nb, release))
+
+
+def test_release_stubs_every_solution_and_keeps_grading_metadata(source_nb, paths):
+    release = notebooks.read(paths[1])
+    src_meta = {notebooks.grade_meta(c)["grade_id"]: notebooks.grade_meta(c)
+                for c in source_nb.cells if notebooks.grade_meta(c)}
+    rel_meta = {notebooks.grade_meta(c)["grade_id"]: (c, notebooks.grade_meta(c))
+                for c in release.cells if notebooks.grade_meta(c)}
+    assert set(rel_meta) == set(src_meta)
+    assert validate.metadata_problems(release) == []
+    for gid, (cell, meta) in rel_meta.items():
+        assert meta.get("points") == src_meta[gid].get("points"), gid
+        if meta.get("solution") and cell.cell_type == "code":
+            assert course_config.CODE_STUB.splitlines()[-1] in cell.source, f"{gid} has no stub"
+        if meta.get("grade") and not meta.get("solution"):
+            assert meta.get("locked"), f"test cell {gid} is not locked"
+
+
+def test_graded_items_are_the_contract(source_nb):
+    ids = {notebooks.grade_meta(c).get("grade_id") for c in source_nb.cells if notebooks.grade_meta(c)}
+    for item in ("predicted_log_prob_shape", "independent_bernoulli", "mvn_transformed",
+                 "affine_coupling_layer", "log_det_jacobians", "bimodal_base_distribution"):
+        assert item in ids
+        assert any(i.startswith(item + "_") for i in ids), f"{item} has no test cell"
+
+
+def test_git_notebooks_have_no_outputs_and_are_normalised():
+    tracked = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    paths = [ROOT / p for p in tracked] or list(ROOT.glob("*/normalising_flows/*.ipynb"))
+    assert paths
+    for path in paths:
+        nb = notebooks.read(path)
+        for cell in nb.cells:
+            assert cell.get("id"), f"{path}: a cell has no id"
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, f"{path}: stored outputs"
+        ids = [c.id for c in nb.cells]
+        assert len(ids) == len(set(ids)), f"{path}: duplicate cell ids"
+        assert path.read_text() == nbformat.writes(notebooks.normalise(notebooks.read(path))) + "\n", \
+            f"{path} is not normalised: run `make normalise`"
+
+
+def test_parameters_cell_holds_every_budget(source_nb):
+    cell = notebooks.parameters_cell(source_nb)
+    assert cell is not None
+    for name in course_config.SHORT_BUDGET[ASSIGNMENT]:
+        assert f"{name} =" in cell.source
+
+
+def test_solutions_execute_top_to_bottom(paths, tmp_path):
+    """nbclient runs the whole solutions notebook at the short budget; hidden test cells write no stderr."""
+    work = tmp_path / ASSIGNMENT
+    shutil.copytree(paths[2].parent, work)
+    nb = execute.execute_notebook(work / paths[2].name, course_config.SHORT_BUDGET[ASSIGNMENT], cwd=work)
+    graded = [c for c in nb.cells if notebooks.is_test_cell(c)]
+    assert graded
+    for cell in graded:
+        gid = notebooks.grade_meta(cell)["grade_id"]
+        assert not [o for o in cell.outputs if o.get("name") == "stderr" or o.output_type == "error"], \
+            f"test cell {gid} wrote to stderr or failed"
+        assert "passed" in "".join(o.get("text", "") for o in cell.outputs), gid
+    assert not (work / "plots").exists(), "the cleanup cell should remove the frames"
