@@ -1,0 +1,63 @@
+"""nbgrader's own autograde path on the same notebooks: the hidden cells run the same checks in-kernel."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import course_config
+from autograder import notebooks
+
+ASSIGNMENT = "normalising_flows"
+ROOT = course_config.ROOT
+BIN = Path(sys.executable).parent
+
+
+def submit(course, student, notebook_path):
+    """Place a copy of a notebook, at the short training budget, as a student's submission."""
+    nb = notebooks.apply_parameters(notebooks.read(notebook_path), course_config.SHORT_BUDGET[ASSIGNMENT])
+    dest = course / "submitted" / student / ASSIGNMENT
+    dest.mkdir(parents=True)
+    nbformat.write(nb, str(dest / f"{ASSIGNMENT}.ipynb"))
+
+
+def scores(course):
+    """{student: {grade_id: auto_score}} from nbgrader's gradebook."""
+    from nbgrader.api import Gradebook
+    out = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_config.COURSE_ID) as gb:
+        for student in ("complete", "untouched"):
+            nb = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
+            out[student] = {g.name: g.auto_score for g in nb.grades}
+    return out
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course = tmp_path_factory.mktemp("course")
+    shutil.copytree(ROOT / "source", course / "source")
+    submit(course, "complete", ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    submit(course, "untouched", ROOT / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
+    base = [str(BIN / "nbgrader"), "--JupyterApp.config_file=course_config.py", f"--CourseDirectory.root={course}"]
+    for args in (["generate_assignment", ASSIGNMENT, "--force"], ["autograde", ASSIGNMENT, "--force"]):
+        subprocess.run([base[0], args[0]] + base[1:] + args[1:] + ["--log-level=ERROR"], cwd=ROOT, env=env,
+                       check=True)
+    return course, scores(course)
+
+
+def test_complete_submission_scores_full_marks(graded, source_nb):
+    _, by_student = graded
+    want = {notebooks.grade_meta(c)["grade_id"]: notebooks.grade_meta(c)["points"]
+            for c in source_nb.cells if notebooks.is_test_cell(c)}
+    got = {k: v for k, v in by_student["complete"].items() if k in want}
+    assert got == want
+
+
+def test_untouched_release_scores_zero(graded):
+    _, by_student = graded
+    auto = [v for v in by_student["untouched"].values() if v is not None]
+    assert auto and sum(auto) == 0

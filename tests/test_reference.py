@@ -1,0 +1,82 @@
+"""Reference values: fresh against the solutions, and right by the grader's own independent maths."""
+import itertools
+
+import numpy as np
+import pytest
+
+from autograder import checks, reference
+from autograder.checks import (affine_coupling_layer as acl, coupling_math as cm, log_det_jacobians as ldj,
+                               mvn_transformed as mvt)
+
+
+@pytest.fixture(scope="module")
+def stored():
+    return checks.load_reference()
+
+
+def test_stored_reference_is_up_to_date(solution_ns_session, stored):
+    fresh = checks.build_reference(solution_ns_session)
+    assert reference.differences(fresh, stored) == [], "reference values are stale: run `make reference`"
+
+
+def test_staleness_is_detected(stored):
+    tampered = {k: dict(v) for k, v in stored.items()}
+    key = next(iter(tampered["affine_coupling_layer"]))
+    tampered["affine_coupling_layer"][key] = tampered["affine_coupling_layer"][key] + 1e-3
+    assert reference.differences(tampered, stored)
+
+
+@pytest.mark.predicted_log_prob_shape
+def test_predicted_shape_is_numpy_broadcasting(stored):
+    # mvn3: loc [1, 2, 3] -> batch [1, 2], event [3]; test_pts [5, 1, 2, 1]; log_prob drops the event axis
+    assert tuple(stored["predicted_log_prob_shape"]["prediction"]["value"]) == \
+        np.broadcast_shapes((5, 1, 2, 1), (1, 2, 3))[:-1]
+
+
+@pytest.mark.independent_bernoulli
+def test_bernoulli_reference_is_the_product_formula(stored):
+    p1 = np.array([0.1, 0.3, 0.5])
+    outcomes = np.array(list(itertools.product([0, 1], repeat=3)))
+    want = np.log(np.where(outcomes == 1, p1, 1 - p1)).sum(axis=1)
+    np.testing.assert_allclose(stored["independent_bernoulli"]["log_prob_all"], want, rtol=1e-5)
+    assert np.isclose(want[-1], -4.199705, atol=1e-6)  # the value quoted in the exercise
+
+
+@pytest.mark.mvn_transformed
+def test_mvn_reference_is_the_gaussian_density(stored):
+    want = mvt.gaussian_log_pdf(mvt.POINTS, mvt.MU, mvt.SIGMA)
+    np.testing.assert_allclose(stored["mvn_transformed"]["tril_log_prob"], want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(stored["mvn_transformed"]["transformed_log_prob"], want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.affine_coupling_layer
+def test_coupling_reference_is_the_float64_formula(stored):
+    ref = stored["affine_coupling_layer"]
+    for case in acl.CASES:
+        spec, x, name = acl._spec(case), acl._x(case[0], case[2]), acl._case_name(case)
+        np.testing.assert_allclose(ref[f"forward {name}"], cm.forward(spec, x), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(ref[f"fldj {name}"], cm.fldj(spec, x), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(cm.inverse(spec, cm.forward(spec, x)), x, atol=1e-10)
+
+
+@pytest.mark.affine_coupling_layer
+def test_coupling_math_log_det_matches_a_finite_difference_jacobian():
+    spec, x = acl._spec(acl.CASES[4]), acl._x(6, 0)[0]
+    eps = 1e-6
+    jac = np.stack([(cm.forward(spec, x + eps * e) - cm.forward(spec, x - eps * e)) / (2 * eps)
+                    for e in np.eye(6)], axis=1)
+    assert np.isclose(np.linalg.slogdet(jac)[1], cm.fldj(spec, x), atol=1e-6)
+
+
+@pytest.mark.log_det_jacobians
+def test_log_det_jacobians_reference_is_analytic(stored):
+    ref = stored["log_det_jacobians"]
+    L = np.array(ldj.SPECS["scale_tril"]["scale_tril"])
+    for arr in ref["scale_tril"]:
+        np.testing.assert_allclose(arr, np.full(len(ldj.X), np.log(np.abs(np.diag(L))).sum()), rtol=1e-5)
+    softplus_fldj = np.sum(-np.log1p(np.exp(-ldj.X)), axis=-1)  # d softplus / dx = sigmoid(x)
+    for arr in ref["shift_softplus"]:
+        np.testing.assert_allclose(arr, softplus_fldj, rtol=1e-4, atol=1e-5)
+    spec = ldj.SPECS["coupling"]
+    for arr in ref["coupling"]:
+        np.testing.assert_allclose(arr, cm.fldj(spec, ldj.X), rtol=1e-4, atol=1e-5)
