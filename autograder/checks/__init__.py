@@ -71,7 +71,12 @@ def _decode(value):
 
 def save_reference(values, path=REFERENCE_FILE):
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_encode(values), indent=1, sort_keys=True) + "\n")
+    # One line per (item, request): diffs show which reference values changed.
+    lines = []
+    for item in sorted(values):
+        entries = [f"  {json.dumps(name)}: {json.dumps(_encode(v))}" for name, v in sorted(values[item].items())]
+        lines.append(f" {json.dumps(item)}: {{" + ("\n" + ",\n".join(entries) + "\n }" if entries else "}"))
+    path.write_text("{\n" + ",\n".join(lines) + "\n}\n")
 
 
 def load_reference(path=REFERENCE_FILE):

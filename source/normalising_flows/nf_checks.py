@@ -160,7 +160,8 @@ def answer(ns, request):
         return _as_array(fn(x), f"{request['name']}.{op}")
     if op == "sample":
         dist = _lookup(ns, request["name"])
-        return _as_array(dist.sample(request["n"], seed=request.get("seed", 0)), f"{request['name']}.sample")
+        seed = tf.constant([request.get("seed", 0), 0], dtype=tf.int32)  # stateless: same draws every time
+        return _as_array(dist.sample(request["n"], seed=seed), f"{request['name']}.sample")
     if op == "bijector":
         bij = _build_bijector(ns, request["spec"])
         x = _fresh(tf, request["x"])
