@@ -21,7 +21,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@# Make the repo importable (autograder, course_config) from any kernel of this venv, without a build step.
+	$(PY) -c "import site; open(site.getsitepackages()[0] + '/nf_course.pth', 'w').write('$(CURDIR)\n')"
 	@touch $@
 
 setup: $(STAMP)

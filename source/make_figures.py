@@ -45,7 +45,7 @@ def blank(ax, xlim, ylim):
 
 def change_of_variables():
     lam, mu = 2.0, 1.5
-    fig, axs = plt.subplots(1, 2, figsize=(10, 4.2))
+    fig, axs = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, (w, h), title, label in [
             (axs[0], (1, 1), r"$Z$ uniform on $\Omega_Z=[0,1]^2$", r"$p_Z=1$"),
             (axs[1], (lam, mu), r"$X=f(Z)$ uniform on $\Omega_X$", r"$p_X=\frac{1}{|\lambda\mu|}$")]:
@@ -61,8 +61,9 @@ def change_of_variables():
     axs[1].set_xlabel("$x_1$"); axs[1].set_ylabel("$x_2$")
     axs[1].annotate(r"$\lambda$", (lam / 2, -0.2), ha="center", fontsize=13)
     axs[1].annotate(r"$\mu$", (lam + 0.12, mu / 2), va="center", fontsize=13)
-    fig.text(0.5, 0.52, r"$f(z_1,z_2)=(\lambda z_1,\ \mu z_2)$" + "\n" + r"$\longrightarrow$",
-             ha="center", fontsize=13)
+    fig.subplots_adjust(wspace=0.8)
+    fig.text(0.49, 0.5, r"$f(z_1,z_2)$" + "\n" + r"$=(\lambda z_1,\ \mu z_2)$" + "\n" + r"$\Longrightarrow$",
+             ha="center", va="center", fontsize=12)
     fig.suptitle(r"A linear map stretches area by $|\det J_f|=|\lambda\mu|$, so the density shrinks by the same factor"
                  r" ($\lambda=2,\ \mu=1.5$)", fontsize=11)
     save(fig, "change_of_variables")
@@ -164,13 +165,14 @@ def masks():
 
 def alternating_masks():
     fig, ax = plt.subplots(figsize=(12, 3.6))
-    blank(ax, (-0.3, 15.5), (-1.2, 3.4))
+    blank(ax, (-0.3, 15.5), (-1.2, 4.2))
     for k in range(3):
         _draw_tensor(ax, checkerboard(4, 4, k % 2)[:, :, None], (k * 5.2, 0.2), cell=0.55,
                      title=f"coupling layer {k + 1}: mask {'b' if k % 2 == 0 else '1 - b'}")
         if k < 2:
             arrow(ax, (k * 5.2 + 2.5, 1.3), (k * 5.2 + 4.9, 1.3))
-    ax.text(7.6, 3.1, "What one layer copies, the next layer transforms", ha="center", fontsize=11)
+    ax.text(0.0, 3.6, "What one layer copies, the next layer transforms", ha="left", fontsize=11)
+    legend(ax, 11.2, 3.6)
     save(fig, "alternating_masks")
 
 
@@ -212,7 +214,8 @@ def factor_out():
     _draw_tensor(ax, np.ones((8, 8, 2), int), (0, 0), cell=0.38, title="$\\mathbf{h}^{(k)}\\in\\mathbb{R}^{8\\times8\\times2}$")
     for p in ax.patches:
         p.set_facecolor("#f0f0f0")
-    arrow(ax, (3.6, 1.6), (5.6, 1.6), "coupling-squeeze-coupling", offset=(0, 0.2))
+    arrow(ax, (3.9, 1.6), (5.7, 1.6))
+    ax.text(4.8, 1.85, "coupling\nsqueeze\ncoupling", ha="center", va="bottom", fontsize=9)
     n = len(ax.patches)
     _draw_tensor(ax, np.ones((4, 4, 8), int), (6.0, 0.2), cell=0.45, depth_offset=(0.18, 0.18),
                  title="$4\\times4\\times8$")
@@ -236,8 +239,8 @@ def factor_out():
 
 
 def realnvp():
-    fig, ax = plt.subplots(figsize=(13, 4.6))
-    blank(ax, (0, 26), (-1.5, 7.5))
+    fig, ax = plt.subplots(figsize=(15, 4.6))
+    blank(ax, (0, 31), (-1.5, 7.5))
     y = 4.5
     box(ax, (0.2, y), 1.6, 1.2, "$\\mathbf{x}$", "#f0f0f0", 14)
     x0 = 2.4
@@ -246,19 +249,19 @@ def realnvp():
                  ("split\nhalf", "#e5e5e5")]
         for label, color in steps:
             arrow(ax, (x0 - 0.55, y + 0.6), (x0 - 0.05, y + 0.6))
-            box(ax, (x0, y), 2.0, 1.2, label, color, 9.5)
-            x0 += 2.6
-        arrow(ax, (x0 - 1.6, y), (x0 - 1.6, 1.6))
-        box(ax, (x0 - 2.4, 0.4), 1.6, 1.1, f"$\\mathbf{{z}}^{{({scale + 1})}}$", COPY, 13)
+            box(ax, (x0, y), 2.5, 1.2, label, color, 9)
+            x0 += 3.1
+        arrow(ax, (x0 - 1.85, y), (x0 - 1.85, 1.6))
+        box(ax, (x0 - 2.65, 0.4), 1.6, 1.1, f"$\\mathbf{{z}}^{{({scale + 1})}}$", COPY, 13)
     arrow(ax, (x0 - 0.55, y + 0.6), (x0 - 0.05, y + 0.6))
-    box(ax, (x0, y), 2.2, 1.2, "4 couplings\ncheckerboard", COPY, 9.5)
-    arrow(ax, (x0 + 1.1, y), (x0 + 1.1, 1.6))
-    box(ax, (x0 + 0.3, 0.4), 1.6, 1.1, "$\\mathbf{z}^{(3)}$", COPY, 13)
-    ax.text(13, -1.0, "$\\mathbf{z}=(\\mathbf{z}^{(1)},\\mathbf{z}^{(2)},\\mathbf{z}^{(3)})$ is modelled by a simple base "
+    box(ax, (x0, y), 2.5, 1.2, "4 couplings\ncheckerboard", COPY, 9)
+    arrow(ax, (x0 + 1.25, y), (x0 + 1.25, 1.6))
+    box(ax, (x0 + 0.45, 0.4), 1.6, 1.1, "$\\mathbf{z}^{(3)}$", COPY, 13)
+    ax.text(15.5, -1.0, "$\\mathbf{z}=(\\mathbf{z}^{(1)},\\mathbf{z}^{(2)},\\mathbf{z}^{(3)})$ is modelled by a simple base "
             "distribution (e.g. a diagonal Gaussian)", ha="center", fontsize=11)
-    ax.text(6.3, 6.6, "scale 1", ha="center", fontsize=11)
-    ax.text(16.7, 6.6, "scale 2", ha="center", fontsize=11)
-    ax.text(24.0, 6.6, "final scale", ha="center", fontsize=11)
+    ax.text(7.6, 6.6, "scale 1", ha="center", fontsize=11)
+    ax.text(20.0, 6.6, "scale 2", ha="center", fontsize=11)
+    ax.text(28.5, 6.6, "final scale", ha="center", fontsize=11)
     save(fig, "realnvp")
 
 
