@@ -46,6 +46,16 @@ SHORT_BUDGET = {
     },
 }
 
+#: Limits for the grader's worker process (``python -m autograder``), per submission.
+GRADING = {
+    "check_seconds": 60,            # one request to the worker (one call into the student's code)
+    "startup_seconds": 300,         # running the submission's cells, at SHORT_BUDGET
+    "submission_seconds": 600,      # everything for one submission, restarts included
+    "memory_bytes": 4 * 2**30,      # RLIMIT_DATA of the worker (RLIMIT_AS breaks TensorFlow)
+    "file_bytes": 64 * 2**20,       # largest file the worker may write
+    "output_bytes": 64 * 2**10,     # printed output kept from the worker; the rest is dropped
+}
+
 #: Code put in place of a solution region in the student release.
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 TEXT_STUB = "YOUR ANSWER HERE"

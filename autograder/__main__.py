@@ -4,6 +4,7 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 def main(argv=None):
@@ -14,7 +15,38 @@ def main(argv=None):
     sub.add_parser("validate", help="check release/ and solutions/ against source/ and summarise points")
     p = sub.add_parser("reference", help="rebuild autograder/reference/ from solutions/")
     p.add_argument("--check", action="store_true", help="only report whether the stored values are stale")
+    p = sub.add_parser("grade", help="grade one submission into a Gradescope results.json")
+    p.add_argument("submission")
+    p.add_argument("--out", default="results.json")
+    p = sub.add_parser("batch", help="grade every submission under DIR (nbgrader layout or flat)")
+    p.add_argument("directory")
+    p.add_argument("--out", help="where results go (default: DIR_graded next to DIR)")
+    p.add_argument("--gradebook", nargs="?", const="auto",
+                   help="also write scores into nbgrader's gradebook (default URL: the course's gradebook.db)")
     args = parser.parse_args(argv)
+
+    if args.command == "grade":
+        from autograder import batch, report
+        from autograder.worker import Zygote
+        with Zygote() as zygote:
+            result = batch.grade_one(args.submission, zygote, batch.checks.ASSIGNMENT)
+        report.write_atomic(result, args.out)
+        print(f"{args.submission}: {result['score']:g} / {sum(t['max_score'] for t in result['tests']):g} "
+              f"-> {args.out}")
+        return 0
+    if args.command == "batch":
+        from autograder import batch
+        import course_config
+        if not os.path.isdir(args.directory):
+            print(f"error: {args.directory} is not a directory", file=sys.stderr)
+            return 2
+        db = args.gradebook
+        if db == "auto":
+            db = f"sqlite:///{course_config.ROOT / 'gradebook.db'}"
+        rows, out = batch.run(args.directory, args.out, gradebook=db)
+        print(batch.table(rows))
+        print(f"results: {out}/<student>/results.json, {out}/grades.csv")
+        return 0
 
     if args.command == "normalise":
         from autograder import notebooks

@@ -1,7 +1,9 @@
 """The worker: a child process that runs one submission's code and answers narrow questions about it.
 
-The grader process imports TensorFlow once and then forks a worker per submission (a fork costs about
-0.1 s; an import 5-6 s). The child:
+Workers are forked by a *zygote*: a process forked from the grader at start-up, before the grader has
+loaded any reference value, that imports TensorFlow, TFP and Keras once and then only forks. A fork
+costs about 0.1 s against 5-6 s for the imports, and a worker inherits nothing of the grader's state:
+no reference values, no check results. The worker:
 
 1. moves into its own process group, so everything it spawns can be killed with it;
 2. takes its limits (data-segment memory cap, file-size cap, no core dumps) and drops to ``nobody``
@@ -15,12 +17,14 @@ Everything the child prints goes through a pipe that the grader drains into a bo
 dies or overruns a timeout, ``ask`` raises ``WorkerDied`` with the reason, and the next ``ask`` starts a
 fresh worker (running the cells again), so one item's crash costs no other item its points.
 """
+import json
 import os
 import pwd
 import resource
 import select
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -80,12 +84,120 @@ def _describe_status(status, limits):
     return "it stopped"
 
 
-class Worker:
-    """A forked child holding one submission's objects. Use as a context manager."""
+class AnswerError(Exception):
+    """The worker could not answer (the student's code raised, or an object is missing)."""
 
-    def __init__(self, sources, support_dir, limits, deadline=None):
-        self.sources = list(sources)
-        self.support_dir = Path(support_dir) if support_dir else None
+
+# ------------------------------------------------------------------------------------------------
+# The zygote
+# ------------------------------------------------------------------------------------------------
+class Zygote:
+    """A pre-warmed process that forks workers. Create it before loading any grader secret."""
+
+    def __init__(self, preload=True):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            status = 0
+            try:
+                ours.close()
+                _zygote_main(theirs, preload)
+            except BaseException:  # noqa: BLE001
+                status = 70
+            finally:
+                os._exit(status)
+        theirs.close()
+        self.sock, self.pid = ours, pid
+
+    def _call(self, command, nfds=0):
+        self.sock.send(json.dumps(command).encode())
+        data, fds, _, _ = socket.recv_fds(self.sock, 4096, nfds)
+        if not data:
+            raise RuntimeError("the grader's zygote process died; rerun the grader")
+        return json.loads(data), fds
+
+    def spawn(self):
+        """Fork a new worker; return (pid, socket to it, read end of its output pipe)."""
+        reply, fds = self._call({"op": "spawn"}, nfds=2)
+        return reply["pid"], socket.socket(fileno=fds[0]), fds[1]
+
+    def wait(self, pid):
+        """Reap a worker that has ended or been killed; return its wait status."""
+        return self._call({"op": "wait", "pid": pid})[0]["status"]
+
+    def close(self):
+        try:
+            self.sock.close()
+        finally:
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _zygote_main(sock, preload):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    if preload:  # import, but never run a TF op here: forking after an op is unsafe
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import matplotlib.pyplot  # noqa: F401
+            import sklearn.datasets  # noqa: F401
+            import tensorflow  # noqa: F401
+            import tensorflow_probability  # noqa: F401
+            import tf_keras  # noqa: F401
+    while True:
+        data = sock.recv(4096)
+        if not data:
+            return
+        command = json.loads(data)
+        if command["op"] == "spawn":
+            ours, theirs = socket.socketpair()
+            out_r, out_w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                status = 0
+                try:
+                    sock.close()
+                    ours.close()
+                    os.close(out_r)
+                    _worker_main(theirs, out_w)
+                except BaseException:  # noqa: BLE001
+                    status = 70
+                finally:
+                    os._exit(status)
+            theirs.close()
+            os.close(out_w)
+            socket.send_fds(sock, [json.dumps({"pid": pid}).encode()], [ours.fileno(), out_r])
+            ours.close()
+            os.close(out_r)
+        elif command["op"] == "wait":
+            try:
+                _, status = os.waitpid(command["pid"], 0)
+            except ChildProcessError:
+                status = None
+            sock.send(json.dumps({"status": status}).encode())
+
+
+# ------------------------------------------------------------------------------------------------
+# The grader's handle on one worker
+# ------------------------------------------------------------------------------------------------
+class Worker:
+    """One submission's worker. ``ask`` (re)starts it on demand. Use as a context manager."""
+
+    def __init__(self, zygote, sources, support_dir, limits, deadline=None):
+        self.zygote = zygote
+        self.setup = {"sources": list(sources), "support_dir": str(support_dir) if support_dir else None,
+                      "limits": limits}
         self.limits = limits
         self.deadline = deadline or (time.monotonic() + limits["submission_seconds"])
         self.output = BoundedOutput(limits["output_bytes"])
@@ -93,9 +205,7 @@ class Worker:
         self.cell_errors = []
         self.deaths = []
         self.startup_failure = None
-        self._buf = b""
 
-    # ---- lifecycle ----------------------------------------------------------------------------
     def __enter__(self):
         return self
 
@@ -108,89 +218,64 @@ class Worker:
     def start(self):
         """Fork a worker, run the submission's cells in it, and wait until it is ready."""
         if self.startup_failure is not None:
-            raise self.startup_failure
+            raise self.startup_failure  # running the same cells again would fail the same way
         if self.remaining() <= 0:
             raise WorkerDied("the time cap for this submission was reached before this check could run")
-        req_r, req_w = os.pipe()
-        rep_r, rep_w = os.pipe()
-        out_r, out_w = os.pipe()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # child
-            status = 0
-            try:
-                os.close(req_w)
-                os.close(rep_r)
-                os.close(out_r)
-                _child_main(req_r, rep_w, out_w, self.sources, self.support_dir, self.limits)
-            except BaseException:  # noqa: BLE001
-                status = 70
-            finally:
-                os._exit(status)
-        os.close(req_r)
-        os.close(rep_w)
-        os.close(out_w)
-        self.pid, self._req, self._rep, self._buf = pid, req_w, rep_r, b""
+        self.pid, self.sock, out_r = self.zygote.spawn()
+        self._buf = b""
         self._drain = threading.Thread(target=_drain, args=(out_r, self.output), daemon=True)
         self._drain.start()
-        timeout = min(self.limits["startup_seconds"], self.remaining())
         try:
-            ready = self._receive(timeout, "while running your notebook's cells")
+            self.sock.sendall(wire.dumps(self.setup))
+            ready = self._receive(min(self.limits["startup_seconds"], self.remaining()),
+                                  "while running your notebook's cells")
         except WorkerDied as e:
-            self.startup_failure = e  # running the same cells again would fail the same way
+            self.startup_failure = e
             raise
         self.cell_errors = ready.get("cell_errors", [])
 
-    def stop(self):
-        if self.pid is None:
-            return
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self._reap()
-
-    def _reap(self, block=True):
-        status = None
-        if self.pid is not None:
+    def _kill(self):
+        for kill in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
             try:
-                _, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
-            except ChildProcessError:
-                status = None
-            for fd in (self._req, self._rep):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-            self.pid = None
-            self._drain.join(timeout=2)
+                kill()
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def _reap(self):
+        status = self.zygote.wait(self.pid)
+        self.sock.close()
+        self._drain.join(timeout=2)
+        self.pid = None
         return status
 
+    def stop(self):
+        if self.pid is not None:
+            self._kill()
+            self._reap()
+
     def _die(self, reason):
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        self._kill()
         status = self._reap()
         if reason is None:
             reason = _describe_status(status, self.limits) if status is not None else "it stopped"
-        message = f"the worker running your code stopped: {reason}."
+        message = f"the worker running your code stopped: {reason}"
         self.deaths.append(message)
         raise WorkerDied(message)
 
-    # ---- messages ------------------------------------------------------------------------------
     def _receive(self, timeout, doing):
         end = time.monotonic() + max(timeout, 0)
         while b"\n" not in self._buf:
             left = end - time.monotonic()
             if left <= 0:
-                cap = "the per-submission time cap" if self.remaining() <= 0 else f"the {timeout:.0f} s limit"
-                self._die(f"it ran past {cap} {doing} (an infinite loop, or very slow code?)")
-            ready, _, _ = select.select([self._rep], [], [], left)
+                limit = "the time cap for this submission" if self.remaining() <= 0 else f"the {timeout:.0f} s limit"
+                self._die(f"it ran past {limit} {doing} (an infinite loop, or very slow code?)")
+            ready, _, _ = select.select([self.sock], [], [], left)
             if not ready:
                 continue
-            chunk = os.read(self._rep, 1 << 20)
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except OSError:
+                chunk = b""
             if not chunk:
                 self._die(None)
             self._buf += chunk
@@ -198,43 +283,22 @@ class Worker:
         return wire.loads(line)
 
     def ask(self, request):
-        """Send one request; return the answer. Raises QuestionError-like ``AnswerError`` or WorkerDied."""
+        """Send one request and return the answer; raises AnswerError or WorkerDied."""
         if self.pid is None:
             self.start()
         try:
-            os.write(self._req, wire.dumps(request))
-        except (BrokenPipeError, OSError):
+            self.sock.sendall(wire.dumps(request))
+        except OSError:
             self._die(None)
-        timeout = min(self.limits["check_seconds"], self.remaining())
-        reply = self._receive(timeout, "while answering a check")
+        reply = self._receive(min(self.limits["check_seconds"], self.remaining()), "while answering a check")
         if "error" in reply:
             raise AnswerError(reply["error"])
         return reply["value"]
 
 
-class AnswerError(Exception):
-    """The worker could not answer (the student's code raised, or an object is missing)."""
-
-
 # ------------------------------------------------------------------------------------------------
-# The child side
+# The worker itself (runs in the zygote's child)
 # ------------------------------------------------------------------------------------------------
-def _write_all(fd, data):
-    while data:
-        n = os.write(fd, data)
-        data = data[n:]
-
-
-def _readline(fd, buf):
-    while b"\n" not in buf:
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            return None, buf
-        buf += chunk
-    line, buf = buf.split(b"\n", 1)
-    return line, buf
-
-
 def _drop_privileges(workdir):
     if os.geteuid() != 0:
         return
@@ -246,7 +310,21 @@ def _drop_privileges(workdir):
     os.setuid(nobody.pw_uid)
 
 
-def _child_main(req_r, rep_w, out_w, sources, support_dir, limits):
+class _LineReader:
+    def __init__(self, sock):
+        self.sock, self.buf = sock, b""
+
+    def readline(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line
+
+
+def _worker_main(sock, out_w):
     from autograder import execute  # bound before the grader's modules are scrubbed below
 
     run_cells = execute.run_cells
@@ -256,16 +334,18 @@ def _child_main(req_r, rep_w, out_w, sources, support_dir, limits):
     os.dup2(out_w, 1)
     os.dup2(out_w, 2)
     os.close(out_w)
+    reader = _LineReader(sock)
+    setup = wire.loads(reader.readline())
+    limits = setup["limits"]
 
     workdir = Path(tempfile.mkdtemp(prefix="nf-worker-"))
-    if support_dir is not None:
-        for item in support_dir.iterdir():
-            if item.suffix == ".ipynb" or item.name.startswith("."):
+    if setup["support_dir"]:
+        for item in Path(setup["support_dir"]).iterdir():
+            if item.suffix == ".ipynb" or item.name.startswith(".") or item.name == "__pycache__":
                 continue
             (shutil.copytree if item.is_dir() else shutil.copy2)(item, workdir / item.name)
     os.chdir(workdir)
-    os.environ.update({"HOME": str(workdir), "MPLCONFIGDIR": str(workdir), "MPLBACKEND": "Agg",
-                       "TMPDIR": str(workdir)})
+    os.environ.update({"HOME": str(workdir), "MPLCONFIGDIR": str(workdir), "TMPDIR": str(workdir)})
     _drop_privileges(workdir)
 
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -282,24 +362,21 @@ def _child_main(req_r, rep_w, out_w, sources, support_dir, limits):
 
     import importlib
     protocol = importlib.import_module("nf_checks")
-    answer, quiet = protocol.answer, protocol.quiet
+    answer, quiet, question_error = protocol.answer, protocol.quiet, protocol.QuestionError
 
     namespace = {"__name__": "__main__"}
-    errors = run_cells(sources, namespace, capture=False)
+    errors = run_cells(setup["sources"], namespace, capture=False)
     sys.stdout.flush()
-    _write_all(rep_w, wire.dumps({"ready": True, "cell_errors": errors}))
+    sock.sendall(wire.dumps({"ready": True, "cell_errors": errors}))
 
-    buf = b""
     while True:
-        line, buf = _readline(req_r, buf)
+        line = reader.readline()
         if line is None:
             return
-        request = wire.loads(line)
         try:
             with quiet():
-                value = answer(namespace, request)
-            reply = {"value": value}
-        except protocol.QuestionError as e:
+                reply = {"value": answer(namespace, wire.loads(line))}
+        except question_error as e:
             reply = {"error": str(e)}
         except BaseException as e:  # noqa: BLE001 (the student's code raised, even SystemExit)
             reply = {"error": f"your code raised {type(e).__name__}: {e}"}
@@ -309,5 +386,4 @@ def _child_main(req_r, rep_w, out_w, sources, support_dir, limits):
             data = wire.dumps({"error": f"the answer could not be sent back ({e})"})
         sys.stdout.flush()
         sys.stderr.flush()
-        _write_all(rep_w, data)
-
+        sock.sendall(data)

@@ -53,17 +53,9 @@ def solution_source(source_nb, grade_id):
 def run_test_cell(test_id, ns):
     """Run the checks of one test cell (visible or hidden) in-process; return the failure message or None."""
     nf = checks.protocol()
-    ask = nf.local_asker(ns)
-    if test_id in nf.VISIBLE:
-        fns = nf.VISIBLE[test_id]
-    else:
-        item, hidden = checks.hidden_checks()[test_id]
-        ref = checks.load_reference()[item]
-        fns = [lambda a, fn=fn: fn(a, ref) for fn in hidden]
     try:
-        for fn in fns:
-            with nf.quiet():
-                fn(ask)
+        with nf.quiet():
+            checks.run_test_cell(test_id, nf.local_asker(ns), checks.load_reference())
     except nf.CheckFailure as e:
         return str(e)
     return None

@@ -49,6 +49,25 @@ def hidden_checks():
     return out
 
 
+def graded_test_cells():
+    """[(test-cell grade_id, item)] for every graded test cell the checks know, visible first."""
+    visible = [(t, next(i for i in ITEMS if t.startswith(i + "_"))) for t in protocol().VISIBLE]
+    hidden = [(t, item) for t, (item, _) in hidden_checks().items()]
+    return visible + hidden
+
+
+def run_test_cell(test_id, ask, reference):
+    """Run the checks of one graded test cell (visible or hidden); raises CheckFailure on the first failure."""
+    nf = protocol()
+    if test_id in nf.VISIBLE:
+        for fn in nf.VISIBLE[test_id]:
+            fn(ask)
+        return
+    item, fns = hidden_checks()[test_id]
+    for fn in fns:
+        fn(ask, reference[item])
+
+
 def _encode(value):
     if isinstance(value, np.ndarray):
         return {"__array__": value.tolist(), "shape": list(value.shape)}

@@ -1,0 +1,118 @@
+"""Grade a directory of submissions: results.json per student, grades.csv, nbgrader gradebook scores."""
+import csv
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import course_config
+from autograder import checks, grade, report
+from autograder.worker import Zygote
+
+
+def find_submissions(directory, assignment=checks.ASSIGNMENT):
+    """{student: notebook path}, from nbgrader's submitted/{student}/{assignment}/ or a flat folder."""
+    directory = Path(directory)
+    found = {}
+    for student_dir in sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        nbs = sorted((student_dir / assignment).glob("*.ipynb")) if (student_dir / assignment).is_dir() \
+            else sorted(student_dir.glob("*.ipynb"))
+        preferred = [p for p in nbs if p.name == f"{assignment}.ipynb"]
+        if preferred or nbs:
+            found[student_dir.name] = (preferred or nbs)[0]
+        else:
+            found[student_dir.name] = student_dir / assignment / f"{assignment}.ipynb"  # graded as missing
+    for path in sorted(directory.glob("*.ipynb")):
+        found.setdefault(path.stem, path)
+    return found
+
+
+def _progress(done, total, label, started):
+    width = 30
+    filled = int(width * done / max(total, 1))
+    elapsed = time.monotonic() - started
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+                     f"{elapsed:6.1f}s {label[:30]:<30}")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def grade_one(path, zygote, assignment):
+    """Grade one submission; a grader failure still gives the student a row (score 0, reason)."""
+    try:
+        return grade.grade(path, zygote, assignment)
+    except Exception as e:  # noqa: BLE001 (one bad submission never stops the batch)
+        traceback.print_exc(file=sys.stderr)
+        cells = report.test_cells(assignment)
+        return report.results(cells, {}, f"The grader failed on this submission ({type(e).__name__}: {e}). "
+                                         "Your instructor has been told; nothing was lost.", time.monotonic())
+
+
+def item_scores(result):
+    scores = {}
+    for test in result["tests"]:
+        item = test.get("extra_data", {}).get("item") or test["name"].split(":")[0]
+        scores[item] = scores.get(item, 0) + test["score"]
+    return scores
+
+
+def write_csv(rows, path):
+    items = list(checks.ITEMS)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["student"] + items + ["total"])
+        for student, result in rows.items():
+            s = item_scores(result)
+            w.writerow([student] + [s.get(i, 0) for i in items] + [result["score"]])
+
+
+def write_gradebook(rows, assignment, db_url):
+    """Put the per-test-cell scores into nbgrader's gradebook (auto_score of each grade cell)."""
+    from nbgrader.api import Gradebook, MissingEntry
+    with Gradebook(db_url, course_config.COURSE_ID) as gb:
+        gb.find_assignment(assignment)
+        for student, result in rows.items():
+            gb.update_or_create_student(student)
+            try:
+                submission = gb.find_submission(assignment, student)
+            except MissingEntry:
+                submission = gb.add_submission(assignment, student)
+            scores = {t["extra_data"]["grade_id"]: t["score"] for t in result["tests"]}
+            for nb in submission.notebooks:
+                for g in nb.grades:
+                    if g.name in scores:
+                        g.auto_score = scores[g.name]
+            gb.db.commit()
+
+
+def run(directory, out=None, assignment=checks.ASSIGNMENT, gradebook=None):
+    directory = Path(directory)
+    out = Path(out) if out else directory.parent / f"{directory.name}_graded"
+    submissions = find_submissions(directory, assignment)
+    rows, started = {}, time.monotonic()
+    with Zygote() as zygote:
+        for n, (student, path) in enumerate(submissions.items()):
+            _progress(n, len(submissions), student, started)
+            rows[student] = grade_one(path, zygote, assignment)
+            report.write_atomic(rows[student], out / student / "results.json")
+        _progress(len(submissions), len(submissions), "done", started)
+    write_csv(rows, out / "grades.csv")
+    if gradebook:
+        write_gradebook(rows, assignment, gradebook)
+    return rows, out
+
+
+def table(rows):
+    items = list(checks.ITEMS)
+    maxima = {}
+    for c in report.test_cells():
+        maxima[c["item"]] = maxima.get(c["item"], 0) + c["points"]
+    short = [i.split("_")[0][:6] + ("_" + i.split("_")[1][:4] if "_" in i else "") for i in items]
+    width = max([len(s) for s in rows] + [7])
+    lines = [f"{'student':<{width}} " + " ".join(f"{s:>11}" for s in short) + f" {'total':>7}"]
+    for student, result in rows.items():
+        s = item_scores(result)
+        lines.append(f"{student:<{width}} " + " ".join(f"{s.get(i, 0):>5g} / {maxima[i]:<3g}" for i in items)
+                     + f" {result['score']:>4g}/{sum(maxima.values()):g}")
+    return "\n".join(lines)

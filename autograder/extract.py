@@ -1,0 +1,37 @@
+"""Which code of a submission runs in the worker: the student's cells, never their copy of the tests."""
+import re
+
+import course_config
+from autograder import notebooks
+
+_ASSIGNS = re.compile(r"^([A-Z_][A-Z0-9_]*)\s*=", re.M)
+
+
+def _release_test_sources(assignment):
+    path = course_config.ROOT / course_config.RELEASE_DIR / assignment / f"{assignment}.ipynb"
+    return {c.source.strip() for c in notebooks.read(path).cells if notebooks.is_test_cell(c)}
+
+
+def student_code(nb, assignment):
+    """(sources to run, notes for the student) for a submission notebook.
+
+    Skips test cells, whether recognised by their nbgrader metadata or by their text (a student who
+    strips the metadata does not get their test cells run). Puts the short training budget right after
+    the parameters cell, found by its tag or, if the tag is gone, by what it assigns.
+    """
+    known_tests = _release_test_sources(assignment)
+    overrides = course_config.SHORT_BUDGET[assignment]
+    sources, notes, placed = [], [], False
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        if notebooks.is_test_cell(cell) or cell.source.strip() in known_tests:
+            continue
+        sources.append(cell.source)
+        tagged = "parameters" in cell.get("metadata", {}).get("tags", [])
+        if not placed and (tagged or set(overrides) <= set(_ASSIGNS.findall(cell.source))):
+            sources.append("\n".join(f"{k} = {v!r}" for k, v in overrides.items()))
+            placed = True
+    if not placed:
+        notes.append("The parameters cell was not found, so your notebook ran with its own training budget.")
+    return sources, notes

@@ -1,0 +1,97 @@
+"""Grade one submission: read -> extract -> worker -> checks (pytest, in this process) -> report.
+
+Student code runs only in the worker. This process sends requests, receives arrays, and computes every
+verdict itself with the hidden checks and the reference values.
+"""
+import contextlib
+import io
+import time
+from pathlib import Path
+
+import pytest
+
+import course_config
+from autograder import checks, extract, notebooks, report
+from autograder.worker import AnswerError, Worker, WorkerDied
+
+CHECKS_MODULE = Path(checks.__file__).resolve().parent / "test_cells.py"
+
+
+def source_dir(assignment):
+    return course_config.ROOT / course_config.SOURCE_DIR / assignment
+
+
+class _Plugin:
+    """Gives the checks an ``ask`` bound to the worker and the reference values; records outcomes."""
+
+    def __init__(self, ask, reference):
+        self._ask, self._ref = ask, reference
+        self.outcomes = {}
+
+    def pytest_configure(self, config):
+        for item in checks.ITEMS:
+            config.addinivalue_line("markers", f"{item}: checks of the graded item {item}")
+
+    @pytest.fixture
+    def ask(self):
+        return self._ask
+
+    @pytest.fixture
+    def ref(self):
+        return self._ref
+
+    def pytest_runtest_logreport(self, report):
+        test_id = report.nodeid.rsplit("[", 1)[-1].rstrip("]")
+        if report.when == "call" or report.failed:
+            if report.failed and report.when == "call" and "Traceback" not in report.longreprtext:
+                message = report.longreprtext.strip()
+            elif report.failed:
+                message = "the grader could not run this check (internal error); please tell your instructor"
+            else:
+                message = ""
+            self.outcomes.setdefault(test_id, (report.passed, message))
+
+
+def run_checks(ask, reference):
+    """Run every graded test cell's checks with pytest; return {test_id: (passed, message)}."""
+    plugin = _Plugin(ask, reference)
+    args = [str(CHECKS_MODULE), "-q", "-p", "no:cacheprovider", "--noconftest", "-o", "addopts=",
+            "--rootdir", str(CHECKS_MODULE.parent), "-W", "ignore"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        pytest.main(args, plugins=[plugin])
+    return plugin.outcomes
+
+
+def _asker(worker):
+    nf = checks.protocol()
+
+    def ask(request):
+        try:
+            return worker.ask(request)
+        except AnswerError as e:
+            raise nf.QuestionError(str(e)) from None
+        except WorkerDied as e:
+            raise nf.CheckFailure(str(e)) from None
+    return ask
+
+
+def grade(path, zygote, assignment=checks.ASSIGNMENT):
+    """Grade one notebook file; always returns a Gradescope results dict (never raises for bad input)."""
+    started = time.monotonic()
+    cells = report.test_cells(assignment)
+    try:
+        nb = notebooks.read(path)
+    except notebooks.NotebookError as e:
+        return report.results(cells, {}, f"Your notebook could not be graded: {e}. Every item scores 0. "
+                                         "Download a fresh copy of the release, paste your work into it, "
+                                         "and submit again.", started)
+    sources, notes = extract.student_code(nb, assignment)
+    limits = course_config.GRADING
+    with Worker(zygote, sources, source_dir(assignment), limits) as worker:
+        try:
+            worker.start()
+        except WorkerDied:
+            pass  # every check will report the same reason
+        reference = checks.load_reference()
+        outcomes = run_checks(_asker(worker), reference)
+    return report.results(cells, outcomes, report.summary(notes, worker), started)
