@@ -45,8 +45,10 @@ figures: $(STAMP)
 normalise: $(STAMP)
 	$(PY) -m autograder normalise source
 
+# The main job: build the release, validate it, then grade the bundled example submissions.
 demo: release
 	$(PY) -m autograder validate
+	$(PY) -m autograder demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -49,7 +49,8 @@ SHORT_BUDGET = {
 #: Limits for the grader's worker process (``python -m autograder``), per submission.
 GRADING = {
     "check_seconds": 60,            # one request to the worker (one call into the student's code)
-    "startup_seconds": 300,         # running the submission's cells, at SHORT_BUDGET
+    "cell_seconds": 120,            # one of the submission's cells, run at SHORT_BUDGET
+    "max_skipped_cells": 3,         # cells that kill the worker are skipped (and reported), up to this many
     "submission_seconds": 600,      # everything for one submission, restarts included
     "memory_bytes": 4 * 2**30,      # RLIMIT_DATA of the worker (RLIMIT_AS breaks TensorFlow)
     "file_bytes": 64 * 2**20,       # largest file the worker may write

@@ -23,7 +23,29 @@ def main(argv=None):
     p.add_argument("--out", help="where results go (default: DIR_graded next to DIR)")
     p.add_argument("--gradebook", nargs="?", const="auto",
                    help="also write scores into nbgrader's gradebook (default URL: the course's gradebook.db)")
+    p = sub.add_parser("demo", help="grade the bundled example submissions and print the score table")
+    p.add_argument("--dir", default="build/demo")
     args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        import shutil
+        from pathlib import Path
+        from autograder import batch, examples
+        root = Path(args.dir)
+        shutil.rmtree(root, ignore_errors=True)
+        submitted = examples.build_demo(root / "submitted")
+        print(f"example submissions: {', '.join(sorted(examples.DEMO))} (in {submitted})")
+        rows, out = batch.run(submitted, root / "graded")
+        print(batch.table(rows))
+        for student, result in rows.items():
+            failed = [t for t in result["tests"] if t["status"] != "passed"]
+            print(f"\n{student}: {result['score']:g} points" + (":" if failed else ""))
+            for t in failed[:4]:
+                print(f"  - {t['name']}\n      {t['output'].splitlines()[0][:200]}")
+            if len(failed) > 4:
+                print(f"  ... and {len(failed) - 4} more failed checks")
+        print(f"\nresults: {out}/<student>/results.json and {out}/grades.csv")
+        return 0
 
     if args.command == "grade":
         from autograder import batch, report

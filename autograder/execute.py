@@ -28,16 +28,18 @@ class _Discard(io.TextIOBase):
         return len(text)
 
 
-def run_cells(sources, namespace, capture=True):
+def run_cells(sources, namespace, capture=True, before_cell=None):
     """Execute each source in ``namespace``; return a list of (index, error text) for failed cells.
 
     With ``capture`` the cells' printed output is discarded; without it, it goes to the real stdout
-    (the worker's, which the grader drains with a size cap).
+    (the worker's, which the grader drains with a size cap). ``before_cell(i)`` is called before cell i.
     """
     namespace.setdefault("__name__", "__main__")
     os.environ.setdefault("MPLBACKEND", "Agg")
     errors = []
     for i, src in enumerate(sources):
+        if before_cell is not None:
+            before_cell(i)
         sink = contextlib.redirect_stdout(_Discard()) if capture else contextlib.nullcontext()
         try:
             with sink:

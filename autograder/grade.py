@@ -82,9 +82,10 @@ def grade(path, zygote, assignment=checks.ASSIGNMENT):
     try:
         nb = notebooks.read(path)
     except notebooks.NotebookError as e:
-        return report.results(cells, {}, f"Your notebook could not be graded: {e}. Every item scores 0. "
-                                         "Download a fresh copy of the release, paste your work into it, "
-                                         "and submit again.", started)
+        reason = f"Your notebook could not be read: {e}."
+        return report.results(cells, {}, reason + " Every item scores 0. Download a fresh copy of the release, "
+                                                  "paste your work into it, and submit again.",
+                              started, missing=reason)
     sources, notes = extract.student_code(nb, assignment)
     limits = course_config.GRADING
     with Worker(zygote, sources, source_dir(assignment), limits) as worker:

@@ -43,7 +43,7 @@ def manual_cells(assignment=checks.ASSIGNMENT):
 
 
 def summary(notes, worker):
-    lines = list(notes)
+    lines = list(notes) + worker.skip_notes
     if worker.cell_errors:
         lines.append(f"{len(worker.cell_errors)} of your code cells raised an error while your notebook ran:")
         lines += [f"  cell {i + 1}: {msg.splitlines()[-1][:300]}" for i, msg in worker.cell_errors[:10]]
@@ -54,10 +54,10 @@ def summary(notes, worker):
     return "\n".join(lines)
 
 
-def results(cells, outcomes, output, started):
+def results(cells, outcomes, output, started, missing="this check did not run"):
     tests = []
     for c in cells:
-        passed, message = outcomes.get(c["test_id"], (False, "this check did not run"))
+        passed, message = outcomes.get(c["test_id"], (False, missing))
         tests.append({
             "name": f"{c['item']}: {c['description']}",
             "score": c["points"] if passed else 0,

@@ -41,15 +41,6 @@ def solution_ns(solution_ns_session):
     return copy.copy(solution_ns_session)
 
 
-def solution_source(source_nb, grade_id):
-    """The code of a solution cell with the nbgrader markers removed."""
-    for cell in source_nb.cells:
-        if notebooks.grade_meta(cell).get("grade_id") == grade_id:
-            return "\n".join(ln for ln in cell.source.splitlines()
-                             if "BEGIN SOLUTION" not in ln and "END SOLUTION" not in ln)
-    raise KeyError(grade_id)
-
-
 def run_test_cell(test_id, ns):
     """Run the checks of one test cell (visible or hidden) in-process; return the failure message or None."""
     nf = checks.protocol()
