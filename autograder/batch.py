@@ -38,10 +38,10 @@ def _progress(done, total, label, started):
     sys.stderr.flush()
 
 
-def grade_one(path, zygote, assignment):
+def grade_one(path, zygote, assignment, limits=None):
     """Grade one submission; a grader failure still gives the student a row (score 0, reason)."""
     try:
-        return grade.grade(path, zygote, assignment)
+        return grade.grade(path, zygote, assignment, limits)
     except Exception as e:  # noqa: BLE001 (one bad submission never stops the batch)
         traceback.print_exc(file=sys.stderr)
         cells = report.test_cells(assignment)
@@ -86,7 +86,7 @@ def write_gradebook(rows, assignment, db_url):
             gb.db.commit()
 
 
-def run(directory, out=None, assignment=checks.ASSIGNMENT, gradebook=None):
+def run(directory, out=None, assignment=checks.ASSIGNMENT, gradebook=None, limits=None):
     directory = Path(directory)
     out = Path(out) if out else directory.parent / f"{directory.name}_graded"
     submissions = find_submissions(directory, assignment)
@@ -94,7 +94,7 @@ def run(directory, out=None, assignment=checks.ASSIGNMENT, gradebook=None):
     with Zygote() as zygote:
         for n, (student, path) in enumerate(submissions.items()):
             _progress(n, len(submissions), student, started)
-            rows[student] = grade_one(path, zygote, assignment)
+            rows[student] = grade_one(path, zygote, assignment, limits)
             report.write_atomic(rows[student], out / student / "results.json")
         _progress(len(submissions), len(submissions), "done", started)
     write_csv(rows, out / "grades.csv")

@@ -75,7 +75,7 @@ def _asker(worker):
     return ask
 
 
-def grade(path, zygote, assignment=checks.ASSIGNMENT):
+def grade(path, zygote, assignment=checks.ASSIGNMENT, limits=None):
     """Grade one notebook file; always returns a Gradescope results dict (never raises for bad input)."""
     started = time.monotonic()
     cells = report.test_cells(assignment)
@@ -87,7 +87,7 @@ def grade(path, zygote, assignment=checks.ASSIGNMENT):
                                                   "paste your work into it, and submit again.",
                               started, missing=reason)
     sources, notes = extract.student_code(nb, assignment)
-    limits = course_config.GRADING
+    limits = limits or course_config.GRADING
     with Worker(zygote, sources, source_dir(assignment), limits) as worker:
         try:
             worker.start()

@@ -92,24 +92,22 @@ class AnswerError(Exception):
 # The zygote
 # ------------------------------------------------------------------------------------------------
 class Zygote:
-    """A pre-warmed process that forks workers. Create it before loading any grader secret."""
+    """A pre-warmed process that forks workers.
+
+    It is a fresh interpreter (``python -m autograder.worker``), not a fork of the grader: forking a
+    process that has already run a TensorFlow op can deadlock TF's thread pools in the child, and a fresh
+    interpreter also holds none of the grader's state. It imports TensorFlow once, runs no op, and forks.
+    """
 
     def __init__(self, preload=True):
+        import subprocess
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            status = 0
-            try:
-                ours.close()
-                _zygote_main(theirs, preload)
-            except BaseException:  # noqa: BLE001
-                status = 70
-            finally:
-                os._exit(status)
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "MPLBACKEND": "Agg"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "autograder.worker", str(theirs.fileno()), "1" if preload else "0"],
+            pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL)
         theirs.close()
-        self.sock, self.pid = ours, pid
+        self.sock, self.pid = ours, self.process.pid
 
     def _call(self, command, nfds=0):
         self.sock.send(json.dumps(command).encode())
@@ -128,13 +126,12 @@ class Zygote:
         return self._call({"op": "wait", "pid": pid})[0]["status"]
 
     def close(self):
+        self.sock.close()  # the zygote's loop ends when its socket closes
         try:
-            self.sock.close()
-        finally:
-            try:
-                os.waitpid(self.pid, 0)
-            except ChildProcessError:
-                pass
+            self.process.wait(timeout=30)
+        except Exception:  # noqa: BLE001
+            self.process.kill()
+            self.process.wait()
 
     def __enter__(self):
         return self
@@ -375,6 +372,7 @@ def _worker_main(sock, out_w):
     import importlib
     protocol = importlib.import_module("nf_checks")
     answer, quiet, question_error = protocol.answer, protocol.quiet, protocol.QuestionError
+    error_message = protocol.student_error_message
 
     namespace = {"__name__": "__main__"}
     skip = set(setup.get("skip", ()))
@@ -398,7 +396,7 @@ def _worker_main(sock, out_w):
         except question_error as e:
             reply = {"error": str(e)}
         except BaseException as e:  # noqa: BLE001 (the student's code raised, even SystemExit)
-            reply = {"error": f"your code raised {type(e).__name__}: {e}"}
+            reply = {"error": error_message(e)}
         try:
             data = wire.dumps(reply)
         except TypeError as e:
@@ -406,3 +404,7 @@ def _worker_main(sock, out_w):
         sys.stdout.flush()
         sys.stderr.flush()
         sock.sendall(data)
+
+
+if __name__ == "__main__":  # the zygote: python -m autograder.worker FD PRELOAD
+    _zygote_main(socket.socket(fileno=int(sys.argv[1])), sys.argv[2] == "1")

@@ -9,7 +9,9 @@ import nbformat
 import pytest
 
 import course_config
-from autograder import notebooks
+from autograder import batch, examples, notebooks
+
+STUDENTS = ("complete", "untouched", "partly_wrong")
 
 ASSIGNMENT = "normalising_flows"
 ROOT = course_config.ROOT
@@ -29,7 +31,7 @@ def scores(course):
     from nbgrader.api import Gradebook
     out = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_config.COURSE_ID) as gb:
-        for student in ("complete", "untouched"):
+        for student in STUDENTS:
             nb = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
             out[student] = {g.name: g.auto_score for g in nb.grades}
     return out
@@ -41,6 +43,10 @@ def graded(tmp_path_factory):
     shutil.copytree(ROOT / "source", course / "source")
     submit(course, "complete", ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     submit(course, "untouched", ROOT / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    wrong = examples.apply(examples.notebook("solutions"),
+                           *(examples.MISTAKES[n] for n in examples.DEMO["partly_wrong"][1]))
+    nbformat.write(wrong, str(course / "partly_wrong.ipynb"))
+    submit(course, "partly_wrong", course / "partly_wrong.ipynb")
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
     base = [str(BIN / "nbgrader"), "--JupyterApp.config_file=course_config.py", f"--CourseDirectory.root={course}"]
     for args in (["generate_assignment", ASSIGNMENT, "--force"], ["autograde", ASSIGNMENT, "--force"]):
@@ -61,3 +67,13 @@ def test_untouched_release_scores_zero(graded):
     _, by_student = graded
     auto = [v for v in by_student["untouched"].values() if v is not None]
     assert auto and sum(auto) == 0
+
+
+def test_the_two_paths_agree_cell_by_cell(graded, tmp_path):
+    """python -m autograder and nbgrader autograde give each test cell the same score."""
+    course, by_student = graded
+    rows, _ = batch.run(course / "submitted", tmp_path / "graded")
+    for student in STUDENTS:
+        ours = {t["extra_data"]["grade_id"]: t["score"] for t in rows[student]["tests"]}
+        theirs = {k: v for k, v in by_student[student].items() if k in ours}
+        assert ours == theirs, student

@@ -53,6 +53,14 @@ def _tf():
     return tf, tfp
 
 
+def student_error_message(e):
+    """Words for an exception raised by the student's code."""
+    text = f"your code raised {type(e).__name__}" + (f": {e}" if str(e) else "")
+    if isinstance(e, NotImplementedError):
+        text += " (the `raise NotImplementedError()` stub is still in place: replace it with your answer)"
+    return text
+
+
 def _lookup(ns, path):
     """Resolve ``"name"`` or ``"name.attr"`` in the student's namespace."""
     head, *rest = path.split(".")
@@ -105,9 +113,8 @@ def _build_bijector(ns, spec):
         try:
             return cls(conditioner_from_spec(spec), np.asarray(spec["mask"], dtype="float32"))
         except Exception as e:
-            raise QuestionError(
-                "AffineCouplingLayer(shift_and_log_scale_fn, mask) raised "
-                f"{type(e).__name__}: {e}") from None
+            raise QuestionError("AffineCouplingLayer(shift_and_log_scale_fn, mask) failed: "
+                                + student_error_message(e)) from None
     if kind == "chain":
         return tfb.Chain([_build_bijector(ns, s) for s in spec["bijectors"]])
     if kind == "scale_tril":
@@ -220,7 +227,7 @@ def ask_or_fail(ask, request):
     except QuestionError as e:
         raise CheckFailure(str(e)) from None
     except Exception as e:  # the student's code raised
-        raise CheckFailure(f"your code raised {type(e).__name__}: {e}") from None
+        raise CheckFailure(student_error_message(e)) from None
 
 
 def require(condition, message):

@@ -1,0 +1,148 @@
+"""python -m autograder: isolated worker, hidden checks in the grader, Gradescope results, batches."""
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+import course_config
+from autograder import batch, examples, notebooks, report
+
+ASSIGNMENT = "normalising_flows"
+CELLS = report.test_cells(ASSIGNMENT)
+POINTS = {c["test_id"]: c["points"] for c in CELLS}
+TOTAL = sum(POINTS.values())
+LIMITS = {**course_config.GRADING, "check_seconds": 8, "cell_seconds": 60}
+
+
+def _stripped(nb):
+    nb = nbformat.from_dict(nb)
+    nb.metadata = {}
+    for cell in nb.cells:
+        cell.metadata = {}
+    return nb
+
+
+def _without(nb, grade_id):
+    nb = nbformat.from_dict(nb)
+    nb.cells = [c for c in nb.cells if notebooks.grade_meta(c).get("grade_id") != grade_id]
+    return nb
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """One batch with the demo submissions plus broken and hostile ones, graded once for all tests."""
+    root = tmp_path_factory.mktemp("batch")
+    submitted = examples.build_demo(root / "submitted")
+    solutions, release = examples.notebook("solutions"), examples.notebook("release")
+    examples.write_submission(submitted, "stripped_metadata", _stripped(solutions))
+    examples.write_submission(submitted, "deleted_bernoulli_cell", _without(solutions, "independent_bernoulli"))
+    text = nbformat.writes(solutions).replace('"nbformat": 4', '"nbformat": 3')
+    examples.write_submission(submitted, "wrong_nbformat", text=text)
+    loop = examples.Mistake("affine_coupling_layer", (
+        ("def _forward_log_det_jacobian(self, x):\n",
+         "def _forward_log_det_jacobian(self, x):\n        while x.shape[-1] == 6:\n            pass\n"),),
+        frozenset(), "")
+    examples.write_submission(submitted, "infinite_loop", examples.apply(solutions, loop))
+    (submitted / "no_notebook").mkdir()
+    rows, out = batch.run(submitted, root / "graded", limits=LIMITS)
+    return rows, out, root
+
+
+def failed(result):
+    return {t["extra_data"]["grade_id"] for t in result["tests"] if t["status"] == "failed"}
+
+
+def test_every_student_gets_a_row_and_a_results_file(graded):
+    rows, out, root = graded
+    students = {p.name for p in (root / "submitted").iterdir()}
+    assert set(rows) == students
+    for student in students:
+        assert json.loads((out / student / "results.json").read_text())["score"] == rows[student]["score"]
+    lines = (out / "grades.csv").read_text().splitlines()
+    assert lines[0].split(",") == ["student", *examples.checks.ITEMS, "total"]
+    assert len(lines) == len(students) + 1
+
+
+def test_results_follow_the_gradescope_schema(graded):
+    rows, _, _ = graded
+    for result in rows.values():
+        assert set(result) >= {"score", "output", "tests"}
+        assert result["score"] == sum(t["score"] for t in result["tests"])
+        for t in result["tests"]:
+            assert set(t) >= {"name", "score", "max_score", "status", "output", "visibility"}
+            grade_id = t["extra_data"]["grade_id"]
+            assert t["name"].startswith(t["extra_data"]["item"] + ": ") and grade_id.startswith(t["extra_data"]["item"])
+            assert t["max_score"] == POINTS[grade_id]  # points come from the notebook's metadata
+            assert t["status"] in ("passed", "failed") and t["visibility"] == "visible"
+            assert "Traceback" not in t["output"]
+
+
+def test_solutions_score_full_marks(graded):
+    assert graded[0]["complete"]["score"] == TOTAL
+
+
+def test_untouched_release_scores_zero_with_a_message_per_item(graded):
+    result = graded[0]["untouched"]
+    assert result["score"] == 0
+    assert all("is not defined" in t["output"] or "stub is still in place" in t["output"]
+               for t in result["tests"]), [t["output"] for t in result["tests"]]
+
+
+def test_partly_wrong_loses_exactly_the_checks_its_mistakes_break(graded):
+    names = examples.DEMO["partly_wrong"][1]
+    want = set().union(*(examples.MISTAKES[n].failing for n in names))
+    result = graded[0]["partly_wrong"]
+    assert failed(result) == want
+    assert result["score"] == TOTAL - sum(POINTS[t] for t in want)
+
+
+def test_a_worker_crash_costs_only_the_items_it_touches(graded):
+    result = graded[0]["crashes_in_inverse"]
+    assert failed(result) == {"affine_coupling_layer_contract", "affine_coupling_layer_inverse",
+                              "affine_coupling_layer_properties"}
+    messages = [t["output"] for t in result["tests"] if t["status"] == "failed"]
+    assert all("exited with code 3" in m for m in messages)
+
+
+def test_an_infinite_loop_is_timed_out_and_costs_only_its_checks(graded):
+    result = graded[0]["infinite_loop"]
+    assert failed(result) == {"affine_coupling_layer_log_det", "affine_coupling_layer_properties"}
+    assert any("ran past the 8 s limit" in t["output"] for t in result["tests"])
+
+
+@pytest.mark.parametrize("student, phrase", [
+    ("truncated_file", "not valid JSON"),
+    ("wrong_nbformat", "not an nbformat 4 notebook"),
+    ("no_notebook", "no such file"),
+])
+def test_unreadable_notebooks_score_zero_with_a_clear_message(graded, student, phrase):
+    result = graded[0][student]
+    assert result["score"] == 0
+    assert phrase in result["output"] and all(phrase in t["output"] for t in result["tests"])
+
+
+def test_stripped_metadata_is_graded_on_the_code(graded):
+    assert graded[0]["stripped_metadata"]["score"] == TOTAL
+
+
+def test_a_deleted_solution_cell_costs_only_its_item(graded):
+    result = graded[0]["deleted_bernoulli_cell"]
+    assert failed(result) == {t for t in POINTS if t.startswith("independent_bernoulli")}
+
+
+def test_cli_grade_writes_results_even_for_a_missing_file(tmp_path):
+    out = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(tmp_path / "missing.ipynb"),
+                           "--out", str(out)], capture_output=True, text=True, cwd=course_config.ROOT)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    assert result["score"] == 0 and "no such file" in result["output"]
+    assert "Traceback" not in proc.stderr
+
+
+def test_cli_batch_rejects_a_missing_directory(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "autograder", "batch", str(tmp_path / "nope")],
+                          capture_output=True, text=True, cwd=course_config.ROOT)
+    assert proc.returncode == 2 and "not a directory" in proc.stderr
