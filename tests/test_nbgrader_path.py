@@ -77,3 +77,12 @@ def test_the_two_paths_agree_cell_by_cell(graded, tmp_path):
         ours = {t["extra_data"]["grade_id"]: t["score"] for t in rows[student]["tests"]}
         theirs = {k: v for k, v in by_student[student].items() if k in ours}
         assert ours == theirs, student
+    # and batch --gradebook puts the same scores into nbgrader's gradebook, under a new student id
+    renamed = {f"batch_{s}": rows[s] for s in STUDENTS}
+    batch.write_gradebook(renamed, ASSIGNMENT, f"sqlite:///{course / 'gradebook.db'}")
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_config.COURSE_ID) as gb:
+        for student, result in renamed.items():
+            nb = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
+            stored = {g.name: g.auto_score for g in nb.grades}
+            assert all(stored[t["extra_data"]["grade_id"]] == t["score"] for t in result["tests"]), student
