@@ -374,6 +374,8 @@ def _worker_main(sock, out_w):
     answer, quiet, question_error = protocol.answer, protocol.quiet, protocol.QuestionError
     error_message = protocol.student_error_message
 
+    import logging
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # TF's own warnings are not the student's output
     namespace = {"__name__": "__main__"}
     skip = set(setup.get("skip", ()))
     sources = ["pass" if i in skip else src for i, src in enumerate(setup["sources"])]
