@@ -3,7 +3,7 @@
 A *mistake* is a text replacement in one solution cell, with the test cells it must fail. Building
 submissions from the committed notebooks (instead of storing copies) keeps them in step with the notebook.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -20,54 +20,96 @@ class Mistake:
     grade_id: str                       # the solution cell it edits
     replacements: tuple                 # ((old, new), ...): each must apply
     failing: frozenset                  # the test cells it must fail
-    phrase: str                         # words the failure message must contain
-    extra: tuple = field(default=())
 
 
 def _acl(*names):
     return frozenset(f"affine_coupling_layer_{n}" for n in names)
 
 
+def _m(grade_id, failing, *replacements):
+    return Mistake(grade_id, tuple(replacements), frozenset(failing))
+
+
+#: One submission per catalogued mistake (``nf_checks.MISTAKES``): the edit that makes it, and the test cells
+#: it must fail. The tests check both the failing cells and that the feedback names the mistake.
 MISTAKES = {
-    "log-det ignores the mask": Mistake(
-        "affine_coupling_layer", ((LOG_DET_SUM, "tf.reduce_sum(s, axis=-1)"),),
-        _acl("contract", "log_det", "properties"), "ignores the mask"),
-    "exp(+s) in the inverse": Mistake(
-        "affine_coupling_layer", (("tf.exp(-s)", "tf.exp(s)"),),
-        _acl("contract", "inverse", "properties"), "exp(+log_scale)"),
-    "inverse feeds the unmasked input": Mistake(
-        "affine_coupling_layer", (("def _inverse(self, y):\n        t, s = self._shift_and_log_scale(self.b * y)",
-                                   "def _inverse(self, y):\n        t, s = self._shift_and_log_scale(y)"),),
-        _acl("contract", "inverse", "properties"), "unmasked input"),
-    "log-det summed over the batch": Mistake(
-        "affine_coupling_layer", ((LOG_DET_SUM, "tf.reduce_sum((1. - self.b) * s)"),),
-        _acl("contract", "log_det", "properties"), "summed over the batch axis"),
-    "missing forward_min_event_ndims": Mistake(
-        "affine_coupling_layer", (("forward_min_event_ndims=1", "forward_min_event_ndims=0"),),
-        _acl("contract", "log_det", "properties"), "forward_min_event_ndims"),
-    "swapped forward and inverse": Mistake(
-        "affine_coupling_layer",
-        (("return self.b * x + (1. - self.b) * (x * tf.exp(s) + t)",
-          "return self.b * x + (1. - self.b) * ((x - t) * tf.exp(-s))"),
-         ("return self.b * y + (1. - self.b) * ((y - t) * tf.exp(-s))",
-          "return self.b * y + (1. - self.b) * (y * tf.exp(s) + t)")),
-        _acl("contract", "forward", "inverse", "properties"), "computes the inverse map"),
-    "cache trap: garbage inverse": Mistake(
-        "affine_coupling_layer", (("return self.b * y + (1. - self.b) * ((y - t) * tf.exp(-s))",
-                                   "return y * 0. + 1."),),
-        _acl("contract", "inverse", "properties"), "inverse"),
-    "P(0) used as P(1)": Mistake(
-        "independent_bernoulli", (("probs=[0.1, 0.3, 0.5]", "probs=[0.9, 0.7, 0.5]"),),
-        frozenset({"independent_bernoulli_log_prob", "independent_bernoulli_reference"}), "wrong way round"),
-    "neg_ildj without the minus": Mistake(
-        "log_det_jacobians", (("neg_ildj = -bijector", "neg_ildj = bijector"),),
-        frozenset({"log_det_jacobians_visible", "log_det_jacobians_reference"}), "wrong sign"),
+    "shape-keeps-event-dims": _m("predicted_log_prob_shape", {"predicted_log_prob_shape_value"},
+                                 ("(5, 1, 2)", "(5, 1, 2, 3)")),
+    "shape-is-input-shape": _m("predicted_log_prob_shape", {"predicted_log_prob_shape_value"},
+                               ("(5, 1, 2)", "(5, 1, 2, 1)")),
+    "shape-not-a-tuple": _m("predicted_log_prob_shape",
+                            {"predicted_log_prob_shape_form", "predicted_log_prob_shape_value"},
+                            ("(5, 1, 2)", "[5, 1, 2]")),
+    "bernoulli-probs-of-zero": _m("independent_bernoulli",
+                                  {"independent_bernoulli_log_prob", "independent_bernoulli_reference"},
+                                  ("probs=[0.1, 0.3, 0.5]", "probs=[0.9, 0.7, 0.5]")),
+    "bernoulli-missing-independent": _m(
+        "independent_bernoulli",
+        {"independent_bernoulli_shapes", "independent_bernoulli_log_prob", "independent_bernoulli_reference"},
+        ("tfd.Independent(tfd.Bernoulli(probs=[0.1, 0.3, 0.5]), reinterpreted_batch_ndims=1)",
+         "tfd.Bernoulli(probs=[0.1, 0.3, 0.5])")),
+    "mvn-sigma-as-cholesky": _m("mvn_transformed", {"mvn_transformed_reference"},
+                                ("chol = tf.linalg.cholesky(cov)", "chol = tf.linalg.band_part(cov, -1, 0)")),
+    "mvn-base-not-standard": _m(
+        "mvn_transformed", {"mvn_transformed_reference"},
+        ("distribution=tfd.MultivariateNormalDiag(loc=tf.zeros(2)),\n"
+         "    bijector=tfb.Chain([tfb.Shift(mu), tfb.ScaleMatvecTriL(scale_tril=chol)]))",
+         "distribution=tfd.MultivariateNormalTriL(loc=tf.zeros(2), scale_tril=chol),\n"
+         "    bijector=tfb.Shift(mu))")),
+    "mvn-missing-shift": _m("mvn_transformed", {"mvn_transformed_agree", "mvn_transformed_reference"},
+                            ("bijector=tfb.Chain([tfb.Shift(mu), tfb.ScaleMatvecTriL(scale_tril=chol)]))",
+                             "bijector=tfb.ScaleMatvecTriL(scale_tril=chol))")),
+    "mvn-not-transformed": _m("mvn_transformed", {"mvn_transformed_types", "mvn_transformed_reference"},
+                              ("mvn_transformed = tfd.TransformedDistribution(",
+                               "mvn_transformed = mvn_tril\n_unused = tfd.TransformedDistribution(")),
+    "acl-logdet-ignores-mask": _m("affine_coupling_layer", _acl("contract", "log_det", "properties"),
+                                  (LOG_DET_SUM, "tf.reduce_sum(s, axis=-1)")),
+    "acl-inverse-exp-sign": _m("affine_coupling_layer", _acl("contract", "inverse", "properties"),
+                               ("tf.exp(-s)", "tf.exp(s)")),
+    "acl-inverse-unmasked-input": _m(
+        "affine_coupling_layer", _acl("contract", "inverse", "properties"),
+        ("def _inverse(self, y):\n        t, s = self._shift_and_log_scale(self.b * y)",
+         "def _inverse(self, y):\n        t, s = self._shift_and_log_scale(y)")),
+    "acl-logdet-batch-sum": _m("affine_coupling_layer", _acl("contract", "log_det", "properties"),
+                               (LOG_DET_SUM, "tf.reduce_sum((1. - self.b) * s)")),
+    "acl-swapped-convention": _m(
+        "affine_coupling_layer", _acl("contract", "forward", "inverse", "properties"),
+        ("return self.b * x + (1. - self.b) * (x * tf.exp(s) + t)",
+         "return self.b * x + (1. - self.b) * ((x - t) * tf.exp(-s))"),
+        ("return self.b * y + (1. - self.b) * ((y - t) * tf.exp(-s))",
+         "return self.b * y + (1. - self.b) * (y * tf.exp(s) + t)")),
+    "acl-inverted-mask": _m("affine_coupling_layer", _acl("contract", "forward", "inverse", "log_det", "properties"),
+                            ("self.b = tf.cast(mask, tf.float32)", "self.b = 1. - tf.cast(mask, tf.float32)")),
+    "acl-min-event-ndims": _m("affine_coupling_layer", _acl("contract", "log_det", "properties"),
+                              ("forward_min_event_ndims=1", "forward_min_event_ndims=0")),
+    "acl-returns-numpy": _m("affine_coupling_layer", _acl("contract", "properties"),
+                            ("return self.b * x + (1. - self.b) * (x * tf.exp(s) + t)",
+                             "return (self.b * x + (1. - self.b) * (x * tf.exp(s) + t)).numpy()")),
+    "ldj-sign": _m("log_det_jacobians", {"log_det_jacobians_visible", "log_det_jacobians_reference"},
+                   ("neg_ildj = -bijector", "neg_ildj = bijector")),
+    # For a coupling layer ildj(x) == ildj(forward(x)) (the network sees b*x either way), so only the
+    # grader's own bijectors expose this one: the visible check passes, the hidden one fails.
+    "ldj-at-x": _m("log_det_jacobians", {"log_det_jacobians_reference"},
+                   ("inverse_log_det_jacobian(bijector.forward(x), event_ndims=1)",
+                    "inverse_log_det_jacobian(x, event_ndims=1)")),
+    "bimodal-batch-not-mixture": _m(
+        "bimodal_base_distribution", {"bimodal_base_distribution_shapes", "bimodal_base_distribution_reference"},
+        ("bimodal_base_distribution = tfd.MixtureSameFamily(",
+         "bimodal_base_distribution = tfd.MultivariateNormalDiag(loc=[[-1.5, 0.], [1.5, 0.]])\n"
+         "_unused = tfd.MixtureSameFamily(")),
+    "bimodal-one-mode": _m("bimodal_base_distribution", {"bimodal_base_distribution_reference"},
+                           ("loc=[[-1.5, 0.], [1.5, 0.]]", "loc=[[-0.3, 0.], [0.3, 0.]]")),
 }
+
+#: Not a catalogued mistake but a classic trap: an _inverse that returns garbage passes only a check
+#: that reuses tensors (the bijector cache). It must lose the inverse points.
+CACHE_TRAP = _m("affine_coupling_layer", _acl("contract", "inverse", "properties"),
+                ("return self.b * y + (1. - self.b) * ((y - t) * tf.exp(-s))", "return y * 0. + 1."))
 
 #: The demo batch: student -> how the submission is made.
 DEMO = {
     "complete": ("solutions", ()),
-    "partly_wrong": ("solutions", ("exp(+s) in the inverse", "P(0) used as P(1)", "neg_ildj without the minus")),
+    "partly_wrong": ("solutions", ("acl-inverse-exp-sign", "bernoulli-probs-of-zero", "ldj-sign")),
     "untouched": ("release", ()),
     "crashes_in_inverse": ("solutions", ()),  # os._exit inside _inverse: costs only the items that call it
     "truncated_file": ("solutions", ()),
@@ -109,7 +151,7 @@ def build_demo(root):
                 ("def _inverse(self, y):\n",
                  "def _inverse(self, y):\n        if y.shape[-1] == 5:  # only the grader's D=5 checks\n"
                  "            import os; os._exit(3)\n"),),
-                frozenset(), ""))
+                frozenset()))
         if student == "truncated_file":
             text = nbformat.writes(nb)
             write_submission(root, student, text=text[: len(text) // 3])

@@ -49,11 +49,12 @@ class _Plugin:
                 message = "the grader could not run this check (internal error); please tell your instructor"
             else:
                 message = ""
-            self.outcomes.setdefault(test_id, (report.passed, message))
+            mistake = dict(report.user_properties).get("mistake")
+            self.outcomes.setdefault(test_id, (report.passed, message, mistake))
 
 
 def run_checks(ask, reference):
-    """Run every graded test cell's checks with pytest; return {test_id: (passed, message)}."""
+    """Run every graded test cell's checks with pytest; return {test_id: (passed, message, mistake id)}."""
     plugin = _Plugin(ask, reference)
     args = [str(CHECKS_MODULE), "-q", "-p", "no:cacheprovider", "--noconftest", "-o", "addopts=",
             "--rootdir", str(CHECKS_MODULE.parent), "-W", "ignore"]

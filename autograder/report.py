@@ -57,7 +57,7 @@ def summary(notes, worker):
 def results(cells, outcomes, output, started, missing="this check did not run"):
     tests = []
     for c in cells:
-        passed, message = outcomes.get(c["test_id"], (False, missing))
+        passed, message, mistake = outcomes.get(c["test_id"], (False, missing, None))
         tests.append({
             "name": f"{c['item']}: {c['description']}",
             "score": c["points"] if passed else 0,
@@ -65,7 +65,8 @@ def results(cells, outcomes, output, started, missing="this check did not run"):
             "status": "passed" if passed else "failed",
             "output": message if not passed else "passed",
             "visibility": "visible",
-            "extra_data": {"grade_id": c["test_id"], "item": c["item"], "hidden": c["hidden"]},
+            "extra_data": {"grade_id": c["test_id"], "item": c["item"], "hidden": c["hidden"],
+                           "mistake": mistake},
         })
     manual = manual_cells()
     if manual:

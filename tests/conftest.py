@@ -42,11 +42,11 @@ def solution_ns(solution_ns_session):
 
 
 def run_test_cell(test_id, ns):
-    """Run the checks of one test cell (visible or hidden) in-process; return the failure message or None."""
+    """Run one test cell's checks (visible or hidden) in-process; None, or (message, catalogued mistake id)."""
     nf = checks.protocol()
     try:
         with nf.quiet():
             checks.run_test_cell(test_id, nf.local_asker(ns), checks.load_reference())
     except nf.CheckFailure as e:
-        return str(e)
+        return str(e), e.mistake
     return None

@@ -43,7 +43,7 @@ def graded(tmp_path_factory):
     loop = examples.Mistake("affine_coupling_layer", (
         ("def _forward_log_det_jacobian(self, x):\n",
          "def _forward_log_det_jacobian(self, x):\n        while x.shape[-1] == 6:\n            pass\n"),),
-        frozenset(), "")
+        frozenset())
     examples.write_submission(submitted, "infinite_loop", examples.apply(solutions, loop))
     (submitted / "no_notebook").mkdir()
     rows, out = batch.run(submitted, root / "graded", limits=LIMITS)

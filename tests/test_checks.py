@@ -22,7 +22,8 @@ def cells_of(item):
 
 
 def failures(item, ns):
-    return {t: msg for t in cells_of(item) if (msg := run_test_cell(t, ns)) is not None}
+    """{test cell: (message, mistake id)} for the item's failing test cells."""
+    return {t: out for t in cells_of(item) if (out := run_test_cell(t, ns)) is not None}
 
 
 @pytest.mark.parametrize("item", checks.ITEMS)
@@ -39,13 +40,13 @@ def test_untouched_release_fails_every_check_with_a_clear_message(item, solution
         ns.pop(name, None)
     failed = failures(item, ns)
     assert set(failed) == set(cells_of(item))
-    assert all("is not defined" in m for m in failed.values()), failed
+    assert all("is not defined" in m for m, _ in failed.values()), failed
 
 
 def expect(item, ns, failing, *phrases):
     failed = failures(item, ns)
     assert set(failed) == set(failing), failed
-    text = " ".join(failed.values())
+    text = " ".join(m for m, _ in failed.values())
     for phrase in phrases:
         assert phrase in text, f"{phrase!r} not in {failed}"
 
@@ -121,17 +122,35 @@ def test_transformed_without_the_shift(solution_ns):
            "disagree", "mean zero")
 
 
-# ---- exercise 4 and the other catalogued mistakes -------------------------------------------------
-@pytest.mark.parametrize("name", sorted(examples.MISTAKES))
-def test_catalogued_mistakes_lose_exactly_their_checks(name, source_nb, solution_ns):
-    """Each mistake, made in the solution's source, fails exactly its test cells and is named."""
-    mistake = examples.MISTAKES[name]
-    nb = examples.apply(source_nb, mistake)
-    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == mistake.grade_id)
-    src = "\n".join(ln for ln in cell.source.splitlines() if "SOLUTION" not in ln)
-    exec(src, solution_ns)
-    item = next(i for i in checks.ITEMS if mistake.grade_id.startswith(i))
-    expect(item, solution_ns, mistake.failing, mistake.phrase)
+# ---- the catalogue of mistakes ----------------------------------------------------------------------
+def test_every_catalogued_mistake_has_a_submission_that_makes_it():
+    assert set(examples.MISTAKES) == set(NF.MISTAKES)
+    assert len(NF.MISTAKES) >= 15
+    for entry in NF.MISTAKES.values():
+        assert entry["item"] in checks.ITEMS and entry["message"] and entry["section"] and entry["recognised"]
+
+
+def run_solution_cell(nb, grade_id, ns):
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    exec("\n".join(ln for ln in cell.source.splitlines() if "SOLUTION" not in ln), ns)
+
+
+@pytest.mark.parametrize("mistake_id", sorted(examples.MISTAKES))
+def test_each_catalogued_mistake_is_named_and_loses_exactly_its_checks(mistake_id, source_nb, solution_ns):
+    mistake = examples.MISTAKES[mistake_id]
+    run_solution_cell(examples.apply(source_nb, mistake), mistake.grade_id, solution_ns)
+    item = NF.MISTAKES[mistake_id]["item"]
+    failed = failures(item, solution_ns)
+    assert set(failed) == set(mistake.failing), failed
+    assert mistake_id in {m for _, m in failed.values()}, failed
+    assert any(NF.MISTAKES[mistake_id]["section"] in msg for msg, _ in failed.values())
+
+
+@pytest.mark.affine_coupling_layer
+def test_cache_trap_garbage_inverse_loses_the_inverse_points(source_nb, solution_ns):
+    """An _inverse returning garbage passes only if a check reuses tensors (the bijector cache)."""
+    run_solution_cell(examples.apply(source_nb, examples.CACHE_TRAP), "affine_coupling_layer", solution_ns)
+    expect("affine_coupling_layer", solution_ns, examples.CACHE_TRAP.failing, "inverse")
 
 
 # ---- exercise 5 -------------------------------------------------------------------------------
@@ -144,7 +163,7 @@ def test_catalogued_mistakes_lose_exactly_their_checks(name, source_nb, solution
     # grader's own bijectors can expose this mistake: the visible check passes, the hidden one fails.
     ("return (bijector.forward_log_det_jacobian(x, event_ndims=1),\n"
      "            -bijector.inverse_log_det_jacobian(x, event_ndims=1))",
-     {"log_det_jacobians_reference"}, "at forward(x)"),
+     {"log_det_jacobians_reference"}, "forward(x)"),
 ])
 def test_wrong_log_det_jacobians(solution_ns, body, failing, phrase):
     exec(f"def log_det_jacobians(bijector, x):\n    {body}\n", solution_ns)

@@ -2,7 +2,7 @@
 import numpy as np
 
 from nf_checks import (CheckFailure, _coupling_spec, ask_or_fail, check_coupling_contract, close,
-                       first_difference, require)
+                       first_difference, mistake, require)
 
 from . import coupling_math as cm
 
@@ -48,13 +48,11 @@ def check_forward(ask, ref):
         if close(got, want):
             continue
         if close(got, cm.inverse(spec, x), atol=1e-4):
-            raise CheckFailure(f"forward computes the inverse map ({where}): TFP's forward samples, so it "
-                               "multiplies by exp(+log_scale) and adds the shift.")
+            raise mistake("acl-swapped-convention", where)
         if close(got, cm.forward(spec, x, mask=1 - np.asarray(case[1])), atol=1e-4):
-            raise CheckFailure(f"forward uses the inverted mask ({where}): entries with b = 1 must pass "
-                               "through unchanged, and the entries with b = 0 are transformed.")
+            raise mistake("acl-inverted-mask", where)
         raise CheckFailure(f"forward does not match the reference ({where}): "
-                           + first_difference(got, want) + ".")
+                           + first_difference(got, want, hidden=True) + ".")
 
 
 def check_inverse(ask, ref):
@@ -66,15 +64,13 @@ def check_inverse(ask, ref):
         if close(got, x):
             continue
         if close(got, cm.inverse(spec, y, exp_sign=+1.0), atol=1e-4):
-            raise CheckFailure(f"inverse multiplies by exp(+log_scale) ({where}); undoing the forward scale "
-                               "needs exp(-log_scale).")
+            raise mistake("acl-inverse-exp-sign", where)
         if close(got, cm.inverse(spec, y, feed_masked=False), atol=1e-4):
-            raise CheckFailure(f"inverse feeds the unmasked input to the network ({where}): call "
-                               "shift_and_log_scale_fn(b * y), as in forward, so it sees the same values.")
+            raise mistake("acl-inverse-unmasked-input", where)
         if close(got, cm.forward(spec, y), atol=1e-4):
-            raise CheckFailure(f"inverse computes the forward map ({where}).")
+            raise mistake("acl-swapped-convention", where)
         raise CheckFailure(f"inverse does not recover the reference inputs ({where}): "
-                           + first_difference(got, x) + ".")
+                           + first_difference(got, x, hidden=True) + ".")
 
 
 def check_log_dets(ask, ref):
@@ -85,8 +81,7 @@ def check_log_dets(ask, ref):
         want = ref[f"fldj {where}"]
         if got.shape != want.shape:
             if got.shape == () and np.isclose(float(got), want.sum(), rtol=1e-4, atol=1e-4):
-                raise CheckFailure("the log-det is summed over the batch axis: it should have one value per "
-                                   "example. Sum log_scale over the last axis only (axis=-1).")
+                raise mistake("acl-logdet-batch-sum", where)
             raise CheckFailure(f"forward_log_det_jacobian has shape {list(got.shape)}; expected "
                                f"{list(want.shape)}, one value per example ({where}).")
         if close(got, want):
@@ -94,19 +89,16 @@ def check_log_dets(ask, ref):
             got_i = _ask(ask, case, "ildj", y)
             if not close(got_i, -want):
                 raise CheckFailure(f"inverse_log_det_jacobian does not match the reference ({where}): "
-                                   + first_difference(got_i, -want) + ".")
+                                   + first_difference(got_i, -want, hidden=True) + ".")
             continue
         if close(got, cm.fldj(spec, x, use_mask=False), atol=1e-4):
-            raise CheckFailure("the log-det ignores the mask: it sums log_scale over all D entries, but the "
-                               "entries with b = 1 pass through unchanged and contribute 0. Multiply "
-                               "log_scale by (1 - b) before summing.")
+            raise mistake("acl-logdet-ignores-mask", where)
         if close(got, -want):
             raise CheckFailure(f"forward_log_det_jacobian has the wrong sign ({where}).")
         if np.allclose(got, got.flat[0]) and close(np.full_like(want, want.sum()), got):
-            raise CheckFailure("the log-det is summed over the batch axis: every example got the batch total. "
-                               "Sum over the last axis only (axis=-1).")
+            raise mistake("acl-logdet-batch-sum", f"every example got the batch total; {where}")
         raise CheckFailure(f"forward_log_det_jacobian does not match the reference ({where}): "
-                           + first_difference(got, want) + ".")
+                           + first_difference(got, want, hidden=True) + ".")
 
 
 def check_properties(ask, ref):
@@ -134,7 +126,7 @@ def check_properties(ask, ref):
     got = ask_or_fail(ask, REQUESTS["chain flow_log_prob"])
     require(close(got, ref["chain flow_log_prob"], atol=1e-3),
             "inside tfb.Chain and tfd.TransformedDistribution, log_prob disagrees with the reference: "
-            + first_difference(got, ref["chain flow_log_prob"], atol=1e-3) + ".")
+            + first_difference(got, ref["chain flow_log_prob"], atol=1e-3, hidden=True) + ".")
 
 
 HIDDEN = {

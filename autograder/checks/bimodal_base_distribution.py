@@ -1,7 +1,7 @@
 """Exercise 6: a base distribution on R^2 with two separated modes (checked as a distribution)."""
 import numpy as np
 
-from nf_checks import CheckFailure, ask_or_fail, check_bimodal_shapes, require
+from nf_checks import ask_or_fail, check_bimodal_shapes, mistake, require
 
 REQUESTS = {}  # property checks only: no reference values needed
 STEP = 0.05
@@ -13,8 +13,7 @@ def check_shapes(ask, ref):
     """event_shape [2] and batch_shape [] (one distribution, not a batch of two)."""
     info = ask_or_fail(ask, {"op": "describe", "name": "bimodal_base_distribution"})
     if info.get("batch_shape") == [2] and info.get("event_shape") == [2]:
-        raise CheckFailure("this is a batch of two Gaussians, not one distribution with two modes. Combine "
-                           "them with tfd.MixtureSameFamily (a Categorical over the two components).")
+        raise mistake("bimodal-batch-not-mixture")
     check_bimodal_shapes(ask)
 
 
@@ -31,7 +30,8 @@ def check_density(ask, ref):
     neighbours = np.stack([p[1 + di:p.shape[0] - 1 + di, 1 + dj:p.shape[1] - 1 + dj]
                            for di in (-1, 0, 1) for dj in (-1, 0, 1) if (di, dj) != (0, 0)])
     peaks = np.argwhere((inner > neighbours.max(axis=0)) & (inner > 0.05 * p.max())) + 1
-    require(len(peaks) >= 2, f"the density has {len(peaks)} clear mode(s); it needs two separated modes.")
+    if len(peaks) < 2:
+        raise mistake("bimodal-one-mode", f"found {len(peaks)} clear mode(s)")
     require(len(peaks) <= 4, f"the density has {len(peaks)} modes; the exercise asks for two.")
     top = sorted(peaks.tolist(), key=lambda ij: -p[ij[0], ij[1]])[:2]
     a, b = (np.array([AXIS[i], AXIS[j]]) for i, j in top)

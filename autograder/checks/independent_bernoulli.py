@@ -3,7 +3,7 @@ import itertools
 
 import numpy as np
 
-from nf_checks import (CheckFailure, ask_or_fail, check_bernoulli_shapes, close, require)
+from nf_checks import CheckFailure, ask_or_fail, check_bernoulli_shapes, close, mistake, require
 
 OUTCOMES = np.array(list(itertools.product([0, 1], repeat=3)))
 REQUESTS = {
@@ -21,8 +21,7 @@ def check_log_probs(ask, ref):
         return
     flipped = want[::-1]  # outcome x under the flipped model is outcome 1 - x under the right one
     if close(got, flipped, atol=1e-4):
-        raise CheckFailure("the probabilities are the wrong way round: 0.9, 0.7 and 0.5 are P(X_i = 0), "
-                           "but tfd.Bernoulli's `probs` is P(X_i = 1). Pass 1 - p (or use logits).")
+        raise mistake("bernoulli-probs-of-zero")
     raise CheckFailure("log_prob disagrees with the reference on some of the 8 outcomes in {0,1}^3. "
                        "Check each component's probability of a 1.")
 

@@ -1,7 +1,7 @@
 """Exercise 5: log_det_jacobians(bijector, x) -> (fldj, neg_ildj), on bijectors the grader chooses."""
 import numpy as np
 
-from nf_checks import CheckFailure, _coupling_spec, ask_or_fail, close, require
+from nf_checks import CheckFailure, _coupling_spec, ask_or_fail, close, mistake, require
 
 SPECS = {
     "scale_tril": {"kind": "scale_tril", "scale_tril": [[1.5, 0.0, 0.0], [0.3, 0.7, 0.0], [-1.0, 0.2, 2.0]]},
@@ -24,10 +24,9 @@ def check_reference(ask, ref):
             raise CheckFailure(f"fldj is wrong for a {name} bijector: use "
                                "bijector.forward_log_det_jacobian(x, event_ndims=1).")
         if close(neg_ildj, -want_n) and not close(neg_ildj, want_n):
-            raise CheckFailure("neg_ildj has the wrong sign: negate inverse_log_det_jacobian.")
+            raise mistake("ldj-sign", f"for a {name} bijector")
         if not close(neg_ildj, want_n):
-            raise CheckFailure(f"neg_ildj is wrong for a {name} bijector: evaluate "
-                               "inverse_log_det_jacobian at forward(x), not at x.")
+            raise mistake("ldj-at-x", f"for a {name} bijector")
 
 
 HIDDEN = {"log_det_jacobians_reference": [check_reference]}

@@ -1,7 +1,7 @@
 """Exercise 3: N(mu, Sigma) as MultivariateNormalTriL and as a TransformedDistribution of N(0, I)."""
 import numpy as np
 
-from nf_checks import CheckFailure, ask_or_fail, check_mvn_types, close, require
+from nf_checks import CheckFailure, ask_or_fail, check_mvn_types, close, mistake, require
 
 MU = np.array([0.5, -0.5])
 SIGMA = np.array([[2.0, 1.0], [1.0, 2.0]])
@@ -23,12 +23,11 @@ def gaussian_log_pdf(x, mu, cov):
 def _diagnose(name, got, ref):
     lower = np.tril(SIGMA)  # a triangular scale keeps only the lower triangle of what it is given
     if any(close(got, gaussian_log_pdf(POINTS, MU, a @ a.T), atol=1e-3) for a in (SIGMA, lower)):
-        raise CheckFailure(f"`{name}` has covariance Sigma Sigma^T: Sigma was passed where its Cholesky "
-                           "factor belongs. Use scale_tril=tf.linalg.cholesky(Sigma).")
+        raise mistake("mvn-sigma-as-cholesky", f"in `{name}`")
     if close(got, gaussian_log_pdf(POINTS, -MU, SIGMA), atol=1e-3):
-        raise CheckFailure(f"`{name}` has mean -mu; check the sign of the shift.")
+        raise mistake("mvn-missing-shift", f"`{name}` has mean -mu")
     if close(got, gaussian_log_pdf(POINTS, np.zeros(2), SIGMA), atol=1e-3):
-        raise CheckFailure(f"`{name}` has mean zero; shift it by mu.")
+        raise mistake("mvn-missing-shift", f"`{name}` has mean zero")
     raise CheckFailure(f"`{name}`.log_prob does not match N(mu, Sigma) at the hidden test points.")
 
 
@@ -53,8 +52,7 @@ def check_base(ask, ref):
     require(got.shape == (len(POINTS),), f"the base distribution's log_prob has shape {list(got.shape)}; "
             f"expected [{len(POINTS)}]: its event_shape must be [2].")
     if not close(got, gaussian_log_pdf(POINTS, np.zeros(2), np.eye(2)), atol=1e-4):
-        raise CheckFailure("the base distribution of `mvn_transformed` is not N(0, I): the exercise asks for "
-                           "a zero-mean, identity-covariance base, with mu and Sigma supplied by the bijector.")
+        raise mistake("mvn-base-not-standard")
 
 
 HIDDEN = {"mvn_transformed_reference": [check_tril, check_transformed, check_base]}

@@ -1,5 +1,5 @@
 """Exercise 1: the student's prediction of mvn3.log_prob(test_pts).shape."""
-from nf_checks import CheckFailure, ask_or_fail, check_predicted_shape_form
+from nf_checks import CheckFailure, ask_or_fail, check_predicted_shape_form, mistake
 
 #: The exercise's inputs (not its answer): the shape of test_pts and the event size of mvn3.
 TEST_PTS_SHAPE, EVENT_SIZE = (5, 1, 2, 1), 3
@@ -14,11 +14,9 @@ def check_value(ask, ref):
     if got == want:
         return
     if got == TEST_PTS_SHAPE:
-        raise CheckFailure("your prediction is the shape of test_pts itself. Broadcast test_pts against "
-                           "batch_shape + event_shape of mvn3, then drop the event dimensions.")
+        raise mistake("shape-is-input-shape")
     if got[:-1] == want and got[-1] == EVENT_SIZE:
-        raise CheckFailure("your prediction keeps the event dimension. log_prob returns one number per "
-                           "event, so the event_shape of mvn3 is removed from the result.")
+        raise mistake("shape-keeps-event-dims")
     raise CheckFailure("your prediction is not the shape of mvn3.log_prob(test_pts). Work out mvn3.batch_shape "
                        "and event_shape, broadcast test_pts against batch_shape + event_shape, then drop the "
                        "event dimensions.")

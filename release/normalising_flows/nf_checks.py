@@ -24,7 +24,126 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 class CheckFailure(AssertionError):
-    """A check failed; the message is written for the student."""
+    """A check failed; the message is written for the student. ``mistake`` names a catalogued mistake."""
+
+    def __init__(self, message, mistake=None):
+        super().__init__(message)
+        self.mistake = mistake
+
+
+#: The catalogue of common mistakes. Each entry: the graded item, how the checks recognise it, what the
+#: student is told, and where the notes explain it. The checks raise ``mistake(id)``; feedback and the
+#: instructor report count them by id.
+MISTAKES = {
+    "shape-keeps-event-dims": dict(
+        item="predicted_log_prob_shape", recognised="the prediction is the true shape plus the event size",
+        message="your prediction keeps the event dimension. log_prob returns one number per event, so the "
+                "event_shape of mvn3 is removed from the result",
+        section="3. Distributions, the (sample_shape, batch_shape, event_shape) order"),
+    "shape-is-input-shape": dict(
+        item="predicted_log_prob_shape", recognised="the prediction equals test_pts.shape",
+        message="your prediction is the shape of test_pts itself. Broadcast test_pts against batch_shape + "
+                "event_shape of mvn3, then drop the event dimensions",
+        section="3. Distributions, broadcasting in log_prob"),
+    "shape-not-a-tuple": dict(
+        item="predicted_log_prob_shape", recognised="the value is not a tuple of Python ints",
+        message="write the prediction as a tuple of ints, e.g. (4, 2), not a list, a TensorShape or a tensor",
+        section="Exercise 1"),
+    "bernoulli-probs-of-zero": dict(
+        item="independent_bernoulli", recognised="log_prob of each outcome x equals the reference at 1 - x",
+        message="the probabilities are the wrong way round: 0.9, 0.7 and 0.5 are P(X_i = 0), but "
+                "tfd.Bernoulli's `probs` is P(X_i = 1). Pass 1 - p (or use logits)",
+        section="3. Distributions, the Independent distribution"),
+    "bernoulli-missing-independent": dict(
+        item="independent_bernoulli", recognised="batch_shape [3] and event_shape []",
+        message="event_shape is [] but should be [3]: this is a batch of three separate Bernoullis. Wrap it in "
+                "tfd.Independent so the three make one event",
+        section="3. Distributions, the Independent distribution"),
+    "mvn-sigma-as-cholesky": dict(
+        item="mvn_transformed", recognised="log_prob matches N(mu, L L^T) with L = Sigma or its lower triangle",
+        message="Sigma was passed where its Cholesky factor belongs, so the covariance is L L^T for the wrong L. "
+                "Use scale_tril=tf.linalg.cholesky(Sigma)",
+        section="3. Distributions, MultivariateNormalTriL"),
+    "mvn-base-not-standard": dict(
+        item="mvn_transformed", recognised="the base's log_prob differs from N(0, I) at the test points",
+        message="the base distribution of `mvn_transformed` is not N(0, I): the exercise asks for a zero-mean, "
+                "identity-covariance base, with mu and Sigma supplied by the bijector",
+        section="Exercise 3"),
+    "mvn-missing-shift": dict(
+        item="mvn_transformed", recognised="log_prob matches N(0, Sigma) or N(-mu, Sigma)",
+        message="the mean is wrong: after scaling by the Cholesky factor, shift by +mu (tfb.Shift(mu), applied "
+                "after the scale: Chain([Shift(mu), ScaleMatvecTriL(L)]))",
+        section="4. Bijectors, Chain and TransformedDistribution"),
+    "mvn-not-transformed": dict(
+        item="mvn_transformed", recognised="mvn_transformed is not a TransformedDistribution",
+        message="`mvn_transformed` must be a tfd.TransformedDistribution (or a bijector called on the base "
+                "distribution), not a ready-made Gaussian",
+        section="4. Bijectors, TransformedDistribution"),
+    "acl-logdet-ignores-mask": dict(
+        item="affine_coupling_layer", recognised="the log-det equals the sum of log_scale over all D entries",
+        message="the log-det ignores the mask: it sums log_scale over all D entries, but the entries with b = 1 "
+                "pass through unchanged and contribute 0. Multiply log_scale by (1 - b) before summing",
+        section="5. NICE and RealNVP, masks instead of splits"),
+    "acl-inverse-exp-sign": dict(
+        item="affine_coupling_layer", recognised="inverse matches the formula with exp(+log_scale)",
+        message="inverse multiplies by exp(+log_scale); undoing the forward scale needs exp(-log_scale)",
+        section="5. NICE and RealNVP, equation (8)"),
+    "acl-inverse-unmasked-input": dict(
+        item="affine_coupling_layer", recognised="inverse matches the formula with the network fed y, not b*y",
+        message="inverse feeds the unmasked input to the network: call shift_and_log_scale_fn(b * y), as in "
+                "forward, so it sees the same values",
+        section="5. NICE and RealNVP, masks instead of splits"),
+    "acl-logdet-batch-sum": dict(
+        item="affine_coupling_layer", recognised="the log-det is one number (or the batch total for every example)",
+        message="the log-det is summed over the batch axis: there should be one value per example. Sum "
+                "log_scale over the last axis only (axis=-1)",
+        section="6. Subclassing bijectors, forward_min_event_ndims"),
+    "acl-swapped-convention": dict(
+        item="affine_coupling_layer", recognised="forward matches the inverse formula (and vice versa)",
+        message="forward computes the inverse map: in TFP, forward samples (latent to data), so it multiplies "
+                "by exp(+log_scale) and adds the shift; the papers' encoding direction is the bijector's inverse",
+        section="5. NICE and RealNVP, direction"),
+    "acl-inverted-mask": dict(
+        item="affine_coupling_layer", recognised="forward matches the formula with the mask 1 - b",
+        message="the mask is used the other way round: entries with b = 1 must pass through unchanged, and the "
+                "entries with b = 0 are scaled and shifted",
+        section="Exercise 4"),
+    "acl-min-event-ndims": dict(
+        item="affine_coupling_layer", recognised="forward_min_event_ndims is not 1",
+        message="pass forward_min_event_ndims=1 to super().__init__: the layer acts on vectors, so one event is "
+                "the last axis",
+        section="6. Subclassing bijectors"),
+    "acl-returns-numpy": dict(
+        item="affine_coupling_layer", recognised="forward or inverse returns a NumPy array",
+        message="the layer returns NumPy arrays; return tf tensors (use tf ops, not np, inside the hooks), or "
+                "gradients cannot flow and the flow cannot be trained",
+        section="6. Subclassing bijectors"),
+    "ldj-sign": dict(
+        item="log_det_jacobians", recognised="neg_ildj equals +inverse_log_det_jacobian(forward(x))",
+        message="neg_ildj has the wrong sign: negate inverse_log_det_jacobian",
+        section="Exercise 5"),
+    "ldj-at-x": dict(
+        item="log_det_jacobians", recognised="neg_ildj equals -inverse_log_det_jacobian(x) for a bijector where it matters",
+        message="neg_ildj is evaluated at x; evaluate inverse_log_det_jacobian at the point forward(x)",
+        section="Exercise 5"),
+    "bimodal-batch-not-mixture": dict(
+        item="bimodal_base_distribution", recognised="batch_shape [2] and event_shape [2]",
+        message="this is a batch of two Gaussians, not one distribution with two modes. Combine them with "
+                "tfd.MixtureSameFamily (a Categorical over the two components)",
+        section="Exercise 6"),
+    "bimodal-one-mode": dict(
+        item="bimodal_base_distribution", recognised="the density on a grid has fewer than two clear peaks",
+        message="the density has only one clear mode; place two components far enough apart (relative to their "
+                "scales) that the density dips between them",
+        section="Exercise 6"),
+}
+
+
+def mistake(mistake_id, detail=""):
+    """A CheckFailure for a catalogued mistake, with its message and where the notes explain it."""
+    entry = MISTAKES[mistake_id]
+    text = entry["message"] + (f" ({detail})" if detail else "") + f". See the notes: {entry['section']}."
+    return CheckFailure(text, mistake_id)
 
 
 class QuestionError(Exception):
@@ -192,7 +311,10 @@ def answer(ns, request):
             flow = tfp.distributions.TransformedDistribution(base, bij)
             return _as_array(flow.log_prob(x), "TransformedDistribution.log_prob")
         if method == "describe":
-            return {"forward_min_event_ndims": _min_event_ndims(bij), "type": type(bij).__name__}
+            y = bij.forward(x)
+            returns = "tensor" if tf.is_tensor(y) else type(y).__name__
+            return {"forward_min_event_ndims": _min_event_ndims(bij), "type": type(bij).__name__,
+                    "returns": returns}
         raise QuestionError(f"unknown bijector method {method!r}")
     if op == "log_det_jacobians":
         fn = _lookup(ns, request.get("name", "log_det_jacobians"))
@@ -240,14 +362,22 @@ def close(actual, expected, rtol=1e-4, atol=1e-4):
     return a.shape == e.shape and bool(np.all(np.isfinite(a))) and np.allclose(a, e, rtol=rtol, atol=atol)
 
 
-def first_difference(actual, expected, rtol=1e-4, atol=1e-4):
-    """A short description of where two arrays differ, for a failure message."""
+def first_difference(actual, expected, rtol=1e-4, atol=1e-4, hidden=False):
+    """A short description of where two arrays differ, for a failure message.
+
+    With ``hidden`` (the expected values are reference values the student must not see) it gives shapes,
+    counts and the largest difference, but no expected value.
+    """
     a, e = np.asarray(actual, dtype="float64"), np.asarray(expected, dtype="float64")
     if a.shape != e.shape:
         return f"shape {list(a.shape)} where {list(e.shape)} was expected"
     bad = ~np.isclose(a, e, rtol=rtol, atol=atol)
     if not bad.any():
         return "no difference"
+    if hidden:
+        worst = float(np.nanmax(np.abs(a - e))) if np.all(np.isfinite(a)) else float("nan")
+        return (f"{int(bad.sum())} of {a.size} values differ, the largest by {worst:.3g} "
+                f"(tolerance rtol={rtol}, atol={atol})" + ("; some are not finite" if not np.all(np.isfinite(a)) else ""))
     idx = tuple(int(i) for i in np.argwhere(bad)[0])
     return (f"{int(bad.sum())} of {a.size} values differ; first at index {list(idx)}: "
             f"got {a[idx]:.6g}, expected {e[idx]:.6g} (rtol={rtol}, atol={atol})")
@@ -274,11 +404,9 @@ def _rng(seed):
 def check_predicted_shape_form(ask):
     """Your prediction is a tuple of non-negative ints (it is graded against the true shape later)."""
     info = ask_or_fail(ask, {"op": "describe", "name": "predicted_log_prob_shape"})
-    require(info["type"] == "tuple",
-            f"`predicted_log_prob_shape` is a {info['type']}; write it as a tuple of ints, e.g. (4, 2).")
-    require(all(t == "int" for t in info["item_types"]),
-            "every entry of `predicted_log_prob_shape` should be a plain int, "
-            f"but the entries have types {info['item_types']}.")
+    if info["type"] != "tuple" or not all(t == "int" for t in info["item_types"]):
+        raise mistake("shape-not-a-tuple", f"`predicted_log_prob_shape` is a {info['type']}"
+                      + (f" of {info['item_types']}" if info.get("item_types") else ""))
     require(all(v >= 0 for v in info["value"]), "shape entries cannot be negative.")
 
 
@@ -287,8 +415,7 @@ def check_bernoulli_shapes(ask):
     info = ask_or_fail(ask, {"op": "describe", "name": "independent_bernoulli"})
     require(info["is_distribution"], f"`independent_bernoulli` is a {info['type']}, not a tfd.Distribution.")
     if info["event_shape"] == [] and info["batch_shape"] == [3]:
-        raise CheckFailure("event_shape is [] but should be [3]: this is a batch of three separate "
-                           "Bernoullis. Wrap it in tfd.Independent so the three make one event.")
+        raise mistake("bernoulli-missing-independent")
     require_distribution(ask, "independent_bernoulli", [3], [])
 
 
@@ -297,6 +424,8 @@ def check_bernoulli_log_prob(ask):
     lp = ask_or_fail(ask, {"op": "log_prob", "name": "independent_bernoulli", "x": [1, 1, 1],
                            "dtype": "int32"})
     require(lp.shape == (), f"log_prob([1, 1, 1]) has shape {list(lp.shape)}; it should be a scalar.")
+    if abs(float(lp) - np.log(0.9 * 0.7 * 0.5)) < 1e-4:
+        raise mistake("bernoulli-probs-of-zero", f"log_prob([1, 1, 1]) is {float(lp):.6f}, not -4.199705")
     if abs(float(lp) - (-4.199705)) > 1e-4:
         raise CheckFailure(
             f"log_prob([1, 1, 1]) is {float(lp):.6f} but should be -4.199705. Remember that the "
@@ -309,9 +438,8 @@ def check_mvn_types(ask):
     require(info["type"] == "MultivariateNormalTriL",
             f"`mvn_tril` is a {info['type']}; build it with tfd.MultivariateNormalTriL.")
     info = require_distribution(ask, "mvn_transformed", [2])
-    require(info["type"] == "TransformedDistribution",
-            f"`mvn_transformed` is a {info['type']}; build it with tfd.TransformedDistribution "
-            "(or by calling a bijector on the base distribution).")
+    if info["type"] != "TransformedDistribution":
+        raise mistake("mvn-not-transformed", f"it is a {info['type']}")
     require_distribution(ask, "mvn_transformed.distribution", [2],
                          hint_event=": the base must be a distribution over R^2 (e.g. tfd.Sample or "
                                     "MultivariateNormalDiag).")
@@ -346,9 +474,10 @@ def check_coupling_contract(ask):
         x = _rng(seed + 100).normal(size=(7, d))
         where = f"(D={d}, mask={list(mask)})"
         info = ask_or_fail(ask, {"op": "bijector", "spec": spec, "method": "describe", "x": x})
-        require(info["forward_min_event_ndims"] == 1,
-                f"forward_min_event_ndims is {info['forward_min_event_ndims']} but should be 1: pass "
-                "forward_min_event_ndims=1 to super().__init__, since the layer acts on vectors.")
+        if info["forward_min_event_ndims"] != 1:
+            raise mistake("acl-min-event-ndims", f"it is {info['forward_min_event_ndims']}")
+        if info["returns"] != "tensor":
+            raise mistake("acl-returns-numpy", f"forward returned a {info['returns']}")
         y = ask_or_fail(ask, {"op": "bijector", "spec": spec, "method": "forward", "x": x})
         require(y.shape == x.shape, f"forward of a [7, {d}] batch returned shape {list(y.shape)} {where}.")
         require(np.all(np.isfinite(y)), f"forward returned non-finite values {where}.")
@@ -363,9 +492,9 @@ def check_coupling_contract(ask):
                 + ". Check the inverse formula: subtract the shift, then multiply by exp(-log_scale), "
                   "with the network fed b*y.")
         fldj = ask_or_fail(ask, {"op": "bijector", "spec": spec, "method": "fldj", "x": x})
-        require(fldj.shape == (7,),
-                f"forward_log_det_jacobian of a batch of 7 has shape {list(fldj.shape)} but should be [7], "
-                "one value per example: sum log_scale over the last axis only.")
+        if fldj.shape != (7,):
+            raise mistake("acl-logdet-batch-sum", f"forward_log_det_jacobian of a batch of 7 has shape "
+                                                  f"{list(fldj.shape)}, not [7]")
         require(np.all(np.isfinite(fldj)), f"forward_log_det_jacobian is not finite {where}.")
         ildj = ask_or_fail(ask, {"op": "bijector", "spec": spec, "method": "ildj", "x": y})
         require(ildj.shape == (7,), f"inverse_log_det_jacobian has shape {list(ildj.shape)}; expected [7].")
@@ -387,6 +516,8 @@ def check_log_det_jacobians_visible(ask):
     fldj, neg_ildj = ask_or_fail(ask, {"op": "log_det_jacobians", "spec": _coupling_spec(d, mask, seed), "x": x})
     require(fldj.shape == (6,) and neg_ildj.shape == (6,),
             f"both arrays should have shape [6] for 6 examples; got {list(fldj.shape)} and {list(neg_ildj.shape)}.")
+    if close(fldj, -neg_ildj) and not close(fldj, neg_ildj):
+        raise mistake("ldj-sign")
     require(close(fldj, neg_ildj),
             "fldj and neg_ildj differ: " + first_difference(neg_ildj, fldj)
             + ". neg_ildj is -bijector.inverse_log_det_jacobian(bijector.forward(x), event_ndims=1).")
