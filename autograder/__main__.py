@@ -45,6 +45,8 @@ def main(argv=None):
             if len(failed) > 4:
                 print(f"  ... and {len(failed) - 4} more failed checks")
         print(f"\nresults: {out}/<student>/results.json and {out}/grades.csv")
+        print(f"feedback: {out}/feedback/<student>/normalising_flows/feedback.html (and .md)")
+        print(f"instructor report: {out}/report/index.html")
         return 0
 
     if args.command == "grade":
@@ -67,7 +69,7 @@ def main(argv=None):
             db = f"sqlite:///{course_config.ROOT / 'gradebook.db'}"
         rows, out = batch.run(args.directory, args.out, gradebook=db)
         print(batch.table(rows))
-        print(f"results: {out}/<student>/results.json, {out}/grades.csv")
+        print(f"results: {out}/<student>/results.json, {out}/grades.csv, {out}/feedback/, {out}/report/index.html")
         return 0
 
     if args.command == "normalise":

@@ -6,7 +6,7 @@ import traceback
 from pathlib import Path
 
 import course_config
-from autograder import checks, grade, report
+from autograder import checks, feedback, grade, report
 from autograder.worker import Zygote
 
 
@@ -96,8 +96,10 @@ def run(directory, out=None, assignment=checks.ASSIGNMENT, gradebook=None, limit
             _progress(n, len(submissions), student, started)
             rows[student] = grade_one(path, zygote, assignment, limits)
             report.write_atomic(rows[student], out / student / "results.json")
+            feedback.write_student(student, rows[student], out, assignment)
         _progress(len(submissions), len(submissions), "done", started)
     write_csv(rows, out / "grades.csv")
+    feedback.write_instructor_report(rows, out)
     if gradebook:
         write_gradebook(rows, assignment, gradebook)
     return rows, out

@@ -16,5 +16,5 @@ def check_hidden(test_id, namespace=None):
         with nf.quiet():
             run_test_cell(test_id, nf.local_asker(ns), load_reference())
     except nf.CheckFailure as e:
-        raise nf.CheckFailure(f"[{test_id}] {e}") from None
+        raise nf.CheckFailure(f"[{test_id}] {e}", e.mistake) from None
     print(f"{test_id}: all hidden checks passed.")

@@ -146,3 +146,51 @@ def test_cli_batch_rejects_a_missing_directory(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "autograder", "batch", str(tmp_path / "nope")],
                           capture_output=True, text=True, cwd=course_config.ROOT)
     assert proc.returncode == 2 and "not a directory" in proc.stderr
+
+
+def _reference_numbers():
+    """Every non-trivial value in the stored reference, as a hidden check could print it."""
+    def walk(v):
+        if isinstance(v, dict):
+            for x in v.values():
+                yield from walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                yield from walk(x)
+        elif hasattr(v, "ravel"):
+            yield from (float(x) for x in v.ravel())
+    values = {x for x in walk(examples.checks.load_reference()) if abs(x) > 1e-2 and x != round(x)}
+    return {f"{x:.6g}" for x in values} | {f"{x:.6f}" for x in values}
+
+
+def test_feedback_never_shows_reference_values(graded):
+    secret = _reference_numbers()
+    rows, out, _ = graded
+    for student in rows:
+        text = (out / "feedback" / student / ASSIGNMENT / "feedback.md").read_text()
+        hidden_outputs = " ".join(t["output"] for t in rows[student]["tests"] if t["extra_data"]["hidden"])
+        leaked = {v for v in secret if v in hidden_outputs}
+        assert not leaked, (student, sorted(leaked)[:5])
+        assert "Automatically graded score" in text
+
+
+def test_feedback_names_each_mistake_of_the_submission(graded):
+    rows, out, _ = graded
+    md = (out / "feedback" / "partly_wrong" / ASSIGNMENT / "feedback.md").read_text()
+    html = (out / "feedback" / "partly_wrong" / ASSIGNMENT / "feedback.html").read_text()
+    for mistake_id in examples.DEMO["partly_wrong"][1]:
+        assert f"recognised mistake: `{mistake_id}`" in md
+        assert mistake_id in html
+        assert examples.checks.protocol().MISTAKES[mistake_id]["section"] in md
+
+
+def test_instructor_report_shows_what_to_reteach_and_who_hit_limits(graded):
+    rows, out, _ = graded
+    page = (out / "report" / "index.html").read_text()
+    for png in ("scores.png", "pass_rates.png", "mistakes.png"):
+        assert (out / "report" / png).stat().st_size > 1000 and png in page
+    assert "Re-teach first" in page
+    for mistake_id in examples.DEMO["partly_wrong"][1]:
+        assert mistake_id in page
+    for student in ("crashes_in_inverse", "truncated_file", "infinite_loop", "wrong_nbformat"):
+        assert f"<li>{student}:" in page

@@ -212,3 +212,29 @@ def test_any_correct_mixture_style_passes(solution_ns):
                                 tfd.MultivariateNormalDiag(loc=[[-3., 0.], [3., 0.]], scale_diag=[1., 1.]))
     solution_ns["bimodal_base_distribution"] = tfd.TransformedDistribution(mix, tfb.Scale(0.5))
     assert failures("bimodal_base_distribution", solution_ns) == {}
+
+
+@pytest.mark.affine_coupling_layer
+def test_an_unrecognised_error_reports_sizes_but_never_the_reference_values(source_nb, solution_ns):
+    slightly_off = examples.Mistake("affine_coupling_layer", (
+        ("return self.b * x + (1. - self.b) * (x * tf.exp(s) + t)",
+         "return self.b * x + (1. - self.b) * (x * tf.exp(s) + 1.01 * t)"),), frozenset())
+    run_solution_cell(examples.apply(source_nb, slightly_off), "affine_coupling_layer", solution_ns)
+    failed = failures("affine_coupling_layer", solution_ns)
+    message, mistake = failed["affine_coupling_layer_forward"]
+    assert mistake is None and "values differ, the largest by" in message
+    reference = checks.load_reference()["affine_coupling_layer"]
+    shown = {f"{v:.6g}" for k, arr in reference.items() if k.startswith("forward") for v in arr.ravel()}
+    assert not [v for v in shown if v in message]
+
+
+def test_student_self_check_runs_a_whole_exercise_offline(solution_ns, capsys):
+    """check("<exercise>") in the release runs its visible checks, with the catalogue's hints."""
+    NF.check("independent_bernoulli", namespace=solution_ns)
+    assert "all visible checks passed" in capsys.readouterr().out
+    solution_ns["independent_bernoulli"] = tfd.Bernoulli(probs=[0.1, 0.3, 0.5])
+    with pytest.raises(NF.CheckFailure, match="Wrap it in tfd.Independent") as info:
+        NF.check("independent_bernoulli", namespace=solution_ns)
+    assert info.value.mistake == "bernoulli-missing-independent"
+    with pytest.raises(KeyError):
+        NF.check("no_such_exercise", namespace=solution_ns)
