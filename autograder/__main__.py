@@ -50,8 +50,11 @@ def main(argv=None):
         return 0
 
     if args.command == "grade":
+        from pathlib import Path
         from autograder import batch, report
-        from autograder.worker import Zygote
+        from autograder.worker import Zygote, grader_paths, protect
+        Path(args.out).resolve().parent.mkdir(parents=True, exist_ok=True)
+        protect(grader_paths() + [Path(args.submission).resolve().parent, Path(args.out).resolve().parent])
         with Zygote() as zygote:
             result = batch.grade_one(args.submission, zygote, batch.checks.ASSIGNMENT)
         report.write_atomic(result, args.out)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import course_config
 from autograder import checks, feedback, grade, report
-from autograder.worker import Zygote
+from autograder.worker import Zygote, grader_paths, protect
 
 
 def find_submissions(directory, assignment=checks.ASSIGNMENT):
@@ -47,6 +47,30 @@ def grade_one(path, zygote, assignment, limits=None):
         cells = report.test_cells(assignment)
         return report.results(cells, {}, f"The grader failed on this submission ({type(e).__name__}: {e}). "
                                          "Your instructor has been told; nothing was lost.", time.monotonic())
+
+
+def _digest(path):
+    import hashlib
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _finished(folder, digest):
+    """The stored result if this submission (same bytes) was fully graded before, else None.
+
+    ``graded.json`` is written last, after results.json and the feedback, so a batch killed midway
+    regrades the student it was working on and keeps everyone before.
+    """
+    import json
+    try:
+        marker = json.loads((folder / "graded.json").read_text())
+        if digest is not None and marker.get("submission_sha256") == digest:
+            return json.loads((folder / "results.json").read_text())
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def item_scores(result):
@@ -90,13 +114,21 @@ def run(directory, out=None, assignment=checks.ASSIGNMENT, gradebook=None, limit
     directory = Path(directory)
     out = Path(out) if out else directory.parent / f"{directory.name}_graded"
     submissions = find_submissions(directory, assignment)
+    out.mkdir(parents=True, exist_ok=True)
+    protect(grader_paths() + [directory, out])
     rows, started = {}, time.monotonic()
     with Zygote() as zygote:
         for n, (student, path) in enumerate(submissions.items()):
             _progress(n, len(submissions), student, started)
+            digest = _digest(path)
+            done = _finished(out / student, digest)
+            if done is not None:  # resumed batch: this exact submission is already graded
+                rows[student] = done
+                continue
             rows[student] = grade_one(path, zygote, assignment, limits)
             report.write_atomic(rows[student], out / student / "results.json")
             feedback.write_student(student, rows[student], out, assignment)
+            report.write_atomic({"submission_sha256": digest}, out / student / "graded.json")
         _progress(len(submissions), len(submissions), "done", started)
     write_csv(rows, out / "grades.csv")
     feedback.write_instructor_report(rows, out)
@@ -110,11 +142,12 @@ def table(rows):
     maxima = {}
     for c in report.test_cells():
         maxima[c["item"]] = maxima.get(c["item"], 0) + c["points"]
-    short = [i.split("_")[0][:6] + ("_" + i.split("_")[1][:4] if "_" in i else "") for i in items]
+    short = [f"ex{n}" for n in range(1, len(items) + 1)]
     width = max([len(s) for s in rows] + [7])
     lines = [f"{'student':<{width}} " + " ".join(f"{s:>11}" for s in short) + f" {'total':>7}"]
     for student, result in rows.items():
         s = item_scores(result)
         lines.append(f"{student:<{width}} " + " ".join(f"{s.get(i, 0):>5g} / {maxima[i]:<3g}" for i in items)
                      + f" {result['score']:>4g}/{sum(maxima.values()):g}")
+    lines.append("  " + ", ".join(f"{s} = {i}" for s, i in zip(short, items)))
     return "\n".join(lines)

@@ -1,5 +1,6 @@
 """Reading, normalising and inspecting nbgrader notebooks."""
 import json
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -25,12 +26,27 @@ def read(path):
                             "the file may be truncated") from None
     if not isinstance(raw, dict) or raw.get("nbformat") != 4:
         raise NotebookError(f"{path}: not an nbformat 4 notebook (nbformat={raw.get('nbformat') if isinstance(raw, dict) else None})")
+    if not isinstance(raw.get("cells"), list):
+        raise NotebookError(f"{path}: has no list of cells")
     try:
-        nb = nbformat.reads(text, as_version=4)
+        with warnings.catch_warnings():  # missing or duplicate ids are repaired below, not warned about
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(text, as_version=4)
+        _repair_ids(nb)
         nbformat.validate(nb)
     except Exception as e:
         raise NotebookError(f"{path}: not a valid notebook ({str(e).splitlines()[0]})") from None
     return nb
+
+
+def _repair_ids(nb):
+    """Give missing or duplicated cell ids fresh ones: the student's work is graded, not the ids."""
+    seen = set()
+    for i, cell in enumerate(nb.cells):
+        if not cell.get("id") or cell["id"] in seen:
+            cell["id"] = f"repaired-{i}"
+        seen.add(cell["id"])
+    nb.nbformat_minor = max(nb.get("nbformat_minor", 5), 5)
 
 
 def normalise(nb):

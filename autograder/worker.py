@@ -84,6 +84,39 @@ def _describe_status(status, limits):
     return "it stopped"
 
 
+def protect(paths):
+    """Where the grader runs as root (workers run as ``nobody``), make ``paths`` unreachable for others.
+
+    Removes the "other" permission bits, so ``nobody`` can neither list nor traverse them: the grader's
+    sources and reference values, the source notebook and solutions, git history, the other students'
+    submissions and results. Returns the paths changed. Without root, the workers run as the grader's own
+    user and this cannot help (see the README's security section).
+    """
+    if os.geteuid() != 0:
+        return []
+    # Never lock the worker out of what it needs: the venv, the temp dir, or anything above them.
+    needed = [Path(sys.prefix).resolve(), Path(tempfile.gettempdir()).resolve()]
+    changed = []
+    for path in (Path(p).resolve() for p in paths):
+        if any(path == n or path in n.parents for n in needed):
+            continue
+        if path.exists():
+            mode = path.stat().st_mode & 0o7777
+            if mode & 0o007:
+                os.chmod(path, mode & ~0o007)
+                changed.append(path)
+    return changed
+
+
+def grader_paths():
+    """What a worker must never read, in the course repo."""
+    import course_config
+    root = course_config.ROOT
+    return [root / name for name in ("autograder", "solutions", "source", "tests", ".git", "build",
+                                     course_config.SUBMITTED_DIR, course_config.AUTOGRADED_DIR,
+                                     course_config.FEEDBACK_DIR, "gradebook.db")]
+
+
 class AnswerError(Exception):
     """The worker could not answer (the student's code raised, or an object is missing)."""
 
@@ -140,6 +173,41 @@ class Zygote:
         self.close()
 
 
+_STDLIB_SKIP = {"antigravity", "this", "idlelib", "turtledemo", "tkinter", "turtle", "test", "lib2to3",
+                "ensurepip", "venv", "pydoc_data"}
+
+
+def _preload_stdlib():
+    """Import the standard library (top level and one level of submodules), about 0.3 s.
+
+    A worker that runs as ``nobody`` may not be able to read the interpreter's own files (seen here: pyenv
+    under /root, mode 700), so a student's ``import statistics`` would fail there. Modules already imported
+    in the zygote are simply there in every worker.
+    """
+    import contextlib
+    import importlib
+    import io
+    import pkgutil
+    import warnings
+
+    def load(name):
+        try:
+            return importlib.import_module(name)
+        except BaseException:  # noqa: BLE001 (platform-specific modules, optional C extensions)
+            return None
+
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        for name in sorted(sys.stdlib_module_names - _STDLIB_SKIP):
+            if name.startswith("_"):
+                continue
+            module = load(name)
+            for info in pkgutil.iter_modules(getattr(module, "__path__", []) or [], name + "."):
+                if not info.name.rsplit(".", 1)[-1].startswith(("_", "test")):
+                    load(info.name)
+
+
 def _zygote_main(sock, preload):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -152,6 +220,7 @@ def _zygote_main(sock, preload):
             import tensorflow  # noqa: F401
             import tensorflow_probability  # noqa: F401
             import tf_keras  # noqa: F401
+        _preload_stdlib()
     while True:
         data = sock.recv(4096)
         if not data:

@@ -1,0 +1,262 @@
+"""A corpus of hostile and faulty submissions, each with the test cells it must fail.
+
+Each case is the solutions (or the release) with one change. Tampering cases have a real mistake underneath
+(``exp(+s)`` in the inverse) and must still lose exactly that mistake's points. Faults must cost only the
+checks they touch, and broken notebooks are graded on what the student wrote. The whole corpus is graded in
+one batch.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell
+
+import course_config
+from autograder import batch, examples, notebooks, report
+
+ASSIGNMENT = "normalising_flows"
+POINTS = {c["test_id"]: c["points"] for c in report.test_cells(ASSIGNMENT)}
+ALL = frozenset(POINTS)
+LIMITS = {**course_config.GRADING, "check_seconds": 8, "cell_seconds": 40, "submission_seconds": 240}
+ROOT = course_config.ROOT
+EXP_SIGN = examples.MISTAKES["acl-inverse-exp-sign"]
+AS_ROOT = os.geteuid() == 0
+
+
+def with_cell(nb, source, at=None):
+    nb = nbformat.from_dict(nb)
+    nb.cells.insert(len(nb.cells) if at is None else at, new_code_cell(source))
+    return nb
+
+
+def edit(grade_id, old, new):
+    return examples.Mistake(grade_id, ((old, new),), frozenset())
+
+
+def tampering(code):
+    """The exp(+s) mistake, plus code that tries to make the grader pass it anyway."""
+    return lambda sol, rel: with_cell(examples.apply(sol, EXP_SIGN), code), EXP_SIGN.failing
+
+
+def _test_cells_only(nb, transform):
+    nb = nbformat.from_dict(nb)
+    tests = [c for c in nb.cells if notebooks.is_test_cell(c)]
+    others = [c for c in nb.cells if not notebooks.is_test_cell(c)]
+    nb.cells = transform(tests, others)
+    return nb
+
+
+def _json_edit(nb, change):
+    raw = json.loads(nbformat.writes(nb))
+    change(raw)
+    return json.dumps(raw)
+
+
+def _retype(nb, grade_id):
+    nb = nbformat.from_dict(nb)
+    for i, c in enumerate(nb.cells):
+        if notebooks.grade_meta(c).get("grade_id") == grade_id:
+            nb.cells[i] = nbformat.v4.new_markdown_cell(c.source, id=c.id)
+    return nb
+
+
+SOLUTIONS_PATH = ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+REFERENCE_PATH = ROOT / "autograder" / "reference" / f"{ASSIGNMENT}.json"
+ITEM_CELLS = {i: frozenset(t for t in POINTS if t.startswith(i + "_")) for i in examples.checks.ITEMS}
+
+#: name -> (builder(solutions, release) -> notebook or JSON text, test cells that must fail)
+CORPUS = {
+    # -- tampering: patches live in the worker; the verdict is computed in the grader -------------------
+    "patch_np_allclose": tampering(
+        "import numpy as np\nnp.allclose = lambda *a, **k: True\nnp.isclose = lambda a, b, **k: True"),
+    "patch_numpy_testing": tampering(
+        "import numpy.testing as nt\nnt.assert_allclose = lambda *a, **k: None"),
+    "patch_tf_debugging": tampering(
+        "import tensorflow as tf\ntf.debugging.assert_near = lambda *a, **k: None\n"
+        "tf.debugging.assert_equal = lambda *a, **k: None"),
+    "redefine_builtins": tampering(
+        "import builtins\nbuiltins.print = lambda *a, **k: None\nbuiltins.exit = builtins.quit = None\n"
+        "builtins.AssertionError = type('AssertionError', (Exception,), {})"),
+    "patch_autograder": tampering(
+        f"import sys\nsys.path.insert(0, {str(ROOT)!r})\ntry:\n    import autograder.checks as c\n"
+        "    c.run_test_cell = lambda *a, **k: None\nexcept Exception as e:\n    print('blocked:', e)"),
+    "patch_pytest": tampering("import pytest\npytest.fail = lambda *a, **k: None\n"
+                              "import _pytest.outcomes\n_pytest.outcomes.fail = pytest.fail"),
+    "patch_nf_checks": tampering(
+        "import nf_checks\nnf_checks.close = lambda *a, **k: True\nnf_checks.require = lambda *a, **k: None\n"
+        "nf_checks.check = lambda *a, **k: print('all visible checks passed')"),
+    "override_ipython_traceback": tampering(
+        "try:\n    from IPython.core import ultratb\n    ultratb.VerboseTB.__call__ = lambda *a, **k: None\n"
+        "except Exception:\n    pass"),
+    "fake_results_files": tampering(
+        "import json, os\nfake = {'score': 999, 'tests': []}\n"
+        "for d in ['.', '..', '../..', os.path.expanduser('~')]:\n    for name in ('results.json', 'grades.csv'):\n"
+        "        try:\n            open(os.path.join(d, name), 'w').write(json.dumps(fake))\n"
+        "        except OSError:\n            pass"),
+    "always_equal_prediction": (
+        lambda sol, rel: examples.apply(sol, edit(
+            "predicted_log_prob_shape", "predicted_log_prob_shape = (5, 1, 2)",
+            "class AlwaysEqual(tuple):\n    def __eq__(self, other):\n        return True\n"
+            "predicted_log_prob_shape = AlwaysEqual((9, 9))")),
+        frozenset({"predicted_log_prob_shape_form", "predicted_log_prob_shape_value"})),
+    # -- faults: each costs only the checks it touches ------------------------------------------------
+    "sys_exit_in_a_cell": (lambda sol, rel: with_cell(sol, "import sys\nsys.exit('stop here')", at=5),
+                           frozenset()),
+    "os_exit_in_a_method": (lambda sol, rel: examples.apply(sol, edit(
+        "affine_coupling_layer", "def _inverse(self, y):\n",
+        "def _inverse(self, y):\n        if y.shape[-1] == 5:\n            import os; os._exit(3)\n")),
+        frozenset({"affine_coupling_layer_contract", "affine_coupling_layer_inverse",
+                   "affine_coupling_layer_properties"})),
+    "infinite_loop_in_a_method": (lambda sol, rel: examples.apply(sol, edit(
+        "affine_coupling_layer", "def _forward_log_det_jacobian(self, x):\n",
+        "def _forward_log_det_jacobian(self, x):\n        while x.shape[-1] == 6:\n            pass\n")),
+        frozenset({"affine_coupling_layer_log_det", "affine_coupling_layer_properties"})),
+    "memory_growth_in_a_method": (lambda sol, rel: examples.apply(sol, edit(
+        "affine_coupling_layer", "def _forward_log_det_jacobian(self, x):\n",
+        "def _forward_log_det_jacobian(self, x):\n        if x.shape[-1] == 6:\n"
+        "            hog = [bytearray(2**28) for _ in range(64)]\n")),
+        frozenset({"affine_coupling_layer_log_det", "affine_coupling_layer_properties"})),
+    "megabytes_of_output": (lambda sol, rel: with_cell(sol, "for _ in range(200000):\n    print('x' * 100)", at=5),
+                            frozenset()),
+    "recursion_bomb": (lambda sol, rel: with_cell(sol, "def f(n):\n    return f(n + 1)\nf(0)", at=5), frozenset()),
+    "deep_recursion_crash": (lambda sol, rel: with_cell(
+        sol, "import sys, threading\nsys.setrecursionlimit(10**7)\ndef f(n):\n    return f(n + 1)\nf(0)", at=5),
+        frozenset()),
+    "subprocess_left_running": (lambda sol, rel: with_cell(
+        sol, "import subprocess\nsubprocess.Popen(['sleep', '417'])", at=5), frozenset()),
+    "cache_trap_garbage_inverse": (lambda sol, rel: examples.apply(sol, examples.CACHE_TRAP),
+                                   examples.CACHE_TRAP.failing),
+    # -- broken notebooks: graded on what the student wrote --------------------------------------------
+    "missing_cell_ids": (lambda sol, rel: _json_edit(sol, lambda raw: [c.pop("id") for c in raw["cells"]]),
+                         frozenset()),
+    "duplicate_cell_ids": (lambda sol, rel: _json_edit(sol, lambda raw: [c.update(id="same") for c in raw["cells"]]),
+                           frozenset()),
+    "deleted_test_cells": (lambda sol, rel: _test_cells_only(examples.apply(sol, EXP_SIGN), lambda t, o: o),
+                           EXP_SIGN.failing),
+    "duplicated_test_cells": (lambda sol, rel: _test_cells_only(sol, lambda t, o: o + t + t), frozenset()),
+    "reordered_test_cells": (lambda sol, rel: _test_cells_only(sol, lambda t, o: t[::-1] + o), frozenset()),
+    "edited_test_cells": (lambda sol, rel: _json_edit(
+        examples.apply(sol, EXP_SIGN),
+        lambda raw: [c.update(source="print('all visible checks passed')") for c in raw["cells"]
+                     if c.get("metadata", {}).get("nbgrader", {}).get("grade") and c["cell_type"] == "code"
+                     and not c["metadata"]["nbgrader"].get("solution")]), EXP_SIGN.failing),
+    "changed_cell_type": (lambda sol, rel: _retype(sol, "independent_bernoulli"), ITEM_CELLS["independent_bernoulli"]),
+    "different_assignment": (lambda sol, rel: nbformat.v4.new_notebook(
+        cells=[new_code_cell("x = 1"), new_code_cell("print('week 3 homework')")]), ALL),
+    "wrong_nbformat": (lambda sol, rel: nbformat.writes(sol).replace('"nbformat": 4', '"nbformat": 3'), ALL),
+    "truncated_json": (lambda sol, rel: nbformat.writes(sol)[:5000], ALL),
+}
+if AS_ROOT:  # the worker runs as nobody and the grader's files are locked away from it
+    CORPUS["replay_reference_values"] = (lambda sol, rel: with_cell(rel, (
+        "import json\ntry:\n"
+        f"    ref = json.load(open({str(REFERENCE_PATH)!r}))\n"
+        "    predicted_log_prob_shape = tuple(ref['predicted_log_prob_shape']['prediction']['value'])\n"
+        "except OSError as e:\n    print('blocked:', e)")), ALL)
+    CORPUS["exec_the_solutions"] = (lambda sol, rel: with_cell(rel, (
+        "import json\ntry:\n"
+        f"    nb = json.load(open({str(SOLUTIONS_PATH)!r}))\n"
+        "    for c in nb['cells']:\n        if c['cell_type'] == 'code':\n"
+        "            try:\n                exec(''.join(c['source']), globals())\n"
+        "            except Exception:\n                pass\n"
+        "except OSError as e:\n    print('blocked:', e)")), ALL)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    sol, rel = examples.notebook("solutions"), examples.notebook("release")
+    for name, (build, _) in CORPUS.items():
+        made = build(sol, rel)
+        if isinstance(made, str):
+            examples.write_submission(root / "submitted", name, text=made)
+        else:
+            examples.write_submission(root / "submitted", name, made)
+    started = time.monotonic()
+    rows, out = batch.run(root / "submitted", root / "graded", limits=LIMITS)
+    return rows, out, root, time.monotonic() - started
+
+
+def test_the_corpus_is_large_enough():
+    assert len(CORPUS) >= 25
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_each_case_loses_exactly_the_checks_it_breaks(corpus, name):
+    rows = corpus[0]
+    result = rows[name]
+    failed = {t["extra_data"]["grade_id"] for t in result["tests"] if t["status"] == "failed"}
+    assert failed == set(CORPUS[name][1]), (failed, result["output"][:1500])
+    assert result["score"] == sum(POINTS[t] for t in POINTS if t not in failed)
+    assert "Traceback" not in json.dumps(result)
+
+
+def test_output_stays_bounded(corpus):
+    rows = corpus[0]
+    assert len(rows["megabytes_of_output"]["output"]) < 20_000
+    assert "output truncated" in rows["megabytes_of_output"]["output"]
+
+
+def test_no_process_is_left_running(corpus):
+    leftover = subprocess.run(["pgrep", "-f", "sleep 417"], capture_output=True, text=True).stdout.split()
+    assert leftover == []
+
+
+def test_fake_results_files_do_not_count(corpus):
+    rows, out, _, _ = corpus
+    stored = json.loads((out / "fake_results_files" / "results.json").read_text())
+    assert stored["score"] == rows["fake_results_files"]["score"] < 999
+    assert "999" not in (out / "grades.csv").read_text()
+
+
+def test_a_different_assignment_is_named(corpus):
+    assert "does not look like" in corpus[0]["different_assignment"]["output"]
+
+
+def test_every_case_ends_within_the_submission_cap(corpus):
+    for name, result in corpus[0].items():
+        assert result["execution_time"] < LIMITS["submission_seconds"] + 30, name
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="workers drop to nobody only when the grader runs as root")
+def test_a_worker_cannot_read_the_grader_files_but_can_import_the_stdlib(corpus):
+    from autograder import grade, worker
+    paths = [REFERENCE_PATH, SOLUTIONS_PATH, ROOT / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
+             ROOT / "autograder" / "checks" / "affine_coupling_layer.py", corpus[2] / "submitted"]
+    probe = ("import os, statistics, cmath, doctest\n"
+             f"for p in {[str(p) for p in paths]!r}:\n"
+             "    try:\n        open(p).read(1) if os.path.isfile(p) else os.listdir(p)\n"
+             "        print('READ', p)\n    except OSError:\n        print('DENIED', p)\n"
+             "print('uid', os.getuid())")
+    with worker.Zygote() as zygote, worker.Worker(zygote, [probe], grade.source_dir(ASSIGNMENT), LIMITS) as w:
+        w.start()
+        text = w.output.text()
+    assert w.cell_errors == [], w.cell_errors  # the stdlib imports worked
+    assert "READ" not in text and text.count("DENIED") == len(paths), text
+    assert "uid 0" not in text
+
+
+def test_a_killed_batch_resumes_without_regrading_or_losing_anyone(tmp_path):
+    submitted = tmp_path / "submitted"
+    sol, rel = examples.notebook("solutions"), examples.notebook("release")
+    for i in range(4):
+        examples.write_submission(submitted, f"s{i}", rel if i % 2 else sol)
+    out = tmp_path / "graded"
+    command = [sys.executable, "-m", "autograder", "batch", str(submitted), "--out", str(out)]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not (out / "s0" / "graded.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (out / "s0" / "graded.json").exists() and not (out / "grades.csv").exists()
+    first = (out / "s0" / "results.json").stat().st_mtime_ns
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    assert (out / "s0" / "results.json").stat().st_mtime_ns == first  # not regraded
+    lines = (out / "grades.csv").read_text().splitlines()
+    assert sorted(line.split(",")[0] for line in lines[1:]) == ["s0", "s1", "s2", "s3"]
