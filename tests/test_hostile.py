@@ -260,3 +260,23 @@ def test_a_killed_batch_resumes_without_regrading_or_losing_anyone(tmp_path):
     assert (out / "s0" / "results.json").stat().st_mtime_ns == first  # not regraded
     lines = (out / "grades.csv").read_text().splitlines()
     assert sorted(line.split(",")[0] for line in lines[1:]) == ["s0", "s1", "s2", "s3"]
+
+
+def test_a_batch_of_50_with_10_hostile_submissions_gives_everyone_a_row(tmp_path):
+    hostile = ["patch_np_allclose", "fake_results_files", "sys_exit_in_a_cell", "recursion_bomb",
+               "truncated_json", "wrong_nbformat", "different_assignment", "duplicate_cell_ids",
+               "os_exit_in_a_method", "megabytes_of_output"]
+    sol, rel = examples.notebook("solutions"), examples.notebook("release")
+    submitted = tmp_path / "submitted"
+    for i in range(40):
+        examples.write_submission(submitted, f"student{i:02d}", rel)
+    for name in hostile:
+        made = CORPUS[name][0](sol, rel)
+        examples.write_submission(submitted, name, **({"text": made} if isinstance(made, str) else {"nb": made}))
+    rows, out = batch.run(submitted, tmp_path / "graded", limits=LIMITS)
+    assert len(rows) == 50
+    lines = (out / "grades.csv").read_text().splitlines()
+    assert len(lines) == 51 and {line.split(",")[0] for line in lines[1:]} == set(rows)
+    for name in hostile:
+        want = sum(POINTS[t] for t in POINTS if t not in CORPUS[name][1])
+        assert rows[name]["score"] == want, name
