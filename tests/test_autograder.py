@@ -194,3 +194,19 @@ def test_instructor_report_shows_what_to_reteach_and_who_hit_limits(graded):
         assert mistake_id in page
     for student in ("crashes_in_inverse", "truncated_file", "infinite_loop", "wrong_nbformat"):
         assert f"<li>{student}:" in page
+
+
+def test_a_grader_failure_still_writes_a_results_file_for_everyone(tmp_path, monkeypatch):
+    from autograder import grade
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated grader bug")
+    monkeypatch.setattr(grade, "grade", broken)
+    submitted = tmp_path / "submitted"
+    for student in ("a", "b"):
+        examples.write_submission(submitted, student, examples.notebook("release"))
+    rows, out = batch.run(submitted, tmp_path / "graded")
+    for student in ("a", "b"):
+        result = json.loads((out / student / "results.json").read_text())
+        assert result["score"] == 0 and "simulated grader bug" in result["output"]
+        assert len(result["tests"]) == len(CELLS)
