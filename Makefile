@@ -16,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # nbgrader shells out to tools of its own environment (alembic), so the venv goes first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup release reference figures normalise demo test clean
+.PHONY: setup release reference figures normalise demo test gradescope clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,15 @@ demo: release
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# A Gradescope autograder bundle: setup.sh, run_autograder and what grading needs.
+gradescope: $(STAMP)
+	rm -rf dist/gradescope && mkdir -p dist/gradescope
+	cp autograder/gradescope/setup.sh autograder/gradescope/run_autograder requirements.lock course_config.py dist/gradescope/
+	git ls-files autograder source release | grep -v '^autograder/gradescope/' | xargs -I{} cp --parents {} dist/gradescope/
+	rm -f dist/gradescope_autograder.zip
+	cd dist/gradescope && $(CURDIR)/$(PY) -c "import shutil; shutil.make_archive('../gradescope_autograder', 'zip', '.')"
+	@echo "wrote dist/gradescope_autograder.zip"
 
 clean:
 	rm -rf gradebook.db submitted autograded feedback .pytest_cache
