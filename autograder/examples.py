@@ -68,8 +68,7 @@ MISTAKES = {
                                ("tf.exp(-s)", "tf.exp(s)")),
     "acl-inverse-unmasked-input": _m(
         "affine_coupling_layer", _acl("contract", "inverse", "properties"),
-        ("def _inverse(self, y):\n        t, s = self._shift_and_log_scale(self.b * y)",
-         "def _inverse(self, y):\n        t, s = self._shift_and_log_scale(y)")),
+        ("t, s = self.shift_and_log_scale_fn(self.b * y)", "t, s = self.shift_and_log_scale_fn(y)")),
     "acl-logdet-batch-sum": _m("affine_coupling_layer", _acl("contract", "log_det", "properties"),
                                (LOG_DET_SUM, "tf.reduce_sum((1. - self.b) * s)")),
     "acl-swapped-convention": _m(
