@@ -5,6 +5,7 @@ verdict itself with the hidden checks and the reference values.
 """
 import contextlib
 import io
+import sys
 import time
 from pathlib import Path
 
@@ -47,6 +48,7 @@ class _Plugin:
                 message = report.longreprtext.strip()
             elif report.failed:
                 message = "the grader could not run this check (internal error); please tell your instructor"
+                sys.stderr.write(f"internal error in check {test_id}:\n{report.longreprtext[-3000:]}\n")
             else:
                 message = ""
             mistake = dict(report.user_properties).get("mistake")
