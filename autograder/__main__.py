@@ -52,13 +52,8 @@ def main(argv=None):
         return 0
 
     if args.command == "grade":
-        from pathlib import Path
         from autograder import batch, report
-        from autograder.worker import Zygote, grader_paths, protect
-        Path(args.out).resolve().parent.mkdir(parents=True, exist_ok=True)
-        protect(grader_paths() + [Path(args.submission).resolve().parent, Path(args.out).resolve().parent])
-        with Zygote() as zygote:
-            result = batch.grade_one(args.submission, zygote, batch.checks.ASSIGNMENT)
+        result = batch.grade_file(args.submission, args.out)
         report.write_atomic(result, args.out)
         print(f"{args.submission}: {result['score']:g} / {sum(t['max_score'] for t in result['tests']):g} "
               f"-> {args.out}")
@@ -66,14 +61,11 @@ def main(argv=None):
     if args.command == "gradescope":
         from pathlib import Path
         from autograder import batch, report
-        from autograder.worker import Zygote, grader_paths, protect
         root = Path(args.root)
         notebooks_found = sorted((root / "submission").rglob("*.ipynb"))
         preferred = [p for p in notebooks_found if p.name == f"{batch.checks.ASSIGNMENT}.ipynb"]
         target = (preferred or notebooks_found or [root / "submission" / f"{batch.checks.ASSIGNMENT}.ipynb"])[0]
-        protect(grader_paths() + [root / "submission", root / "results"])
-        with Zygote() as zygote:
-            result = batch.grade_one(target, zygote, batch.checks.ASSIGNMENT)
+        result = batch.grade_file(target, root / "results" / "results.json", also_protect=[root / "submission"])
         if len(notebooks_found) > 1:
             result["output"] = (f"Several notebooks were submitted; graded {target.name}.\n" + result["output"])
         report.write_atomic(result, root / "results" / "results.json")

@@ -73,6 +73,20 @@ def _finished(folder, digest):
     return None
 
 
+def grade_file(path, out, also_protect=(), assignment=checks.ASSIGNMENT):
+    """Grade one notebook with its own zygote; ``out`` is where its results.json will go.
+
+    Creates ``out``'s folder and, as root, locks the grader's files, the submission's folder and the
+    output folder away from the worker. The caller writes the result (it may add to it first).
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    protect(grader_paths() + [Path(path).resolve().parent, out.resolve().parent, *also_protect])
+    with Zygote() as zygote:
+        result = grade_one(path, zygote, assignment)
+    return result
+
+
 def item_scores(result):
     scores = {}
     for test in result["tests"]:

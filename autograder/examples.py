@@ -105,6 +105,16 @@ MISTAKES = {
 CACHE_TRAP = _m("affine_coupling_layer", _acl("contract", "inverse", "properties"),
                 ("return self.b * y + (1. - self.b) * ((y - t) * tf.exp(-s))", "return y * 0. + 1."))
 
+#: Faults, not mistakes: they must cost only the checks that call the method (none of the notebook's own
+#: cells triggers them, because only the grader's checks use D=5 or D=6).
+OS_EXIT_IN_INVERSE = _m("affine_coupling_layer", _acl("contract", "inverse", "properties"),
+                        ("def _inverse(self, y):\n",
+                         "def _inverse(self, y):\n        if y.shape[-1] == 5:\n            import os; os._exit(3)\n"))
+INFINITE_LOOP_IN_LOG_DET = _m("affine_coupling_layer", _acl("log_det", "properties"),
+                              ("def _forward_log_det_jacobian(self, x):\n",
+                               "def _forward_log_det_jacobian(self, x):\n        while x.shape[-1] == 6:\n"
+                               "            pass\n"))
+
 #: The demo batch: student -> how the submission is made.
 DEMO = {
     "complete": ("solutions", ()),
@@ -146,11 +156,7 @@ def build_demo(root):
     for student, (step, names) in DEMO.items():
         nb = apply(notebook(step), *(MISTAKES[n] for n in names))
         if student == "crashes_in_inverse":
-            nb = apply(nb, Mistake("affine_coupling_layer", (
-                ("def _inverse(self, y):\n",
-                 "def _inverse(self, y):\n        if y.shape[-1] == 5:  # only the grader's D=5 checks\n"
-                 "            import os; os._exit(3)\n"),),
-                frozenset()))
+            nb = apply(nb, OS_EXIT_IN_INVERSE)
         if student == "truncated_file":
             text = nbformat.writes(nb)
             write_submission(root, student, text=text[: len(text) // 3])

@@ -40,11 +40,7 @@ def graded(tmp_path_factory):
     examples.write_submission(submitted, "deleted_bernoulli_cell", _without(solutions, "independent_bernoulli"))
     text = nbformat.writes(solutions).replace('"nbformat": 4', '"nbformat": 3')
     examples.write_submission(submitted, "wrong_nbformat", text=text)
-    loop = examples.Mistake("affine_coupling_layer", (
-        ("def _forward_log_det_jacobian(self, x):\n",
-         "def _forward_log_det_jacobian(self, x):\n        while x.shape[-1] == 6:\n            pass\n"),),
-        frozenset())
-    examples.write_submission(submitted, "infinite_loop", examples.apply(solutions, loop))
+    examples.write_submission(submitted, "infinite_loop", examples.apply(solutions, examples.INFINITE_LOOP_IN_LOG_DET))
     (submitted / "no_notebook").mkdir()
     rows, out = batch.run(submitted, root / "graded", limits=LIMITS)
     return rows, out, root
@@ -100,15 +96,16 @@ def test_partly_wrong_loses_exactly_the_checks_its_mistakes_break(graded):
 
 def test_a_worker_crash_costs_only_the_items_it_touches(graded):
     result = graded[0]["crashes_in_inverse"]
-    assert failed(result) == {"affine_coupling_layer_contract", "affine_coupling_layer_inverse",
-                              "affine_coupling_layer_properties"}
+    assert failed(result) == examples.OS_EXIT_IN_INVERSE.failing == {
+        "affine_coupling_layer_contract", "affine_coupling_layer_inverse", "affine_coupling_layer_properties"}
     messages = [t["output"] for t in result["tests"] if t["status"] == "failed"]
     assert all("exited with code 3" in m for m in messages)
 
 
 def test_an_infinite_loop_is_timed_out_and_costs_only_its_checks(graded):
     result = graded[0]["infinite_loop"]
-    assert failed(result) == {"affine_coupling_layer_log_det", "affine_coupling_layer_properties"}
+    assert failed(result) == examples.INFINITE_LOOP_IN_LOG_DET.failing == {
+        "affine_coupling_layer_log_det", "affine_coupling_layer_properties"}
     assert any("ran past the 8 s limit" in t["output"] for t in result["tests"])
 
 

@@ -107,15 +107,10 @@ CORPUS = {
     # -- faults: each costs only the checks it touches ------------------------------------------------
     "sys_exit_in_a_cell": (lambda sol, rel: with_cell(sol, "import sys\nsys.exit('stop here')", at=5),
                            frozenset()),
-    "os_exit_in_a_method": (lambda sol, rel: examples.apply(sol, edit(
-        "affine_coupling_layer", "def _inverse(self, y):\n",
-        "def _inverse(self, y):\n        if y.shape[-1] == 5:\n            import os; os._exit(3)\n")),
-        frozenset({"affine_coupling_layer_contract", "affine_coupling_layer_inverse",
-                   "affine_coupling_layer_properties"})),
-    "infinite_loop_in_a_method": (lambda sol, rel: examples.apply(sol, edit(
-        "affine_coupling_layer", "def _forward_log_det_jacobian(self, x):\n",
-        "def _forward_log_det_jacobian(self, x):\n        while x.shape[-1] == 6:\n            pass\n")),
-        frozenset({"affine_coupling_layer_log_det", "affine_coupling_layer_properties"})),
+    "os_exit_in_a_method": (lambda sol, rel: examples.apply(sol, examples.OS_EXIT_IN_INVERSE),
+                            examples.OS_EXIT_IN_INVERSE.failing),
+    "infinite_loop_in_a_method": (lambda sol, rel: examples.apply(sol, examples.INFINITE_LOOP_IN_LOG_DET),
+                                  examples.INFINITE_LOOP_IN_LOG_DET.failing),
     "memory_growth_in_a_method": (lambda sol, rel: examples.apply(sol, edit(
         "affine_coupling_layer", "def _forward_log_det_jacobian(self, x):\n",
         "def _forward_log_det_jacobian(self, x):\n        if x.shape[-1] == 6:\n"
