@@ -218,10 +218,13 @@ def test_every_case_ends_within_the_submission_cap(corpus):
 
 
 @pytest.mark.skipif(not AS_ROOT, reason="workers drop to nobody only when the grader runs as root")
-def test_a_worker_cannot_read_the_grader_files_but_can_import_the_stdlib(corpus):
+def test_a_worker_cannot_read_the_grader_files_but_can_import_the_stdlib(tmp_path):
     from autograder import grade, worker
+    submitted = tmp_path / "submitted"
+    examples.write_submission(submitted, "someone", examples.notebook("solutions"))
+    worker.protect(worker.grader_paths() + [submitted])  # what every grading command does first
     paths = [REFERENCE_PATH, SOLUTIONS_PATH, ROOT / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
-             ROOT / "autograder" / "checks" / "affine_coupling_layer.py", corpus[2] / "submitted"]
+             ROOT / "autograder" / "checks" / "affine_coupling_layer.py", submitted]
     probe = ("import os, statistics, cmath, doctest\n"
              f"for p in {[str(p) for p in paths]!r}:\n"
              "    try:\n        open(p).read(1) if os.path.isfile(p) else os.listdir(p)\n"
@@ -229,7 +232,7 @@ def test_a_worker_cannot_read_the_grader_files_but_can_import_the_stdlib(corpus)
              "print('uid', os.getuid())")
     with worker.Zygote() as zygote, worker.Worker(zygote, [probe], grade.source_dir(ASSIGNMENT), LIMITS) as w:
         w.start()
-        text = w.output.text()
+    text = w.output.text()  # read after the worker stopped: its output pipe is fully drained by then
     assert w.cell_errors == [], w.cell_errors  # the stdlib imports worked
     assert "READ" not in text and text.count("DENIED") == len(paths), text
     assert "uid 0" not in text
