@@ -46,6 +46,10 @@ SHORT_BUDGET = {
     },
 }
 
+#: Cell tag for code that only trains or draws, whose results no check reads (papermill/otter style tag).
+#: The autograder's worker does not run these cells; nbgrader's own ``autograde`` still runs everything.
+SKIP_WHEN_GRADING_TAG = "skip-when-grading"
+
 #: Limits for the grader's worker process (``python -m autograder``), per submission.
 GRADING = {
     "check_seconds": 60,            # one request to the worker (one call into the student's code)

@@ -7,19 +7,28 @@ from autograder import checks, notebooks
 _ASSIGNS = re.compile(r"^([A-Z_][A-Z0-9_]*)\s*=", re.M)
 
 
-def _release_test_sources(assignment):
+def _tags(cell):
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def _release_cells(assignment):
+    """(sources of the release's test cells, ids of its skip-when-grading cells)."""
     path = course_config.ROOT / course_config.RELEASE_DIR / assignment / f"{assignment}.ipynb"
-    return {c.source.strip() for c in notebooks.read(path).cells if notebooks.is_test_cell(c)}
+    cells = notebooks.read(path).cells
+    return ({c.source.strip() for c in cells if notebooks.is_test_cell(c)},
+            {c.get("id") for c in cells if course_config.SKIP_WHEN_GRADING_TAG in _tags(c)})
 
 
 def student_code(nb, assignment):
     """(sources to run, notes for the student) for a submission notebook.
 
     Skips test cells, whether recognised by their nbgrader metadata or by their text (a student who
-    strips the metadata does not get their test cells run). Puts the short training budget right after
-    the parameters cell, found by its tag or, if the tag is gone, by what it assigns.
+    strips the metadata does not get their test cells run). Skips the cells that only train or draw: those
+    tagged ``skip-when-grading`` in the release (matched by cell id) or in the submission. Puts the short
+    training budget right after the parameters cell, found by its tag or, if the tag is gone, by what it
+    assigns.
     """
-    known_tests = _release_test_sources(assignment)
+    known_tests, skip_ids = _release_cells(assignment)
     overrides = course_config.SHORT_BUDGET[assignment]
     sources, notes, placed = [], [], False
     for cell in nb.cells:
@@ -27,8 +36,10 @@ def student_code(nb, assignment):
             continue
         if notebooks.is_test_cell(cell) or cell.source.strip() in known_tests:
             continue
+        if cell.get("id") in skip_ids or course_config.SKIP_WHEN_GRADING_TAG in _tags(cell):
+            continue
         sources.append(cell.source)
-        tagged = "parameters" in cell.get("metadata", {}).get("tags", [])
+        tagged = "parameters" in _tags(cell)
         if not placed and (tagged or set(overrides) <= set(_ASSIGNS.findall(cell.source))):
             sources.append("\n".join(f"{k} = {v!r}" for k, v in overrides.items()))
             placed = True

@@ -129,6 +129,26 @@ def test_a_deleted_solution_cell_costs_only_its_item(graded):
     assert failed(result) == {t for t in POINTS if t.startswith("independent_bernoulli")}
 
 
+def test_training_and_drawing_cells_are_not_run_when_grading():
+    """Cells tagged skip-when-grading in the release are skipped by id even if the tag is removed; a
+    student's own tagged cell is skipped too; every other cell runs, parameters cell and budget included."""
+    from autograder import extract
+    tag = course_config.SKIP_WHEN_GRADING_TAG
+    release = examples.notebook("release")
+    tagged = [c for c in release.cells if tag in c.metadata.get("tags", [])]
+    assert any("model.fit" in c.source or "fit(" in c.source for c in tagged)
+    untagged = _stripped(release)  # tags gone with the metadata; cell ids remain
+    extra = nbformat.v4.new_code_cell("print('mine, tagged')", metadata={"tags": [tag]})
+    copied = nbformat.v4.new_code_cell(tagged[0].source)  # the same code in a new, untagged cell runs
+    untagged.cells += [extra, copied]
+    sources, _ = extract.student_code(untagged, ASSIGNMENT)
+    assert "print('mine, tagged')" not in sources
+    assert sources.count(tagged[0].source) == 1 and sources[-1] == tagged[0].source
+    expected = [c.source for c in release.cells if c.cell_type == "code" and tag not in c.metadata.get("tags", [])
+                and not notebooks.is_test_cell(c)]
+    assert [s for s in sources[:-1] if not s.startswith("EPOCHS = ")] == expected
+
+
 def test_cli_grade_writes_results_even_for_a_missing_file(tmp_path):
     out = tmp_path / "r.json"
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(tmp_path / "missing.ipynb"),
@@ -202,7 +222,7 @@ def test_a_grader_failure_still_writes_a_results_file_for_everyone(tmp_path, mon
     submitted = tmp_path / "submitted"
     for student in ("a", "b"):
         examples.write_submission(submitted, student, examples.notebook("release"))
-    rows, out = batch.run(submitted, tmp_path / "graded")
+    rows, out = batch.run(submitted, tmp_path / "graded", jobs=1)  # in this process, where the patch applies
     for student in ("a", "b"):
         result = json.loads((out / student / "results.json").read_text())
         assert result["score"] == 0 and "simulated grader bug" in result["output"]
