@@ -16,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # nbgrader shells out to tools of its own environment (alembic), so the venv goes first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup release reference figures normalise demo test gradescope clean
+.PHONY: setup release reference figures normalise demo test bench gradescope clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ demo: release
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# Benchmarks, measured side by side in one run: grading throughput against nbgrader autograde, marginal cost
+# per submission, memory, and the notebook's flow against tfb.RealNVP. Writes bench/results.json (~10 min).
+bench: release
+	$(PY) -m bench
 
 # A Gradescope autograder bundle: setup.sh, run_autograder and what grading needs.
 gradescope: $(STAMP)

@@ -61,6 +61,10 @@ GRADING = {
     "output_bytes": 64 * 2**10,     # printed output kept from the worker; the rest is dropped
 }
 
+#: Submissions ``python -m autograder batch`` grades in parallel. None: one per CPU core. Each slot is a
+#: grader process with its own pre-warmed zygote and one worker at a time: plan on about 1 GB of RAM per slot.
+BATCH_JOBS = None
+
 #: Code put in place of a solution region in the student release.
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 TEXT_STUB = "YOUR ANSWER HERE"

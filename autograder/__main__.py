@@ -21,6 +21,8 @@ def main(argv=None):
     p = sub.add_parser("batch", help="grade every submission under DIR (nbgrader layout or flat)")
     p.add_argument("directory")
     p.add_argument("--out", help="where results go (default: DIR_graded next to DIR)")
+    p.add_argument("--jobs", type=int, help="submissions graded in parallel (default: course_config.BATCH_JOBS, "
+                                            "else one per CPU core)")
     p.add_argument("--gradebook", nargs="?", const="auto",
                    help="also write scores into nbgrader's gradebook (default URL: the course's gradebook.db)")
     p = sub.add_parser("gradescope", help="grade ROOT/submission/*.ipynb into ROOT/results/results.json")
@@ -80,7 +82,10 @@ def main(argv=None):
         db = args.gradebook
         if db == "auto":
             db = f"sqlite:///{course_config.ROOT / 'gradebook.db'}"
-        rows, out = batch.run(args.directory, args.out, gradebook=db)
+        if args.jobs is not None and args.jobs < 1:
+            print("error: --jobs must be at least 1", file=sys.stderr)
+            return 2
+        rows, out = batch.run(args.directory, args.out, gradebook=db, jobs=args.jobs)
         print(batch.table(rows))
         print(f"results: {out}/<student>/results.json, {out}/grades.csv, {out}/feedback/, {out}/report/index.html")
         return 0

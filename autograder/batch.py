@@ -1,5 +1,6 @@
 """Grade a directory of submissions: results.json per student, grades.csv, nbgrader gradebook scores."""
 import csv
+import os
 import sys
 import time
 import traceback
@@ -44,9 +45,13 @@ def grade_one(path, zygote, assignment, limits=None):
         return grade.grade(path, zygote, assignment, limits)
     except Exception as e:  # noqa: BLE001 (one bad submission never stops the batch)
         traceback.print_exc(file=sys.stderr)
-        cells = report.test_cells(assignment)
-        return report.results(cells, {}, f"The grader failed on this submission ({type(e).__name__}: {e}). "
-                                         "Your instructor has been told; nothing was lost.", time.monotonic())
+        return _failure(assignment, e)
+
+
+def _failure(assignment, error):
+    cells = report.test_cells(assignment)
+    return report.results(cells, {}, f"The grader failed on this submission ({type(error).__name__}: {error}). "
+                                     "Your instructor has been told; nothing was lost.", time.monotonic())
 
 
 def _digest(path):
@@ -124,26 +129,76 @@ def write_gradebook(rows, assignment, db_url):
             gb.db.commit()
 
 
-def run(directory, out=None, assignment=checks.ASSIGNMENT, gradebook=None, limits=None):
+def _store(student, result, digest, out, assignment):
+    """Write one student's results and feedback; ``graded.json`` last, so a killed batch regrades them."""
+    report.write_atomic(result, out / student / "results.json")
+    feedback.write_student(student, result, out, assignment)
+    report.write_atomic({"submission_sha256": digest}, out / student / "graded.json")
+
+
+# One grading slot of the parallel pool: a grader process (spawned, so it shares nothing with the parent)
+# with its own zygote. pytest.main is not thread-safe, so parallel checks need separate processes.
+_SLOT = {}
+
+
+def _slot_start():
+    from multiprocessing import util
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    _SLOT["zygote"] = Zygote()
+    util.Finalize(None, _SLOT["zygote"].close, exitpriority=10)
+
+
+def _slot_grade(student, path, digest, out, assignment, limits):
+    result = grade_one(path, _SLOT["zygote"], assignment, limits)
+    _store(student, result, digest, out, assignment)
+    return result
+
+
+def default_jobs():
+    """Grading slots to use: ``course_config.BATCH_JOBS``, or one per CPU core this process may use."""
+    configured = getattr(course_config, "BATCH_JOBS", None)
+    return configured or len(os.sched_getaffinity(0))
+
+
+def run(directory, out=None, assignment=checks.ASSIGNMENT, gradebook=None, limits=None, jobs=None):
+    """Grade every submission under ``directory`` with ``jobs`` parallel slots; return (rows, out)."""
     directory = Path(directory)
     out = Path(out) if out else directory.parent / f"{directory.name}_graded"
     submissions = find_submissions(directory, assignment)
     out.mkdir(parents=True, exist_ok=True)
     protect(grader_paths() + [directory, out])
-    rows, started = {}, time.monotonic()
-    with Zygote() as zygote:
-        for n, (student, path) in enumerate(submissions.items()):
-            _progress(n, len(submissions), student, started)
-            digest = _digest(path)
-            done = _finished(out / student, digest)
-            if done is not None:  # resumed batch: this exact submission is already graded
-                rows[student] = done
-                continue
-            rows[student] = grade_one(path, zygote, assignment, limits)
-            report.write_atomic(rows[student], out / student / "results.json")
-            feedback.write_student(student, rows[student], out, assignment)
-            report.write_atomic({"submission_sha256": digest}, out / student / "graded.json")
-        _progress(len(submissions), len(submissions), "done", started)
+    rows, todo, started = {}, [], time.monotonic()
+    for student, path in submissions.items():
+        digest = _digest(path)
+        done = _finished(out / student, digest)
+        if done is not None:  # resumed batch: this exact submission is already graded
+            rows[student] = done
+        else:
+            todo.append((student, path, digest))
+    jobs = max(1, min(jobs or default_jobs(), len(todo)))
+    _progress(len(rows), len(submissions), "", started)
+    if jobs == 1:
+        with Zygote() as zygote:
+            for student, path, digest in todo:
+                rows[student] = grade_one(path, zygote, assignment, limits)
+                _store(student, rows[student], digest, out, assignment)
+                _progress(len(rows), len(submissions), student, started)
+    elif todo:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_slot_start) as pool:
+            futures = {pool.submit(_slot_grade, student, path, digest, out, assignment, limits): student
+                       for student, path, digest in todo}
+            for future in as_completed(futures):
+                student = futures[future]
+                try:
+                    rows[student] = future.result()
+                except Exception as e:  # noqa: BLE001 (a grading slot died: no graded.json, so a rerun retries)
+                    rows[student] = _failure(assignment, e)
+                    report.write_atomic(rows[student], out / student / "results.json")
+                _progress(len(rows), len(submissions), student, started)
+    rows = {student: rows[student] for student in submissions}
     write_csv(rows, out / "grades.csv")
     feedback.write_instructor_report(rows, out)
     if gradebook:

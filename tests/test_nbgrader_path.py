@@ -1,58 +1,23 @@
 """nbgrader's own autograde path on the same notebooks: the hidden cells run the same checks in-kernel."""
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
-import nbformat
 import pytest
 
 import course_config
-from autograder import batch, examples, notebooks
+from autograder import batch, examples, nbgrader_path, notebooks
 
 STUDENTS = ("complete", "untouched", "partly_wrong")
 
 ASSIGNMENT = "normalising_flows"
-ROOT = course_config.ROOT
-BIN = Path(sys.executable).parent
-
-
-def submit(course, student, notebook_path):
-    """Place a copy of a notebook, at the short training budget, as a student's submission."""
-    nb = notebooks.apply_parameters(notebooks.read(notebook_path), course_config.SHORT_BUDGET[ASSIGNMENT])
-    dest = course / "submitted" / student / ASSIGNMENT
-    dest.mkdir(parents=True)
-    nbformat.write(nb, str(dest / f"{ASSIGNMENT}.ipynb"))
-
-
-def scores(course):
-    """{student: {grade_id: auto_score}} from nbgrader's gradebook."""
-    from nbgrader.api import Gradebook
-    out = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_config.COURSE_ID) as gb:
-        for student in STUDENTS:
-            nb = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
-            out[student] = {g.name: g.auto_score for g in nb.grades}
-    return out
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    course = tmp_path_factory.mktemp("course")
-    shutil.copytree(ROOT / "source", course / "source")
-    submit(course, "complete", ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
-    submit(course, "untouched", ROOT / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     wrong = examples.apply(examples.notebook("solutions"),
                            *(examples.MISTAKES[n] for n in examples.DEMO["partly_wrong"][1]))
-    nbformat.write(wrong, str(course / "partly_wrong.ipynb"))
-    submit(course, "partly_wrong", course / "partly_wrong.ipynb")
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
-    base = [str(BIN / "nbgrader"), "--JupyterApp.config_file=course_config.py", f"--CourseDirectory.root={course}"]
-    for args in (["generate_assignment", ASSIGNMENT, "--force"], ["autograde", ASSIGNMENT, "--force"]):
-        subprocess.run([base[0], args[0]] + base[1:] + args[1:] + ["--log-level=ERROR"], cwd=ROOT, env=env,
-                       check=True)
-    return course, scores(course)
+    submissions = {"complete": examples.notebook("solutions"), "untouched": examples.notebook("release"),
+                   "partly_wrong": wrong}
+    course = nbgrader_path.make_course(tmp_path_factory.mktemp("course"), submissions, ASSIGNMENT)
+    nbgrader_path.autograde(course, ASSIGNMENT)
+    return course, nbgrader_path.scores(course, ASSIGNMENT, STUDENTS)
 
 
 def test_complete_submission_scores_full_marks(graded, source_nb):

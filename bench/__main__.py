@@ -1,0 +1,172 @@
+"""make bench: python -m bench [--steps N] [--repeats N] [--jobs N]
+
+Measures, side by side in one run on this machine:
+
+1. batch throughput: ``python -m autograder batch`` against ``nbgrader autograde`` on the same 20
+   submissions (7 complete, 7 with catalogued mistakes, 6 untouched), both at the short training budget,
+   with the per-test-cell scores of the two compared;
+2. the marginal cost of one more correct submission in a batch, against the floor: the checks alone on the
+   solutions' objects in one process;
+3. peak memory of one worker, the grader and the zygote;
+4. training step time and validation NLL of the notebook's coupling-layer flow against ``tfb.RealNVP``.
+
+Writes bench/results.json and prints a table.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import course_config
+from autograder import batch, checks, examples, nbgrader_path
+
+ASSIGNMENT = checks.ASSIGNMENT
+HERE = Path(__file__).resolve().parent
+GOALS = {"throughput_ratio": 10.0, "marginal_seconds": 2.0, "step_time_ratio": 1.2, "nll_gap": 0.05,
+         "worker_mib": 768}
+
+
+def mixed_submissions():
+    """20 submissions: 7 complete, 7 with two catalogued mistakes each (in different items), 6 untouched."""
+    sol, rel = examples.notebook("solutions"), examples.notebook("release")
+    by_item = {}
+    for name, mistake in sorted(examples.MISTAKES.items()):
+        by_item.setdefault(mistake.grade_id, []).append(name)
+    items = sorted(by_item)
+    subs = {f"complete_{i}": sol for i in range(7)}
+    for i in range(7):
+        names = [by_item[items[(i + k) % len(items)]][i % len(by_item[items[(i + k) % len(items)]])]
+                 for k in (0, 1)]
+        subs[f"wrong_{i}_{'+'.join(names)}"] = examples.apply(sol, *(examples.MISTAKES[n] for n in names))
+    subs.update({f"untouched_{i}": rel for i in range(6)})
+    return subs
+
+
+def _timed(command, **kwargs):
+    started = time.perf_counter()
+    subprocess.run(command, check=True, cwd=course_config.ROOT, **kwargs)
+    return time.perf_counter() - started
+
+
+def ours(submitted, out, jobs):
+    command = [sys.executable, "-m", "autograder", "batch", str(submitted), "--out", str(out)]
+    if jobs:
+        command += ["--jobs", str(jobs)]
+    seconds = _timed(command, stdout=subprocess.DEVNULL)
+    rows = {p.parent.name: json.loads(p.read_text()) for p in Path(out).glob("*/results.json")}
+    return seconds, rows
+
+
+def part(name, *args):
+    """Run one measurement of bench/parts.py in a fresh process; return its JSON result."""
+    proc = subprocess.run([sys.executable, "-m", "bench.parts", name, *map(str, args)], cwd=course_config.ROOT,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench part {name} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def throughput(tmp, jobs):
+    subs = mixed_submissions()
+    course = nbgrader_path.make_course(tmp / "course", subs, ASSIGNMENT)
+    submitted = course / course_config.SUBMITTED_DIR
+    ours_seconds, rows = ours(submitted, tmp / "ours", jobs)
+    setup = time.perf_counter()
+    nbgrader_path.nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
+    setup = time.perf_counter() - setup
+    theirs_seconds = _timed([str(nbgrader_path.BIN / "nbgrader"), "autograde", ASSIGNMENT,
+                             "--JupyterApp.config_file=course_config.py", f"--CourseDirectory.root={course}",
+                             "--force", "--log-level=ERROR"],
+                            env={**os.environ, "PATH": f"{nbgrader_path.BIN}:{os.environ['PATH']}"})
+    theirs = nbgrader_path.scores(course, ASSIGNMENT, subs)
+    disagree = {}
+    for student, result in rows.items():
+        mine = {t["extra_data"]["grade_id"]: t["score"] for t in result["tests"]}
+        other = {k: v for k, v in theirs[student].items() if k in mine}
+        if mine != other:
+            disagree[student] = {k: (mine[k], other.get(k)) for k in mine if mine[k] != other.get(k)}
+    n = len(subs)
+    return {"submissions": n, "kinds": {"complete": 7, "catalogued_mistakes": 7, "untouched": 6},
+            "jobs": jobs or batch.default_jobs(),
+            "ours_seconds": ours_seconds, "nbgrader_seconds": theirs_seconds,
+            "nbgrader_generate_assignment_seconds": setup,
+            "ours_per_minute": 60 * n / ours_seconds, "nbgrader_per_minute": 60 * n / theirs_seconds,
+            "ratio": theirs_seconds / ours_seconds, "score_disagreements": disagree,
+            "scores": {s: r["score"] for s, r in sorted(rows.items())}}
+
+
+def marginal(tmp, jobs, small=4, large=12):
+    """(T(large) - T(small)) / (large - small) for batches of correct submissions: the start-up cancels."""
+    sol = examples.notebook("solutions")
+    times = {}
+    for n in (small, large):
+        submitted = tmp / f"correct_{n}"
+        for i in range(n):
+            examples.write_submission(submitted, f"s{i:02d}", sol)
+        times[n] = ours(submitted, tmp / f"correct_{n}_graded", jobs)[0]
+    return {"batch_seconds": times, "marginal_seconds": (times[large] - times[small]) / (large - small)}
+
+
+def table(results):
+    t, m, f, mem, tr = (results[k] for k in ("throughput", "marginal", "floor", "memory", "training"))
+    nb = {k: statistics.median(r[k] for r in tr["notebook"]) for k in ("step_ms", "valid_nll")}
+    tfp = {k: statistics.median(r[k] for r in tr["tfp_realnvp"]) for k in ("step_ms", "valid_nll")}
+    rows = [
+        ("batch throughput (subs/min)", f"{t['ours_per_minute']:.1f} vs nbgrader {t['nbgrader_per_minute']:.1f}",
+         f"{t['ratio']:.1f}x", f">= {GOALS['throughput_ratio']:g}x", t["ratio"] >= GOALS["throughput_ratio"]),
+        ("same scores as nbgrader", f"{t['submissions'] - len(t['score_disagreements'])}/{t['submissions']}",
+         "", "all", not t["score_disagreements"]),
+        ("marginal s / correct submission", f"{m['marginal_seconds']:.2f} s ({t['jobs']} slots)",
+         f"{m['marginal_seconds'] / f['checks_seconds']:.1f}x floor ({f['checks_seconds']:.2f} s)",
+         f"<= {GOALS['marginal_seconds']:g} s", m["marginal_seconds"] <= GOALS["marginal_seconds"]),
+        ("peak RSS worker / grader / zygote", " / ".join(f"{mem['peak_rss_mib'][k]:.0f}"
+                                                           for k in ("worker", "grader", "zygote")) + " MiB",
+         f"PSS total {mem['pss_total_mib']:.0f} MiB", f"worker < {GOALS['worker_mib']} MiB",
+         mem["peak_rss_mib"]["worker"] < GOALS["worker_mib"]),
+        ("train step (ms): notebook vs RealNVP", f"{nb['step_ms']:.2f} vs {tfp['step_ms']:.2f}",
+         f"{nb['step_ms'] / tfp['step_ms']:.2f}x", f"<= {GOALS['step_time_ratio']:g}x",
+         nb["step_ms"] / tfp["step_ms"] <= GOALS["step_time_ratio"]),
+        (f"valid NLL after {tr['steps']} steps", f"{nb['valid_nll']:.3f} vs {tfp['valid_nll']:.3f}",
+         f"gap {abs(nb['valid_nll'] - tfp['valid_nll']):.3f}", f"<= {GOALS['nll_gap']:g}",
+         abs(nb["valid_nll"] - tfp["valid_nll"]) <= GOALS["nll_gap"]),
+    ]
+    widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
+    lines = [f"{'measure':<{widths[0]}}  {'measured':<{widths[1]}}  {'ratio':<{widths[2]}}  "
+             f"{'goal':<{widths[3]}}  met"]
+    for r in rows:
+        lines.append("  ".join(f"{str(c):<{w}}" for c, w in zip(r[:4], widths)) + f"  {'yes' if r[4] else 'NO'}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--steps", type=int, default=2000, help="training steps per flow")
+    parser.add_argument("--repeats", type=int, default=2, help="training runs per flow (interleaved)")
+    parser.add_argument("--jobs", type=int, help="grading slots (default: the autograder's default)")
+    parser.add_argument("--out", default=str(HERE / "results.json"))
+    args = parser.parse_args(argv)
+    results = {"machine": {"cpus": len(os.sched_getaffinity(0)), "python": sys.version.split()[0]}}
+    with tempfile.TemporaryDirectory(prefix="nf-bench-") as tmp:
+        tmp = Path(tmp)
+        print("grading 20 submissions with python -m autograder batch and with nbgrader autograde ...", flush=True)
+        results["throughput"] = throughput(tmp, args.jobs)
+        print("marginal cost of a correct submission ...", flush=True)
+        results["marginal"] = marginal(tmp, args.jobs)
+    print("checks alone (the floor), memory, training ...", flush=True)
+    results["floor"] = part("floor")
+    results["memory"] = part("memory")
+    results["training"] = part("training", args.steps, args.repeats)
+    results["goals"] = GOALS
+    Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
+    print(table(results))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""The benchmark's measurements, each run in a fresh process: ``python -m bench.parts NAME [ARGS]``.
+
+Each part prints one JSON object as its last line of output. Timings are wall-clock seconds on this
+machine; ``bench/__main__.py`` turns them into ratios measured in the same run.
+"""
+import json
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import course_config  # noqa: E402
+from autograder import checks, examples, extract, grade, notebooks, reference  # noqa: E402
+
+ASSIGNMENT = checks.ASSIGNMENT
+
+
+def _proc_kib(pid, field, name="status"):
+    """A ``kB`` field of /proc/PID/status (VmHWM, VmRSS) or smaps_rollup (Pss), in MiB."""
+    with open(f"/proc/{pid}/{name}") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return None
+
+
+def floor():
+    """The checks alone, on the solutions' objects in this process: no worker, no notebook cells."""
+    namespace = reference.solution_namespace(ASSIGNMENT)
+    ask = checks.protocol().local_asker(namespace)
+    values = checks.load_reference()
+    times, outcomes = [], {}
+    for _ in range(5):
+        started = time.perf_counter()
+        outcomes = grade.run_checks(ask, values)
+        times.append(time.perf_counter() - started)
+    failed = sorted(t for t, (passed, _, _) in outcomes.items() if not passed)
+    return {"checks_seconds": statistics.median(times), "runs": times, "failed": failed}
+
+
+def memory():
+    """Peak resident memory of one worker grading the solutions, of the grader, and of the zygote."""
+    from autograder.worker import Worker, Zygote
+    nb = notebooks.read(course_config.ROOT / course_config.SOLUTION_DIR / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    sources, _ = extract.student_code(nb, ASSIGNMENT)
+    with Zygote() as zygote:
+        with Worker(zygote, sources, grade.source_dir(ASSIGNMENT), course_config.GRADING) as worker:
+            worker.start()
+            outcomes = grade.run_checks(grade._asker(worker), checks.load_reference())
+            pids = {"worker": worker.pid, "zygote": zygote.pid, "grader": os.getpid()}
+            peak = {name: _proc_kib(pid, "VmHWM") for name, pid in pids.items()}
+            pss = {name: _proc_kib(pid, "Pss", "smaps_rollup") for name, pid in pids.items()}
+    return {"peak_rss_mib": peak, "pss_mib_after_checks": pss, "pss_total_mib": sum(pss.values()),
+            "all_passed": all(passed for passed, _, _ in outcomes.values())}
+
+
+def training(steps, repeats):
+    """The notebook's AffineCouplingLayer flow against tfb.RealNVP: same conditioner, data, optimiser, steps."""
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+    import tf_keras as tfk
+    from sklearn.datasets import make_moons
+    tfd, tfb = tfp.distributions, tfp.bijectors
+    ns = reference.solution_namespace(ASSIGNMENT)  # the solutions' AffineCouplingLayer and conditioner
+    make_net, coupling = ns["make_shift_and_log_scale_fn"], ns["AffineCouplingLayer"]
+    n_layers, hidden, batch_size = 6, (64, 64), 256
+    train = make_moons(n_samples=10000, noise=0.05, random_state=0)[0].astype("float32")
+    valid = make_moons(n_samples=2000, noise=0.05, random_state=1)[0].astype("float32")
+
+    def notebook_flow():
+        nets, layers = [], []
+        for i in range(n_layers):
+            nets.append(make_net(2, hidden))
+            layers.append(coupling(nets[-1], np.array([1., 0.] if i % 2 == 0 else [0., 1.], "float32")))
+        return nets, tfb.Chain(list(reversed(layers)))
+
+    def tfp_flow():
+        # RealNVP's conditioner sees the masked half only (one coordinate) and outputs the other half;
+        # num_masked=-1 masks the last coordinate, which alternates the roles as the notebook's masks do.
+        nets, layers = [], []
+        for i in range(n_layers):
+            net = make_net(1, hidden)
+            nets.append(net)
+            layers.append(tfb.RealNVP(num_masked=1 if i % 2 == 0 else -1,
+                                      shift_and_log_scale_fn=lambda x0, units, net=net: tuple(net(x0))))
+        return nets, tfb.Chain(list(reversed(layers)))
+
+    def run(build, seed):
+        tfk.utils.set_random_seed(seed)
+        nets, bijector = build()
+        flow = tfd.TransformedDistribution(tfd.MultivariateNormalDiag(loc=tf.zeros(2)), bijector)
+        variables = [v for net in nets for v in net.trainable_variables]
+        schedule = tfk.optimizers.schedules.CosineDecay(1e-3, decay_steps=steps, alpha=0.05)
+        optimizer = tfk.optimizers.Adam(learning_rate=schedule)
+
+        @tf.function
+        def step(x):
+            with tf.GradientTape() as tape:
+                loss = -tf.reduce_mean(flow.log_prob(x))
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            return loss
+
+        rng = np.random.default_rng(seed)
+        batches = [train[rng.choice(len(train), batch_size, replace=False)] for _ in range(steps)]
+        step(batches[0])  # trace outside the timing
+        started = time.perf_counter()
+        for x in batches[1:]:
+            loss = step(x)
+        loss.numpy()
+        seconds = (time.perf_counter() - started) / (steps - 1)
+        nll = float(-tf.reduce_mean(flow.log_prob(valid)))
+        return {"step_ms": 1000 * seconds, "valid_nll": nll,
+                "parameters": int(sum(np.prod(v.shape) for v in variables))}
+
+    results = {"notebook": [], "tfp_realnvp": []}
+    for r in range(repeats):  # interleaved, so drift in machine speed hits both alike
+        results["notebook"].append(run(notebook_flow, r))
+        results["tfp_realnvp"].append(run(tfp_flow, r))
+    return {"steps": steps, "batch_size": batch_size, "repeats": repeats, **results}
+
+
+if __name__ == "__main__":
+    name, args = sys.argv[1], [int(a) for a in sys.argv[2:]]
+    out = {"floor": floor, "memory": memory, "training": training}[name](*args)
+    print(json.dumps(out))
