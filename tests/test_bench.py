@@ -1,0 +1,36 @@
+"""make bench's building blocks, at a tiny size (the benchmark itself is too slow for CI)."""
+import json
+import subprocess
+import sys
+
+import course_config
+from autograder import examples
+
+import bench.__main__ as bench
+
+
+def test_the_throughput_batch_is_the_advertised_mix():
+    subs = bench.mixed_submissions()
+    assert len(subs) == 20
+    kinds = {k: sum(s.startswith(k) for s in subs) for k in ("complete", "wrong", "untouched")}
+    assert kinds == {"complete": 7, "wrong": 7, "untouched": 6}
+    solutions = [c.source for c in examples.notebook("solutions").cells]
+    for student, nb in subs.items():
+        if student.startswith("wrong"):
+            names = student.split("_", 2)[2].split("+")
+            assert len(names) == 2 and examples.MISTAKES[names[0]].grade_id != examples.MISTAKES[names[1]].grade_id
+            changed = [a for a, b in zip((c.source for c in nb.cells), solutions) if a != b]
+            assert len(changed) == 2, student  # each mistake edited its own solution cell
+
+
+def test_the_training_comparison_uses_the_same_budget_and_a_comparable_network():
+    proc = subprocess.run([sys.executable, "-m", "bench.parts", "training", "30", "1"], cwd=course_config.ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    ours, theirs = out["notebook"][0], out["tfp_realnvp"][0]
+    assert out["steps"] == 30
+    for run in (ours, theirs):
+        assert run["step_ms"] > 0 and 0 < run["valid_nll"] < 5
+    # Same hidden layers; RealNVP's conditioner sees one coordinate instead of the masked pair.
+    assert 0.9 < ours["parameters"] / theirs["parameters"] < 1.1
