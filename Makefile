@@ -5,7 +5,8 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-ASSIGNMENT := normalising_flows
+# The course's assignments, read from course_config.py (the one place that lists them).
+ASSIGNMENTS := $(shell $(PYTHON) -c "import course_config; print(*course_config.ASSIGNMENTS)")
 # nbgrader reads the course's single config file through this flag (0.9.6 has no --config alias).
 NBGRADER := $(VENV)/bin/nbgrader
 NBCONFIG := --JupyterApp.config_file=course_config.py
@@ -29,8 +30,10 @@ setup: $(STAMP)
 
 # Regenerate the student release and the instructor solutions from source/ through nbgrader.
 release: $(STAMP)
-	$(NBGRADER) generate_assignment $(ASSIGNMENT) $(NBCONFIG) --force --log-level=WARN
-	$(NBGRADER) generate_solution $(ASSIGNMENT) $(NBCONFIG) --force --log-level=WARN
+	for a in $(ASSIGNMENTS); do \
+	  $(NBGRADER) generate_assignment $$a $(NBCONFIG) --force --log-level=WARN && \
+	  $(NBGRADER) generate_solution $$a $(NBCONFIG) --force --log-level=WARN || exit 1; \
+	done
 	$(PY) -m autograder normalise release solutions
 
 # Rebuild the hidden checks' reference values from solutions/ (the only way they change).

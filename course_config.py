@@ -17,8 +17,13 @@ ROOT = Path(__file__).resolve().parent
 
 COURSE_ID = "dl-week4-normalising-flows"
 
-#: Assignments, in the order they are taught. Each is ``source/<id>/<id>.ipynb``.
-ASSIGNMENTS = ("normalising_flows",)
+#: Assignments, in the order they are taught. Each is ``source/<id>/<id>.ipynb``, with its hidden checks in
+#: ``autograder/checks/<id>/`` and its reference values in ``autograder/reference/<id>.json``.
+ASSIGNMENTS = ("normalising_flows", "realnvp_multiscale")
+
+#: Each assignment's protocol module, shipped with its release (``source/<id>/<module>.py``): the visible
+#: checks students run, the mistake catalogue, and the questions the grader may ask about their objects.
+CHECKS_MODULE = {"normalising_flows": "nf_checks", "realnvp_multiscale": "ms_checks"}
 
 #: nbgrader's step directories, relative to ROOT.
 SOURCE_DIR = "source"
@@ -43,6 +48,11 @@ SHORT_BUDGET = {
         "BATCH_SIZE": 64,
         "N_PLOT_SAMPLES": 200,
         "SAVE_EVERY": 2,
+    },
+    "realnvp_multiscale": {
+        "EPOCHS": 1,
+        "HIDDEN_CHANNELS": 4,
+        "N_SAMPLES": 4,
     },
 }
 

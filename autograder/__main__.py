@@ -8,6 +8,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 def main(argv=None):
+    import course_config
     parser = argparse.ArgumentParser(prog="python -m autograder")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("normalise", help="strip outputs, add cell ids and validate notebooks under DIRs")
@@ -21,6 +22,8 @@ def main(argv=None):
     p = sub.add_parser("batch", help="grade every submission under DIR (nbgrader layout or flat)")
     p.add_argument("directory")
     p.add_argument("--out", help="where results go (default: DIR_graded next to DIR)")
+    p.add_argument("--assignment", action="append", choices=course_config.ASSIGNMENTS,
+                   help="grade only this assignment (repeatable; default: every assignment found)")
     p.add_argument("--jobs", type=int, help="submissions graded in parallel (default: course_config.BATCH_JOBS, "
                                             "else one per CPU core)")
     p.add_argument("--gradebook", nargs="?", const="auto",
@@ -39,18 +42,20 @@ def main(argv=None):
         shutil.rmtree(root, ignore_errors=True)
         submitted = examples.build_demo(root / "submitted")
         print(f"example submissions: {', '.join(sorted(examples.DEMO))} (in {submitted})")
-        rows, out = batch.run(submitted, root / "graded")
-        print(batch.table(rows))
-        for student, result in rows.items():
-            failed = [t for t in result["tests"] if t["status"] != "passed"]
-            print(f"\n{student}: {result['score']:g} points" + (":" if failed else ""))
-            for t in failed[:4]:
-                print(f"  - {t['name']}\n      {t['output'].splitlines()[0][:200]}")
-            if len(failed) > 4:
-                print(f"  ... and {len(failed) - 4} more failed checks")
-        print(f"\nresults: {out}/<student>/results.json and {out}/grades.csv")
-        print(f"feedback: {out}/feedback/<student>/normalising_flows/feedback.html (and .md)")
-        print(f"instructor report: {out}/report/index.html")
+        graded, out = batch.run(submitted, root / "graded")
+        for assignment, rows in graded.items():
+            print(batch.table(rows, assignment))
+            for student, result in rows.items():
+                failed = [t for t in result["tests"] if t["status"] != "passed"]
+                print(f"\n{student}: {result['score']:g} points" + (":" if failed else ""))
+                for t in failed[:4]:
+                    print(f"  - {t['name']}\n      {t['output'].splitlines()[0][:200]}")
+                if len(failed) > 4:
+                    print(f"  ... and {len(failed) - 4} more failed checks")
+            print()
+        print(f"results: {out}/<assignment>/<student>/results.json and {out}/<assignment>/grades.csv")
+        print(f"feedback: {out}/feedback/<student>/<assignment>/feedback.html (and .md)")
+        print(f"instructor reports: {out}/<assignment>/report/index.html")
         return 0
 
     if args.command == "grade":
@@ -65,8 +70,9 @@ def main(argv=None):
         from autograder import batch, report
         root = Path(args.root)
         notebooks_found = sorted((root / "submission").rglob("*.ipynb"))
-        preferred = [p for p in notebooks_found if p.name == f"{batch.checks.ASSIGNMENT}.ipynb"]
-        target = (preferred or notebooks_found or [root / "submission" / f"{batch.checks.ASSIGNMENT}.ipynb"])[0]
+        preferred = [p for p in notebooks_found if p.stem in course_config.ASSIGNMENTS]
+        default = root / "submission" / f"{course_config.ASSIGNMENTS[0]}.ipynb"  # graded as missing
+        target = (preferred or notebooks_found or [default])[0]
         result = batch.grade_file(target, root / "results" / "results.json", also_protect=[root / "submission"])
         if len(notebooks_found) > 1:
             result["output"] = (f"Several notebooks were submitted; graded {target.name}.\n" + result["output"])
@@ -75,7 +81,6 @@ def main(argv=None):
         return 0
     if args.command == "batch":
         from autograder import batch
-        import course_config
         if not os.path.isdir(args.directory):
             print(f"error: {args.directory} is not a directory", file=sys.stderr)
             return 2
@@ -85,9 +90,12 @@ def main(argv=None):
         if args.jobs is not None and args.jobs < 1:
             print("error: --jobs must be at least 1", file=sys.stderr)
             return 2
-        rows, out = batch.run(args.directory, args.out, gradebook=db, jobs=args.jobs)
-        print(batch.table(rows))
-        print(f"results: {out}/<student>/results.json, {out}/grades.csv, {out}/feedback/, {out}/report/index.html")
+        graded, out = batch.run(args.directory, args.out, assignments=args.assignment, gradebook=db,
+                                jobs=args.jobs)
+        for assignment, rows in graded.items():
+            print(batch.table(rows, assignment))
+        print(f"results: {out}/<assignment>/<student>/results.json, {out}/<assignment>/grades.csv, "
+              f"{out}/<assignment>/report/index.html, {out}/feedback/<student>/<assignment>/")
         return 0
 
     if args.command == "normalise":
@@ -100,16 +108,19 @@ def main(argv=None):
         return validate.main()
     if args.command == "reference":
         from autograder import checks, reference
-        values = reference.build()
-        if args.check:
-            stale = reference.differences(values, checks.load_reference())
-            for line in stale:
-                print(line)
-            print("reference values are up to date" if not stale else "reference values are STALE: run make reference")
-            return 1 if stale else 0
-        checks.save_reference(values)
-        print(f"wrote {checks.REFERENCE_FILE}")
-        return 0
+        status = 0
+        for assignment in course_config.ASSIGNMENTS:
+            values = reference.build(assignment)
+            if args.check:
+                stale = reference.differences(values, checks.load_reference(assignment))
+                for line in stale:
+                    print(f"{assignment}: {line}")
+                print(f"{assignment}: " + ("reference values are up to date" if not stale
+                                           else "reference values are STALE: run make reference"))
+                status = max(status, 1 if stale else 0)
+            else:
+                print(f"wrote {checks.save_reference(assignment, values)}")
+        return status
     return 2
 
 

@@ -7,25 +7,53 @@ import traceback
 from pathlib import Path
 
 import course_config
-from autograder import checks, feedback, grade, report
+from autograder import checks, feedback, grade, notebooks, report
 from autograder.worker import Zygote, grader_paths, protect
 
 
-def find_submissions(directory, assignment=checks.ASSIGNMENT):
-    """{student: notebook path}, from nbgrader's submitted/{student}/{assignment}/ or a flat folder."""
+def _which(path, present=()):
+    """The assignment of a notebook found outside an assignment folder: by its graded cells, else its name."""
+    try:
+        nb = notebooks.read(path)
+    except notebooks.NotebookError:
+        nb = None
+    found = checks.detect(nb, path.name)
+    if found:
+        return found
+    return next(iter(present)) if len(present) == 1 else course_config.ASSIGNMENTS[0]
+
+
+def find_submissions(directory, assignments=None):
+    """{(assignment, student): notebook path} under ``directory``.
+
+    Layouts: nbgrader's ``submitted/<student>/<assignment>/*.ipynb``, a folder per student holding notebooks,
+    or a flat folder of ``<student>.ipynb``. A notebook outside an assignment folder is told apart by its
+    graded cells (else its file name). Every student gets a row in every assignment of the batch: one with
+    nothing for it is graded as missing.
+    """
     directory = Path(directory)
-    found = {}
+    wanted = tuple(assignments or course_config.ASSIGNMENTS)
+    found, loose, students = {}, [], []
     for student_dir in sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        nbs = sorted((student_dir / assignment).glob("*.ipynb")) if (student_dir / assignment).is_dir() \
-            else sorted(student_dir.glob("*.ipynb"))
-        preferred = [p for p in nbs if p.name == f"{assignment}.ipynb"]
-        if preferred or nbs:
-            found[student_dir.name] = (preferred or nbs)[0]
-        else:
-            found[student_dir.name] = student_dir / assignment / f"{assignment}.ipynb"  # graded as missing
-    for path in sorted(directory.glob("*.ipynb")):
-        found.setdefault(path.stem, path)
-    return found
+        students.append(student_dir.name)
+        for folder in sorted(d for d in student_dir.iterdir() if d.is_dir() and d.name in wanted):
+            nbs = sorted(folder.glob("*.ipynb"))
+            preferred = [p for p in nbs if p.name == f"{folder.name}.ipynb"]
+            found[(folder.name, student_dir.name)] = (preferred or nbs or [folder / f"{folder.name}.ipynb"])[0]
+        loose += [(student_dir.name, p) for p in sorted(student_dir.glob("*.ipynb"))]
+    loose += [(p.stem, p) for p in sorted(directory.glob("*.ipynb"))]
+    students += [student for student, _ in loose]
+    present = {a for a, _ in found}
+    for student, path in loose:
+        assignment = _which(path, present)
+        if assignment in wanted:
+            found.setdefault((assignment, student), path)
+    present = {a for a, _ in found} or set(wanted)
+    for student in students:
+        for assignment in present:
+            found.setdefault((assignment, student), directory / student / assignment / f"{assignment}.ipynb")
+    order = {a: i for i, a in enumerate(course_config.ASSIGNMENTS)}
+    return dict(sorted(found.items(), key=lambda kv: (order.get(kv[0][0], len(order)), kv[0][1])))
 
 
 def _progress(done, total, label, started):
@@ -49,8 +77,7 @@ def grade_one(path, zygote, assignment, limits=None):
 
 
 def _failure(assignment, error):
-    cells = report.test_cells(assignment)
-    return report.results(cells, {}, f"The grader failed on this submission ({type(error).__name__}: {error}). "
+    return report.results(assignment, {}, f"The grader failed on this submission ({type(error).__name__}: {error}). "
                                      "Your instructor has been told; nothing was lost.", time.monotonic())
 
 
@@ -78,14 +105,16 @@ def _finished(folder, digest):
     return None
 
 
-def grade_file(path, out, also_protect=(), assignment=checks.ASSIGNMENT):
+def grade_file(path, out, also_protect=(), assignment=None):
     """Grade one notebook with its own zygote; ``out`` is where its results.json will go.
 
-    Creates ``out``'s folder and, as root, locks the grader's files, the submission's folder and the
-    output folder away from the worker. The caller writes the result (it may add to it first).
+    The assignment is told from the notebook unless given. Creates ``out``'s folder and, as root, locks the
+    grader's files, the submission's folder and the output folder away from the worker. The caller writes
+    the result (it may add to it first).
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    assignment = assignment or _which(Path(path))
     protect(grader_paths() + [Path(path).resolve().parent, out.resolve().parent, *also_protect])
     with Zygote() as zygote:
         result = grade_one(path, zygote, assignment)
@@ -100,8 +129,8 @@ def item_scores(result):
     return scores
 
 
-def write_csv(rows, path):
-    items = list(checks.ITEMS)
+def write_csv(rows, path, assignment):
+    items = list(checks.items(assignment))
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["student"] + items + ["total"])
@@ -131,9 +160,10 @@ def write_gradebook(rows, assignment, db_url):
 
 def _store(student, result, digest, out, assignment):
     """Write one student's results and feedback; ``graded.json`` last, so a killed batch regrades them."""
-    report.write_atomic(result, out / student / "results.json")
+    folder = out / assignment / student
+    report.write_atomic(result, folder / "results.json")
     feedback.write_student(student, result, out, assignment)
-    report.write_atomic({"submission_sha256": digest}, out / student / "graded.json")
+    report.write_atomic({"submission_sha256": digest}, folder / "graded.json")
 
 
 # One grading slot of the parallel pool: a grader process (spawned, so it shares nothing with the parent)
@@ -160,60 +190,69 @@ def default_jobs():
     return configured or len(os.sched_getaffinity(0))
 
 
-def run(directory, out=None, assignment=checks.ASSIGNMENT, gradebook=None, limits=None, jobs=None):
-    """Grade every submission under ``directory`` with ``jobs`` parallel slots; return (rows, out)."""
+def run(directory, out=None, assignments=None, gradebook=None, limits=None, jobs=None):
+    """Grade every submission under ``directory`` with ``jobs`` parallel slots.
+
+    Returns ({assignment: {student: result}}, out). Writes, per assignment, ``out/<assignment>/<student>/
+    results.json``, ``out/<assignment>/grades.csv`` and ``out/<assignment>/report/index.html``, and the
+    feedback in nbgrader's layout, ``out/feedback/<student>/<assignment>/``.
+    """
     directory = Path(directory)
     out = Path(out) if out else directory.parent / f"{directory.name}_graded"
-    submissions = find_submissions(directory, assignment)
+    submissions = find_submissions(directory, assignments)
     out.mkdir(parents=True, exist_ok=True)
     protect(grader_paths() + [directory, out])
-    rows, todo, started = {}, [], time.monotonic()
-    for student, path in submissions.items():
+    done, todo, started = {}, [], time.monotonic()
+    for key, path in submissions.items():
         digest = _digest(path)
-        done = _finished(out / student, digest)
-        if done is not None:  # resumed batch: this exact submission is already graded
-            rows[student] = done
+        stored = _finished(out / key[0] / key[1], digest)
+        if stored is not None:  # resumed batch: this exact submission is already graded
+            done[key] = stored
         else:
-            todo.append((student, path, digest))
+            todo.append((key, path, digest))
     jobs = max(1, min(jobs or default_jobs(), len(todo)))
-    _progress(len(rows), len(submissions), "", started)
+    _progress(len(done), len(submissions), "", started)
     if jobs == 1:
         with Zygote() as zygote:
-            for student, path, digest in todo:
-                rows[student] = grade_one(path, zygote, assignment, limits)
-                _store(student, rows[student], digest, out, assignment)
-                _progress(len(rows), len(submissions), student, started)
+            for (assignment, student), path, digest in todo:
+                done[(assignment, student)] = result = grade_one(path, zygote, assignment, limits)
+                _store(student, result, digest, out, assignment)
+                _progress(len(done), len(submissions), student, started)
     elif todo:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=_slot_start) as pool:
-            futures = {pool.submit(_slot_grade, student, path, digest, out, assignment, limits): student
-                       for student, path, digest in todo}
+            futures = {pool.submit(_slot_grade, student, path, digest, out, assignment, limits): key
+                       for key, path, digest in todo for assignment, student in [key]}
             for future in as_completed(futures):
-                student = futures[future]
+                assignment, student = key = futures[future]
                 try:
-                    rows[student] = future.result()
+                    done[key] = future.result()
                 except Exception as e:  # noqa: BLE001 (a grading slot died: no graded.json, so a rerun retries)
-                    rows[student] = _failure(assignment, e)
-                    report.write_atomic(rows[student], out / student / "results.json")
-                _progress(len(rows), len(submissions), student, started)
-    rows = {student: rows[student] for student in submissions}
-    write_csv(rows, out / "grades.csv")
-    feedback.write_instructor_report(rows, out)
-    if gradebook:
-        write_gradebook(rows, assignment, gradebook)
-    return rows, out
+                    done[key] = _failure(assignment, e)
+                    report.write_atomic(done[key], out / assignment / student / "results.json")
+                _progress(len(done), len(submissions), student, started)
+    graded = {}
+    for assignment, student in submissions:
+        graded.setdefault(assignment, {})[student] = done[(assignment, student)]
+    for assignment, rows in graded.items():
+        write_csv(rows, out / assignment / "grades.csv", assignment)
+        feedback.write_instructor_report(rows, out / assignment / "report", assignment)
+        if gradebook:
+            write_gradebook(rows, assignment, gradebook)
+    return graded, out
 
 
-def table(rows):
-    items = list(checks.ITEMS)
+def table(rows, assignment):
+    """The score table of one assignment's batch, one column per item."""
+    items = list(checks.items(assignment))
     maxima = {}
-    for c in report.test_cells():
+    for c in report.test_cells(assignment):
         maxima[c["item"]] = maxima.get(c["item"], 0) + c["points"]
     short = [f"ex{n}" for n in range(1, len(items) + 1)]
     width = max([len(s) for s in rows] + [7])
-    lines = [f"{'student':<{width}} " + " ".join(f"{s:>11}" for s in short) + f" {'total':>7}"]
+    lines = [f"{assignment}:", f"{'student':<{width}} " + " ".join(f"{s:>11}" for s in short) + f" {'total':>7}"]
     for student, result in rows.items():
         s = item_scores(result)
         lines.append(f"{student:<{width}} " + " ".join(f"{s.get(i, 0):>5g} / {maxima[i]:<3g}" for i in items)

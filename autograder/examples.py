@@ -9,9 +9,9 @@ from pathlib import Path
 import nbformat
 
 import course_config
-from autograder import checks, notebooks
+from autograder import notebooks
 
-ASSIGNMENT = checks.ASSIGNMENT
+ASSIGNMENT = "normalising_flows"
 LOG_DET_SUM = "tf.reduce_sum((1. - self.b) * s, axis=-1)"
 
 
@@ -100,6 +100,59 @@ MISTAKES = {
                            ("loc=[[-1.5, 0.], [1.5, 0.]]", "loc=[[-0.3, 0.], [0.3, 0.]]")),
 }
 
+#: One submission per catalogued mistake of the multiscale assignment (``ms_checks.MISTAKES``). The multiscale
+#: flow is built from the student's masks, squeeze and coupling, so a mistake in one of those also shows in it.
+_MS = "multiscale_reference"
+_FORWARD_SQUEEZE = ("        blocks = tf.reshape(x, [-1, h // 2, 2, w // 2, 2, c])\n"
+                    "        blocks = tf.transpose(blocks, [0, 1, 3, 2, 4, 5])  # [n, H/2, W/2, row in block, "
+                    "column in block, C]\n")
+_INVERSE_SQUEEZE = ("        blocks = tf.reshape(y, [-1, h, w, 2, 2, c])\n"
+                    "        blocks = tf.transpose(blocks, [0, 1, 3, 2, 4, 5])  # [n, H/2, row in block, W/2, "
+                    "column in block, C]\n")
+_IMAGE_LOG_DET = "tf.reduce_sum((1. - self.b) * s, axis=[-3, -2, -1])"
+MULTISCALE_MISTAKES = {
+    "preprocess-no-dequant-scale": _m("preprocess", {"preprocess_reference"},
+                                      (" - tf.math.log(float(LEVELS)) - tf.math.log(p)", " - tf.math.log(p)")),
+    "preprocess-no-logit-term": _m("preprocess", {"preprocess_reference"},
+                                   ("tf.math.log(float(LEVELS)) - tf.math.log(p) - tf.math.log1p(-p)",
+                                    "tf.math.log(float(LEVELS)) + 0. * p")),
+    "preprocess-logdet-not-summed": _m("preprocess", {"preprocess_visible", "preprocess_reference"},
+                                       ("return y, tf.reduce_sum(log_det, axis=[-3, -2, -1])", "return y, log_det")),
+    "checkerboard-wrong-orientation": _m("checkerboard_mask", {"checkerboard_mask_reference", _MS},
+                                         ("(rows + cols + orientation) % 2 == 0", "(rows + cols + orientation) % 2 == 1")),
+    "checkerboard-no-channel-axis": _m("checkerboard_mask", {"checkerboard_mask_visible", "checkerboard_mask_reference",
+                                                             "multiscale_visible", _MS, "multiscale_jacobian"},
+                                       ('.astype("float32")[:, :, None]', '.astype("float32")')),
+    "channel-mask-wrong-orientation": _m("channel_mask", {"channel_mask_reference", _MS},
+                                         ("kept = first_half if orientation == 0 else ~first_half",
+                                          "kept = ~first_half if orientation == 0 else first_half")),
+    "squeeze-naive-reshape": _m("squeeze", {"squeeze_order", "squeeze_inverse_and_batches", _MS},
+                                (_FORWARD_SQUEEZE, "        blocks = x\n"), (_INVERSE_SQUEEZE, "        blocks = y\n")),
+    # With one input channel (the digits) both orders agree, so only the squeeze's own checks see this one.
+    "squeeze-channel-major": _m("squeeze", {"squeeze_order", "squeeze_inverse_and_batches"},
+                                ("blocks = tf.transpose(blocks, [0, 1, 3, 2, 4, 5])  # [n, H/2, W/2",
+                                 "blocks = tf.transpose(blocks, [0, 1, 3, 5, 2, 4])  # [n, H/2, W/2"),
+                                ("blocks = tf.reshape(y, [-1, h, w, 2, 2, c])", "blocks = tf.reshape(y, [-1, h, w, c, 2, 2])"),
+                                ("blocks = tf.transpose(blocks, [0, 1, 3, 2, 4, 5])  # [n, H/2, row",
+                                 "blocks = tf.transpose(blocks, [0, 1, 4, 2, 5, 3])  # [n, H/2, row")),
+    "image-coupling-logdet-last-axis": _m("image_coupling", {"image_coupling_contract", "image_coupling_log_det",
+                                                             "multiscale_visible", _MS, "multiscale_jacobian"},
+                                          (_IMAGE_LOG_DET, "tf.reduce_sum((1. - self.b) * s, axis=-1)")),
+    "image-coupling-logdet-ignores-mask": _m("image_coupling", {"image_coupling_log_det", _MS, "multiscale_jacobian"},
+                                             (_IMAGE_LOG_DET, "tf.reduce_sum(s, axis=[-3, -2, -1])")),
+    "multiscale-latents-swapped": _m("multiscale", {_MS},
+                                     ("[tf.reshape(z1, [n, -1]), tf.reshape(h, [n, -1])]",
+                                      "[tf.reshape(h, [n, -1]), tf.reshape(z1, [n, -1])]"),
+                                     ("z1, h = tf.reshape(z[:, :split], latent_shape)",
+                                      "h, z1 = tf.reshape(z[:, :split], latent_shape)")),
+    "multiscale-latent-not-flat": _m("multiscale", {"multiscale_visible", _MS},
+                                     ("return tf.concat([tf.reshape(z1, [n, -1]), tf.reshape(h, [n, -1])], axis=-1)",
+                                      "return tf.concat([z1, h], axis=-1)")),
+}
+
+#: Each assignment's catalogue of example mistakes.
+CATALOGUE = {"normalising_flows": MISTAKES, "realnvp_multiscale": MULTISCALE_MISTAKES}
+
 #: Not a catalogued mistake but a classic trap: an _inverse that returns garbage passes only a check
 #: that reuses tensors (the bijector cache). It must lose the inverse points.
 CACHE_TRAP = _m("affine_coupling_layer", _acl("contract", "inverse", "properties"),
@@ -115,18 +168,21 @@ INFINITE_LOOP_IN_LOG_DET = _m("affine_coupling_layer", _acl("log_det", "properti
                                "def _forward_log_det_jacobian(self, x):\n        while x.shape[-1] == 6:\n"
                                "            pass\n"))
 
-#: The demo batch: student -> how the submission is made.
+#: The demo batch: student -> {assignment: (step, catalogued mistakes)}; "crashes_in_inverse" and
+#: "truncated_file" add a fault to their first-assignment notebook (see build_demo).
 DEMO = {
-    "complete": ("solutions", ()),
-    "partly_wrong": ("solutions", ("acl-inverse-exp-sign", "bernoulli-probs-of-zero", "ldj-sign")),
-    "untouched": ("release", ()),
-    "crashes_in_inverse": ("solutions", ()),  # os._exit inside _inverse: costs only the items that call it
-    "truncated_file": ("solutions", ()),
+    "complete": {"normalising_flows": ("solutions", ()), "realnvp_multiscale": ("solutions", ())},
+    "partly_wrong": {"normalising_flows": ("solutions", ("acl-inverse-exp-sign", "bernoulli-probs-of-zero",
+                                                         "ldj-sign")),
+                     "realnvp_multiscale": ("solutions", ("squeeze-channel-major", "multiscale-latents-swapped"))},
+    "untouched": {"normalising_flows": ("release", ())},
+    "crashes_in_inverse": {"normalising_flows": ("solutions", ())},
+    "truncated_file": {"normalising_flows": ("solutions", ())},
 }
 
 
-def notebook(step):
-    return notebooks.read(course_config.ROOT / step / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+def notebook(step, assignment=ASSIGNMENT):
+    return notebooks.read(course_config.ROOT / step / assignment / f"{assignment}.ipynb")
 
 
 def apply(nb, *mistakes):
@@ -141,8 +197,8 @@ def apply(nb, *mistakes):
     return nb
 
 
-def write_submission(root, student, nb=None, text=None):
-    path = Path(root) / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+def write_submission(root, student, nb=None, text=None, assignment=ASSIGNMENT):
+    path = Path(root) / student / assignment / f"{assignment}.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)
     if text is not None:
         path.write_text(text)
@@ -153,13 +209,14 @@ def write_submission(root, student, nb=None, text=None):
 
 def build_demo(root):
     """Write the demo batch in nbgrader's submitted/{student}/{assignment}/ layout under ``root``."""
-    for student, (step, names) in DEMO.items():
-        nb = apply(notebook(step), *(MISTAKES[n] for n in names))
-        if student == "crashes_in_inverse":
-            nb = apply(nb, OS_EXIT_IN_INVERSE)
-        if student == "truncated_file":
-            text = nbformat.writes(nb)
-            write_submission(root, student, text=text[: len(text) // 3])
-            continue
-        write_submission(root, student, nb)
+    for student, work in DEMO.items():
+        for assignment, (step, names) in work.items():
+            nb = apply(notebook(step, assignment), *(CATALOGUE[assignment][n] for n in names))
+            if student == "crashes_in_inverse":
+                nb = apply(nb, OS_EXIT_IN_INVERSE)
+            if student == "truncated_file":
+                text = nbformat.writes(nb)
+                write_submission(root, student, text=text[: len(text) // 3], assignment=assignment)
+                continue
+            write_submission(root, student, nb, assignment=assignment)
     return Path(root)

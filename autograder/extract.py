@@ -47,7 +47,7 @@ def student_code(nb, assignment):
         notes.append("The parameters cell was not found, so your notebook ran with its own training budget.")
     ids = {notebooks.grade_meta(c).get("grade_id") for c in nb.cells}
     texts = {c.source.strip() for c in nb.cells}
-    if not any(i and i.startswith(checks.ITEMS) for i in ids) and not (known_tests & texts):
+    if not any(i and i.startswith(checks.items(assignment)) for i in ids) and not (known_tests & texts):
         notes.append(f"This notebook does not look like the `{assignment}` assignment (none of its graded "
                      "cells are here). Did you submit the right file?")
     return sources, notes

@@ -21,7 +21,7 @@ def _first_line_and_rest(text):
     return lines[0], "\n".join(lines[1:])
 
 
-def markdown(student, result, assignment=checks.ASSIGNMENT):
+def markdown(student, result, assignment):
     total = sum(t["max_score"] for t in result["tests"])
     out = [f"# Feedback on `{assignment}` for {student}", "",
            f"**Automatically graded score: {result['score']:g} / {total:g}**", "",
@@ -57,7 +57,7 @@ def html_page(title, body):
             f"<style>{style}</style></head><body>\n{body}\n</body></html>\n")
 
 
-def html_feedback(student, result, assignment=checks.ASSIGNMENT):
+def html_feedback(student, result, assignment):
     e = html.escape
     total = sum(t["max_score"] for t in result["tests"])
     parts = [f"<h1>Feedback on <code>{e(assignment)}</code> for {e(student)}</h1>",
@@ -87,7 +87,7 @@ def html_feedback(student, result, assignment=checks.ASSIGNMENT):
     return html_page(f"Feedback: {student}", "\n".join(parts))
 
 
-def write_student(student, result, root, assignment=checks.ASSIGNMENT):
+def write_student(student, result, root, assignment):
     """feedback/{student}/{assignment}/feedback.md and .html under ``root`` (nbgrader's layout)."""
     folder = Path(root) / "feedback" / student / assignment
     folder.mkdir(parents=True, exist_ok=True)
@@ -97,9 +97,9 @@ def write_student(student, result, root, assignment=checks.ASSIGNMENT):
 
 
 # ---- the instructor's report ---------------------------------------------------------------------
-def summarise(rows):
+def summarise(rows, assignment):
     """Numbers for the instructor: totals, pass rates per check, mistake counts, limit hits."""
-    catalogue = checks.protocol().MISTAKES
+    catalogue = checks.protocol(assignment).MISTAKES
     totals = [r["score"] for r in rows.values()]
     best = max((sum(t["max_score"] for t in r["tests"]) for r in rows.values()), default=0)
     per_check, mistakes, limits = {}, Counter(), []
@@ -162,16 +162,16 @@ def _plots(summary, folder):
         plt.close(fig)
 
 
-def write_instructor_report(rows, out):
-    """out/report/index.html with PNG plots: what to re-teach, at a glance."""
+def write_instructor_report(rows, folder, assignment):
+    """folder/index.html with PNG plots for one assignment's batch: what to re-teach, at a glance."""
     e = html.escape
-    folder = Path(out) / "report"
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    s = summarise(rows)
+    s = summarise(rows, assignment)
     _plots(s, folder)
     n = len(s["totals"])
     mean = sum(s["totals"]) / n if n else 0
-    parts = [f"<h1>Instructor report: {n} submissions</h1>",
+    parts = [f"<h1>Instructor report: {e(assignment)}, {n} submissions</h1>",
              f"<p>Mean automatically graded score {mean:.1f} / {s['best']:g}; "
              f"{sum(t == s['best'] for t in s['totals'])} full marks, {sum(t == 0 for t in s['totals'])} zero.</p>"]
     if s["mistakes"]:

@@ -25,13 +25,22 @@ def source_dir(assignment):
 class _Plugin:
     """Gives the checks an ``ask`` bound to the worker and the reference values; records outcomes."""
 
-    def __init__(self, ask, reference):
-        self._ask, self._ref = ask, reference
+    def __init__(self, assignment, ask, reference):
+        self._assignment, self._ask, self._ref = assignment, ask, reference
         self.outcomes = {}
 
     def pytest_configure(self, config):
-        for item in checks.ITEMS:
+        for item in checks.items(self._assignment):
             config.addinivalue_line("markers", f"{item}: checks of the graded item {item}")
+
+    def pytest_generate_tests(self, metafunc):
+        if "test_id" in metafunc.fixturenames:
+            metafunc.parametrize("test_id", [pytest.param(t, marks=getattr(pytest.mark, item), id=t)
+                                             for t, item in checks.graded_test_cells(self._assignment)])
+
+    @pytest.fixture
+    def assignment(self):
+        return self._assignment
 
     @pytest.fixture
     def ask(self):
@@ -55,9 +64,9 @@ class _Plugin:
             self.outcomes.setdefault(test_id, (report.passed, message, mistake))
 
 
-def run_checks(ask, reference):
+def run_checks(assignment, ask, reference):
     """Run every graded test cell's checks with pytest; return {test_id: (passed, message, mistake id)}."""
-    plugin = _Plugin(ask, reference)
+    plugin = _Plugin(assignment, ask, reference)
     args = [str(CHECKS_MODULE), "-q", "-p", "no:cacheprovider", "--noconftest", "-o", "addopts=",
             "--rootdir", str(CHECKS_MODULE.parent), "-W", "ignore"]
     with contextlib.redirect_stdout(io.StringIO()):
@@ -65,8 +74,8 @@ def run_checks(ask, reference):
     return plugin.outcomes
 
 
-def _asker(worker):
-    nf = checks.protocol()
+def _asker(assignment, worker):
+    nf = checks.protocol(assignment)
 
     def ask(request):
         try:
@@ -78,24 +87,25 @@ def _asker(worker):
     return ask
 
 
-def grade(path, zygote, assignment=checks.ASSIGNMENT, limits=None):
-    """Grade one notebook file; always returns a Gradescope results dict (never raises for bad input)."""
+def grade(path, zygote, assignment, limits=None):
+    """Grade one notebook file as ``assignment``; always returns a Gradescope results dict (never raises
+    for bad input)."""
     started = time.monotonic()
-    cells = report.test_cells(assignment)
     try:
         nb = notebooks.read(path)
     except notebooks.NotebookError as e:
         reason = f"Your notebook could not be read: {e}."
-        return report.results(cells, {}, reason + " Every item scores 0. Download a fresh copy of the release, "
-                                                  "paste your work into it, and submit again.",
+        return report.results(assignment, {}, reason + " Every item scores 0. Download a fresh copy of the "
+                                                       "release, paste your work into it, and submit again.",
                               started, missing=reason)
     sources, notes = extract.student_code(nb, assignment)
     limits = limits or course_config.GRADING
-    with Worker(zygote, sources, source_dir(assignment), limits) as worker:
+    protocol = course_config.CHECKS_MODULE[assignment]
+    with Worker(zygote, sources, source_dir(assignment), limits, protocol) as worker:
         try:
             worker.start()
         except WorkerDied:
             pass  # every check will report the same reason
-        reference = checks.load_reference()
-        outcomes = run_checks(_asker(worker), reference)
-    return report.results(cells, outcomes, report.summary(notes, worker), started)
+        reference = checks.load_reference(assignment)
+        outcomes = run_checks(assignment, _asker(assignment, worker), reference)
+    return report.results(assignment, outcomes, report.summary(notes, worker), started)

@@ -5,16 +5,17 @@ This is the convenient path, not the tamper-proof one: the student's code shares
 """
 import inspect
 
-from autograder.checks import load_reference, protocol, run_test_cell
+from autograder.checks import assignment_of_test, load_reference, protocol, run_test_cell
 
 
 def check_hidden(test_id, namespace=None):
     """Run the hidden checks of one test cell on the caller's variables; raise on the first failure."""
     ns = namespace if namespace is not None else inspect.currentframe().f_back.f_globals
-    nf = protocol()
+    assignment = assignment_of_test(test_id)
+    nf = protocol(assignment)
     try:
         with nf.quiet():
-            run_test_cell(test_id, nf.local_asker(ns), load_reference())
+            run_test_cell(assignment, test_id, nf.local_asker(ns), load_reference(assignment))
     except nf.CheckFailure as e:
         raise nf.CheckFailure(f"[{test_id}] {e}", e.mistake) from None
     print(f"{test_id}: all hidden checks passed.")

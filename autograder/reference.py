@@ -3,11 +3,11 @@ import course_config
 from autograder import checks, execute, notebooks
 
 
-def solutions_path(assignment=checks.ASSIGNMENT):
+def solutions_path(assignment):
     return course_config.ROOT / course_config.SOLUTION_DIR / assignment / f"{assignment}.ipynb"
 
 
-def solution_namespace(assignment=checks.ASSIGNMENT):
+def solution_namespace(assignment):
     """Run the solutions notebook's code (short budget, test cells skipped) and return its variables."""
     import matplotlib
     matplotlib.use("Agg")
@@ -21,8 +21,8 @@ def solution_namespace(assignment=checks.ASSIGNMENT):
     return ns
 
 
-def build(assignment=checks.ASSIGNMENT):
-    return checks.build_reference(solution_namespace(assignment))
+def build(assignment):
+    return checks.build_reference(assignment, solution_namespace(assignment))
 
 
 def differences(new, old, rtol=1e-5, atol=1e-6, prefix=""):

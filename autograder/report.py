@@ -20,7 +20,7 @@ def _description(source):
     return text or "checks"
 
 
-def test_cells(assignment=checks.ASSIGNMENT):
+def test_cells(assignment):
     """The graded test cells of the source notebook: the single source of points and descriptions."""
     path = course_config.ROOT / course_config.SOURCE_DIR / assignment / f"{assignment}.ipynb"
     out = []
@@ -29,13 +29,13 @@ def test_cells(assignment=checks.ASSIGNMENT):
         if not notebooks.is_test_cell(cell):
             continue
         test_id = meta["grade_id"]
-        item = next((i for i in checks.ITEMS if test_id.startswith(i + "_")), None)
+        item = checks.item_of(assignment, test_id)
         out.append({"test_id": test_id, "item": item, "points": meta["points"],
                     "hidden": HIDDEN_MARK in cell.source, "description": _description(cell.source)})
     return out
 
 
-def manual_cells(assignment=checks.ASSIGNMENT):
+def manual_cells(assignment):
     path = course_config.ROOT / course_config.SOURCE_DIR / assignment / f"{assignment}.ipynb"
     return [(notebooks.grade_meta(c)["grade_id"], notebooks.grade_meta(c)["points"])
             for c in notebooks.read(path).cells
@@ -54,7 +54,9 @@ def summary(notes, worker):
     return "\n".join(lines)
 
 
-def results(cells, outcomes, output, started, missing="this check did not run"):
+def results(assignment, outcomes, output, started, missing="this check did not run"):
+    """A Gradescope results dict for ``assignment`` from {test_id: (passed, message, mistake)}."""
+    cells = test_cells(assignment)
     tests = []
     for c in cells:
         passed, message, mistake = outcomes.get(c["test_id"], (False, missing, None))
@@ -68,12 +70,12 @@ def results(cells, outcomes, output, started, missing="this check did not run"):
             "extra_data": {"grade_id": c["test_id"], "item": c["item"], "hidden": c["hidden"],
                            "mistake": mistake},
         })
-    manual = manual_cells()
+    manual = manual_cells(assignment)
     if manual:
         output = (output + "\n" if output else "") + "Graded by hand later: " + ", ".join(
             f"{gid} ({pts} points)" for gid, pts in manual) + "."
     return {"score": sum(t["score"] for t in tests), "output": output, "tests": tests,
-            "execution_time": round(time.monotonic() - started, 2)}
+            "execution_time": round(time.monotonic() - started, 2), "extra_data": {"assignment": assignment}}
 
 
 def write_atomic(data, path):

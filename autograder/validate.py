@@ -65,8 +65,32 @@ def points_table(nb):
     return rows
 
 
+def course_problems():
+    """What breaks grading across the course: a grade_id in two assignments (the in-kernel hidden cells find
+    their assignment by it), a test cell no check covers, a missing protocol module."""
+    from autograder import checks
+    problems, owner = [], {}
+    for assignment in course_config.ASSIGNMENTS:
+        module = course_config.CHECKS_MODULE.get(assignment)
+        path = course_config.ROOT / course_config.SOURCE_DIR / assignment / f"{module}.py"
+        if not module or not path.exists():
+            problems.append(f"{assignment}: no protocol module (course_config.CHECKS_MODULE, source/{assignment}/)")
+            continue
+        for gid in checks.test_ids(assignment) + checks.items(assignment):
+            if gid in owner:
+                problems.append(f"grade_id {gid!r} is in both {owner[gid]} and {assignment}")
+            owner[gid] = assignment
+        covered = {t for t, _ in checks.graded_test_cells(assignment)}
+        problems += [f"{assignment}: test cell {t!r} has no checks" for t in checks.test_ids(assignment)
+                     if t not in covered]
+    return problems
+
+
 def main():
     status = 0
+    for problem in course_problems():
+        print("PROBLEM:", problem)
+        status = 1
     for assignment in course_config.ASSIGNMENTS:
         source_path, release_path, solution_path = paths(assignment)
         source = notebooks.read(source_path)

@@ -260,10 +260,11 @@ def _zygote_main(sock, preload):
 class Worker:
     """One submission's worker. ``ask`` (re)starts it on demand. Use as a context manager."""
 
-    def __init__(self, zygote, sources, support_dir, limits, deadline=None):
+    def __init__(self, zygote, sources, support_dir, limits, protocol, deadline=None):
+        """``protocol``: the name of the assignment's protocol module, a file in ``support_dir``."""
         self.zygote = zygote
         self.setup = {"sources": list(sources), "support_dir": str(support_dir) if support_dir else None,
-                      "limits": limits}
+                      "limits": limits, "protocol": protocol}
         self.limits = limits
         self.deadline = deadline or (time.monotonic() + limits["submission_seconds"])
         self.output = BoundedOutput(limits["output_bytes"])
@@ -434,12 +435,12 @@ def _worker_main(sock, out_w):
     # The grader's code and files are not the student's business.
     repo = str(Path(__file__).resolve().parent.parent)
     for name in [m for m in sys.modules if m == "autograder" or m.startswith("autograder.")
-                 or m in ("course_config", "nf_checks")]:
+                 or m in ("course_config", "checks_core", setup["protocol"])]:
         del sys.modules[name]
     sys.path[:] = [str(workdir)] + [p for p in sys.path if p and os.path.abspath(p) != repo]
 
     import importlib
-    protocol = importlib.import_module("nf_checks")
+    protocol = importlib.import_module(setup["protocol"])
     answer, quiet, question_error = protocol.answer, protocol.quiet, protocol.QuestionError
     error_message = protocol.student_error_message
 

@@ -1,7 +1,8 @@
-"""Draw the figures of the normalising flows notes into source/normalising_flows/figures/.
+"""Draw the figures of the notes into source/<assignment>/figures/ for every assignment that shows them.
 
-Run with ``make figures``. The PNGs are committed; nbgrader copies them into the release, and the notebook
-refers to them by relative path (``figures/<name>.png``).
+Run with ``make figures``. The PNGs are committed; nbgrader copies them into the release, and the notebooks
+refer to them by relative path (``figures/<name>.png``). The multiscale assignment reuses the figures of the
+masks, the squeeze and the multiscale architecture.
 """
 from pathlib import Path
 
@@ -12,16 +13,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "normalising_flows" / "figures"
+SOURCE = Path(__file__).resolve().parent
+SHARED = {"checkerboard_mask", "channel_mask", "squeeze", "factor_out_latent_variables", "realnvp"}
 COPY, CHANGE = "#9ecae1", "#fdae6b"  # b = 1 (passes through), b = 0 (transformed)
 DPI = 110
 
 
 def save(fig, name):
-    OUT.mkdir(parents=True, exist_ok=True)
-    fig.savefig(OUT / f"{name}.png", dpi=DPI, bbox_inches="tight", facecolor="white")
+    for assignment in ["normalising_flows"] + (["realnvp_multiscale"] if name in SHARED else []):
+        out = SOURCE / assignment / "figures"
+        out.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out / f"{name}.png", dpi=DPI, bbox_inches="tight", facecolor="white")
+        print("wrote", out / f"{name}.png")
     plt.close(fig)
-    print("wrote", OUT / f"{name}.png")
 
 
 def box(ax, xy, w, h, text, color="white", fontsize=11):

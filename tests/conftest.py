@@ -15,8 +15,9 @@ ASSIGNMENT = "normalising_flows"
 
 
 def pytest_configure(config):
-    for item in checks.ITEMS:
-        config.addinivalue_line("markers", f"{item}: tests of the graded item {item}")
+    for assignment in course_config.ASSIGNMENTS:
+        for item in checks.items(assignment):
+            config.addinivalue_line("markers", f"{item}: tests of the graded item {item}")
 
 
 @pytest.fixture(scope="session")
@@ -41,12 +42,12 @@ def solution_ns(solution_ns_session):
     return copy.copy(solution_ns_session)
 
 
-def run_test_cell(test_id, ns):
+def run_test_cell(test_id, ns, assignment=ASSIGNMENT):
     """Run one test cell's checks (visible or hidden) in-process; None, or (message, catalogued mistake id)."""
-    nf = checks.protocol()
+    nf = checks.protocol(assignment)
     try:
         with nf.quiet():
-            checks.run_test_cell(test_id, nf.local_asker(ns), checks.load_reference())
+            checks.run_test_cell(assignment, test_id, nf.local_asker(ns), checks.load_reference(assignment))
     except nf.CheckFailure as e:
         return str(e), e.mistake
     return None

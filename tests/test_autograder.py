@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 import course_config
-from autograder import batch, examples, notebooks, report
+from autograder import batch, checks, examples, notebooks, report
 
 ASSIGNMENT = "normalising_flows"
 CELLS = report.test_cells(ASSIGNMENT)
@@ -31,8 +31,8 @@ def _without(nb, grade_id):
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """One batch with the demo submissions plus broken and hostile ones, graded once for all tests."""
+def mixed(tmp_path_factory):
+    """One batch with the demo submissions (both assignments) plus broken and hostile ones, graded once."""
     root = tmp_path_factory.mktemp("batch")
     submitted = examples.build_demo(root / "submitted")
     solutions, release = examples.notebook("solutions"), examples.notebook("release")
@@ -42,8 +42,14 @@ def graded(tmp_path_factory):
     examples.write_submission(submitted, "wrong_nbformat", text=text)
     examples.write_submission(submitted, "infinite_loop", examples.apply(solutions, examples.INFINITE_LOOP_IN_LOG_DET))
     (submitted / "no_notebook").mkdir()
-    rows, out = batch.run(submitted, root / "graded", limits=LIMITS)
-    return rows, out, root
+    graded, out = batch.run(submitted, root / "graded", limits=LIMITS)
+    return graded, out, root
+
+
+@pytest.fixture(scope="module")
+def graded(mixed):
+    """(rows of the first assignment, output folder, batch folder)."""
+    return mixed[0][ASSIGNMENT], mixed[1], mixed[2]
 
 
 def failed(result):
@@ -55,10 +61,28 @@ def test_every_student_gets_a_row_and_a_results_file(graded):
     students = {p.name for p in (root / "submitted").iterdir()}
     assert set(rows) == students
     for student in students:
-        assert json.loads((out / student / "results.json").read_text())["score"] == rows[student]["score"]
-    lines = (out / "grades.csv").read_text().splitlines()
-    assert lines[0].split(",") == ["student", *examples.checks.ITEMS, "total"]
+        assert json.loads((out / ASSIGNMENT / student / "results.json").read_text())["score"] == \
+            rows[student]["score"]
+    lines = (out / ASSIGNMENT / "grades.csv").read_text().splitlines()
+    assert lines[0].split(",") == ["student", *checks.items(ASSIGNMENT), "total"]
     assert len(lines) == len(students) + 1
+
+
+def test_a_mixed_batch_grades_each_notebook_as_its_own_assignment(mixed):
+    graded, out, root = mixed
+    other = "realnvp_multiscale"
+    assert set(graded) == {ASSIGNMENT, other}
+    students = {p.name for p in (root / "submitted").iterdir()}
+    assert set(graded[other]) == students  # every student has a row in every assignment of the batch
+    cells = {c["test_id"]: c["points"] for c in report.test_cells(other)}
+    assert graded[other]["complete"]["score"] == sum(cells.values())
+    wrong = set().union(*(examples.MULTISCALE_MISTAKES[n].failing for n in examples.DEMO["partly_wrong"][other][1]))
+    assert failed(graded[other]["partly_wrong"]) == wrong
+    assert "no such file" in graded[other]["untouched"]["output"]  # submitted nothing for it
+    lines = (out / other / "grades.csv").read_text().splitlines()
+    assert lines[0].split(",") == ["student", *checks.items(other), "total"] and len(lines) == len(students) + 1
+    assert (out / other / "report" / "index.html").exists()
+    assert (out / "feedback" / "partly_wrong" / other / "feedback.md").exists()
 
 
 def test_results_follow_the_gradescope_schema(graded):
@@ -87,7 +111,7 @@ def test_untouched_release_scores_zero_with_a_message_per_item(graded):
 
 
 def test_partly_wrong_loses_exactly_the_checks_its_mistakes_break(graded):
-    names = examples.DEMO["partly_wrong"][1]
+    names = examples.DEMO["partly_wrong"][ASSIGNMENT][1]
     want = set().union(*(examples.MISTAKES[n].failing for n in names))
     result = graded[0]["partly_wrong"]
     assert failed(result) == want
@@ -176,7 +200,7 @@ def _reference_numbers():
                 yield from walk(x)
         elif hasattr(v, "ravel"):
             yield from (float(x) for x in v.ravel())
-    values = {x for x in walk(examples.checks.load_reference()) if abs(x) > 1e-2 and x != round(x)}
+    values = {x for x in walk(checks.load_reference(ASSIGNMENT)) if abs(x) > 1e-2 and x != round(x)}
     return {f"{x:.6g}" for x in values} | {f"{x:.6f}" for x in values}
 
 
@@ -195,19 +219,19 @@ def test_feedback_names_each_mistake_of_the_submission(graded):
     rows, out, _ = graded
     md = (out / "feedback" / "partly_wrong" / ASSIGNMENT / "feedback.md").read_text()
     html = (out / "feedback" / "partly_wrong" / ASSIGNMENT / "feedback.html").read_text()
-    for mistake_id in examples.DEMO["partly_wrong"][1]:
+    for mistake_id in examples.DEMO["partly_wrong"][ASSIGNMENT][1]:
         assert f"recognised mistake: `{mistake_id}`" in md
         assert mistake_id in html
-        assert examples.checks.protocol().MISTAKES[mistake_id]["section"] in md
+        assert checks.protocol(ASSIGNMENT).MISTAKES[mistake_id]["section"] in md
 
 
 def test_instructor_report_shows_what_to_reteach_and_who_hit_limits(graded):
     rows, out, _ = graded
-    page = (out / "report" / "index.html").read_text()
+    page = (out / ASSIGNMENT / "report" / "index.html").read_text()
     for png in ("scores.png", "pass_rates.png", "mistakes.png"):
-        assert (out / "report" / png).stat().st_size > 1000 and png in page
+        assert (out / ASSIGNMENT / "report" / png).stat().st_size > 1000 and png in page
     assert "Re-teach first" in page
-    for mistake_id in examples.DEMO["partly_wrong"][1]:
+    for mistake_id in examples.DEMO["partly_wrong"][ASSIGNMENT][1]:
         assert mistake_id in page
     for student in ("crashes_in_inverse", "truncated_file", "infinite_loop", "wrong_nbformat"):
         assert f"<li>{student}:" in page
@@ -222,8 +246,8 @@ def test_a_grader_failure_still_writes_a_results_file_for_everyone(tmp_path, mon
     submitted = tmp_path / "submitted"
     for student in ("a", "b"):
         examples.write_submission(submitted, student, examples.notebook("release"))
-    rows, out = batch.run(submitted, tmp_path / "graded", jobs=1)  # in this process, where the patch applies
+    _, out = batch.run(submitted, tmp_path / "graded", jobs=1)  # in this process, where the patch applies
     for student in ("a", "b"):
-        result = json.loads((out / student / "results.json").read_text())
+        result = json.loads((out / ASSIGNMENT / student / "results.json").read_text())
         assert result["score"] == 0 and "simulated grader bug" in result["output"]
         assert len(result["tests"]) == len(CELLS)

@@ -10,15 +10,16 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from autograder import checks, examples
-from conftest import run_test_cell
+from conftest import ASSIGNMENT, run_test_cell
 
 tfd, tfb = tfp.distributions, tfp.bijectors
-NF = checks.protocol()
+NF = checks.protocol(ASSIGNMENT)
+ITEMS = checks.items(ASSIGNMENT)
 
 
 def cells_of(item):
     ids = [t for t in NF.VISIBLE if t.startswith(item + "_")]
-    return ids + [t for t in checks.hidden_checks() if t.startswith(item + "_")]
+    return ids + [t for t in checks.hidden_checks(ASSIGNMENT) if t.startswith(item + "_")]
 
 
 def failures(item, ns):
@@ -26,13 +27,13 @@ def failures(item, ns):
     return {t: out for t in cells_of(item) if (out := run_test_cell(t, ns)) is not None}
 
 
-@pytest.mark.parametrize("item", checks.ITEMS)
+@pytest.mark.parametrize("item", ITEMS)
 def test_solutions_pass_every_visible_and_hidden_check(item, solution_ns):
     assert cells_of(item)
     assert failures(item, solution_ns) == {}
 
 
-@pytest.mark.parametrize("item", checks.ITEMS)
+@pytest.mark.parametrize("item", ITEMS)
 def test_untouched_release_fails_every_check_with_a_clear_message(item, solution_ns, source_nb):
     ns = dict(solution_ns)
     for name in ("predicted_log_prob_shape", "independent_bernoulli", "mvn_tril", "mvn_transformed",
@@ -127,7 +128,7 @@ def test_every_catalogued_mistake_has_a_submission_that_makes_it():
     assert set(examples.MISTAKES) == set(NF.MISTAKES)
     assert len(NF.MISTAKES) >= 15
     for entry in NF.MISTAKES.values():
-        assert entry["item"] in checks.ITEMS and entry["message"] and entry["section"] and entry["recognised"]
+        assert entry["item"] in ITEMS and entry["message"] and entry["section"] and entry["recognised"]
 
 
 def run_solution_cell(nb, grade_id, ns):
@@ -223,7 +224,7 @@ def test_an_unrecognised_error_reports_sizes_but_never_the_reference_values(sour
     failed = failures("affine_coupling_layer", solution_ns)
     message, mistake = failed["affine_coupling_layer_forward"]
     assert mistake is None and "values differ, the largest by" in message
-    reference = checks.load_reference()["affine_coupling_layer"]
+    reference = checks.load_reference(ASSIGNMENT)["affine_coupling_layer"]
     shown = {f"{v:.6g}" for k, arr in reference.items() if k.startswith("forward") for v in arr.ravel()}
     assert not [v for v in shown if v in message]
 

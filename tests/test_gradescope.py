@@ -31,6 +31,15 @@ def test_run_autograder_grades_the_submission_into_gradescope_results(tmp_path):
                                                                              "after_published")
 
 
+def test_the_assignment_is_told_by_the_notebook_not_its_name(tmp_path):
+    (tmp_path / "submission").mkdir()
+    nb = examples.notebook("solutions", "realnvp_multiscale")
+    nbformat.write(nb, str(tmp_path / "submission" / "my homework.ipynb"))
+    result = run(tmp_path)
+    assert result["extra_data"]["assignment"] == "realnvp_multiscale"
+    assert result["score"] == sum(t["max_score"] for t in result["tests"]) > 0
+
+
 def test_run_autograder_writes_results_even_when_the_grader_cannot_start(tmp_path):
     (tmp_path / "submission").mkdir()
     result = run(tmp_path, python="/nonexistent/python")
@@ -43,5 +52,7 @@ def test_make_gradescope_bundles_setup_and_run_scripts():
         names = set(z.namelist())
         mode = z.getinfo("run_autograder").external_attr >> 16
     assert {"setup.sh", "run_autograder", "requirements.lock", "course_config.py",
-            "autograder/reference/normalising_flows.json", "source/normalising_flows/nf_checks.py"} <= names
+            "autograder/reference/normalising_flows.json", "source/normalising_flows/nf_checks.py",
+            "autograder/reference/realnvp_multiscale.json", "source/realnvp_multiscale/ms_checks.py",
+            "source/checks_core.py", "source/realnvp_multiscale/checks_core.py"} <= names
     assert mode & 0o111, "run_autograder must be executable"

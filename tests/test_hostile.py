@@ -17,7 +17,7 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 import course_config
-from autograder import batch, examples, notebooks, report
+from autograder import batch, checks, examples, notebooks, report
 
 ASSIGNMENT = "normalising_flows"
 POINTS = {c["test_id"]: c["points"] for c in report.test_cells(ASSIGNMENT)}
@@ -67,7 +67,7 @@ def _retype(nb, grade_id):
 
 SOLUTIONS_PATH = ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 REFERENCE_PATH = ROOT / "autograder" / "reference" / f"{ASSIGNMENT}.json"
-ITEM_CELLS = {i: frozenset(t for t in POINTS if t.startswith(i + "_")) for i in examples.checks.ITEMS}
+ITEM_CELLS = {i: frozenset(t for t in POINTS if t.startswith(i + "_")) for i in checks.items(ASSIGNMENT)}
 
 #: name -> (builder(solutions, release) -> notebook or JSON text, test cells that must fail)
 CORPUS = {
@@ -172,8 +172,8 @@ def corpus(tmp_path_factory):
         else:
             examples.write_submission(root / "submitted", name, made)
     started = time.monotonic()
-    rows, out = batch.run(root / "submitted", root / "graded", limits=LIMITS)
-    return rows, out, root, time.monotonic() - started
+    graded, out = batch.run(root / "submitted", root / "graded", limits=LIMITS)
+    return graded[ASSIGNMENT], out / ASSIGNMENT, root, time.monotonic() - started
 
 
 def test_the_corpus_is_large_enough():
@@ -224,13 +224,14 @@ def test_a_worker_cannot_read_the_grader_files_but_can_import_the_stdlib(tmp_pat
     examples.write_submission(submitted, "someone", examples.notebook("solutions"))
     worker.protect(worker.grader_paths() + [submitted])  # what every grading command does first
     paths = [REFERENCE_PATH, SOLUTIONS_PATH, ROOT / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
-             ROOT / "autograder" / "checks" / "affine_coupling_layer.py", submitted]
+             ROOT / "autograder" / "checks" / ASSIGNMENT / "affine_coupling_layer.py", submitted]
     probe = ("import os, statistics, cmath, doctest\n"
              f"for p in {[str(p) for p in paths]!r}:\n"
              "    try:\n        open(p).read(1) if os.path.isfile(p) else os.listdir(p)\n"
              "        print('READ', p)\n    except OSError:\n        print('DENIED', p)\n"
              "print('uid', os.getuid())")
-    with worker.Zygote() as zygote, worker.Worker(zygote, [probe], grade.source_dir(ASSIGNMENT), LIMITS) as w:
+    with worker.Zygote() as zygote, worker.Worker(zygote, [probe], grade.source_dir(ASSIGNMENT), LIMITS,
+                                                  course_config.CHECKS_MODULE[ASSIGNMENT]) as w:
         w.start()
     text = w.output.text()  # read after the worker stopped: its output pipe is fully drained by then
     assert w.cell_errors == [], w.cell_errors  # the stdlib imports worked
@@ -248,15 +249,16 @@ def test_a_killed_batch_resumes_without_regrading_or_losing_anyone(tmp_path):
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + 300
-    while not (out / "s0" / "graded.json").exists() and time.monotonic() < deadline:
+    done = out / ASSIGNMENT
+    while not (done / "s0" / "graded.json").exists() and time.monotonic() < deadline:
         time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert (out / "s0" / "graded.json").exists() and not (out / "grades.csv").exists()
-    first = (out / "s0" / "results.json").stat().st_mtime_ns
+    assert (done / "s0" / "graded.json").exists() and not (done / "grades.csv").exists()
+    first = (done / "s0" / "results.json").stat().st_mtime_ns
     subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
-    assert (out / "s0" / "results.json").stat().st_mtime_ns == first  # not regraded
-    lines = (out / "grades.csv").read_text().splitlines()
+    assert (done / "s0" / "results.json").stat().st_mtime_ns == first  # not regraded
+    lines = (done / "grades.csv").read_text().splitlines()
     assert sorted(line.split(",")[0] for line in lines[1:]) == ["s0", "s1", "s2", "s3"]
 
 
@@ -271,7 +273,8 @@ def test_a_batch_of_50_with_10_hostile_submissions_gives_everyone_a_row(tmp_path
     for name in hostile:
         made = CORPUS[name][0](sol, rel)
         examples.write_submission(submitted, name, **({"text": made} if isinstance(made, str) else {"nb": made}))
-    rows, out = batch.run(submitted, tmp_path / "graded", limits=LIMITS)
+    graded, out = batch.run(submitted, tmp_path / "graded", limits=LIMITS)
+    rows, out = graded[ASSIGNMENT], out / ASSIGNMENT
     assert len(rows) == 50
     lines = (out / "grades.csv").read_text().splitlines()
     assert len(lines) == 51 and {line.split(",")[0] for line in lines[1:]} == set(rows)

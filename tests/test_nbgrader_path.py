@@ -12,7 +12,7 @@ ASSIGNMENT = "normalising_flows"
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     wrong = examples.apply(examples.notebook("solutions"),
-                           *(examples.MISTAKES[n] for n in examples.DEMO["partly_wrong"][1]))
+                           *(examples.MISTAKES[n] for n in examples.DEMO["partly_wrong"][ASSIGNMENT][1]))
     submissions = {"complete": examples.notebook("solutions"), "untouched": examples.notebook("release"),
                    "partly_wrong": wrong}
     course = nbgrader_path.make_course(tmp_path_factory.mktemp("course"), submissions, ASSIGNMENT)
@@ -37,7 +37,7 @@ def test_untouched_release_scores_zero(graded):
 def test_the_two_paths_agree_cell_by_cell(graded, tmp_path):
     """python -m autograder and nbgrader autograde give each test cell the same score."""
     course, by_student = graded
-    rows, _ = batch.run(course / "submitted", tmp_path / "graded")
+    rows = batch.run(course / "submitted", tmp_path / "graded")[0][ASSIGNMENT]
     for student in STUDENTS:
         ours = {t["extra_data"]["grade_id"]: t["score"] for t in rows[student]["tests"]}
         theirs = {k: v for k, v in by_student[student].items() if k in ours}

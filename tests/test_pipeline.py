@@ -11,7 +11,7 @@ import pytest
 import course_config
 from autograder import execute, notebooks, validate
 
-ASSIGNMENT = "normalising_flows"
+ASSIGNMENTS = course_config.ASSIGNMENTS
 ROOT = course_config.ROOT
 NBGRADER = [str(Path(sys.executable).parent / "nbgrader")]
 
@@ -26,36 +26,51 @@ def regenerated(tmp_path_factory):
     root = tmp_path_factory.mktemp("course")
     shutil.copytree(ROOT / "source", root / "source")
     env_path = f"{Path(sys.executable).parent}:" + __import__("os").environ["PATH"]
-    for command in ("generate_assignment", "generate_solution"):
-        subprocess.run(NBGRADER + [command, ASSIGNMENT, "--JupyterApp.config_file=course_config.py",
+    for command, assignment in [(c, a) for a in ASSIGNMENTS for c in ("generate_assignment", "generate_solution")]:
+        subprocess.run(NBGRADER + [command, assignment, "--JupyterApp.config_file=course_config.py",
                                    f"--CourseDirectory.root={root}", "--force", "--log-level=ERROR"],
                        cwd=ROOT, check=True, env={**__import__("os").environ, "PATH": env_path})
     notebooks.normalise_tree(root / "release", root / "solutions")
     return root
 
 
+@pytest.fixture(params=ASSIGNMENTS)
+def assignment(request):
+    return request.param
+
+
+@pytest.fixture
+def apaths(assignment):
+    return validate.paths(assignment)
+
+
+@pytest.fixture
+def asource(apaths):
+    return notebooks.read(apaths[0])
+
+
 @pytest.mark.parametrize("step", ["release", "solutions"])
-def test_committed_notebooks_match_a_fresh_build(regenerated, step):
-    committed = notebooks.read(ROOT / step / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
-    fresh = notebooks.read(regenerated / step / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+def test_committed_notebooks_match_a_fresh_build(regenerated, step, assignment):
+    committed = notebooks.read(ROOT / step / assignment / f"{assignment}.ipynb")
+    fresh = notebooks.read(regenerated / step / assignment / f"{assignment}.ipynb")
     diff = [i for i, (a, b) in enumerate(zip(_cells(committed), _cells(fresh))) if a != b]
     assert len(committed.cells) == len(fresh.cells), f"{step}: cell count differs; run `make release`"
     assert not diff, f"{step}: cells {diff[:5]} differ from a fresh `make release` (hand edit?)"
 
 
 @pytest.mark.parametrize("step", ["release", "solutions"])
-def test_supporting_files_match_source(step):
-    src = ROOT / "source" / ASSIGNMENT
+def test_supporting_files_match_source(step, assignment):
+    src = ROOT / "source" / assignment
     for path in src.rglob("*"):
         if path.is_file() and path.suffix != ".ipynb" and "__pycache__" not in path.parts:
-            copy = ROOT / step / ASSIGNMENT / path.relative_to(src)
+            copy = ROOT / step / assignment / path.relative_to(src)
             assert copy.exists() and copy.read_bytes() == path.read_bytes(), f"{copy} is stale: run `make release`"
 
 
-def test_release_leaks_nothing(source_nb, paths):
-    release = notebooks.read(paths[1])
-    assert validate.leaks(source_nb, release) == []
-    text = paths[1].read_text()
+def test_release_leaks_nothing(asource, apaths):
+    release = notebooks.read(apaths[1])
+    assert validate.leaks(asource, release) == []
+    text = apaths[1].read_text()
     for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "check_hidden", "autograder.incell"):
         assert marker not in text, f"{marker!r} reached the release"
 
@@ -67,10 +82,10 @@ def test_leak_detector_catches_a_pasted_solution_line(source_nb, paths):
     assert any("solution lines" in p for p in validate.leaks(source_nb, release))
 
 
-def test_release_stubs_every_solution_and_keeps_grading_metadata(source_nb, paths):
-    release = notebooks.read(paths[1])
+def test_release_stubs_every_solution_and_keeps_grading_metadata(asource, apaths):
+    release = notebooks.read(apaths[1])
     src_meta = {notebooks.grade_meta(c)["grade_id"]: notebooks.grade_meta(c)
-                for c in source_nb.cells if notebooks.grade_meta(c)}
+                for c in asource.cells if notebooks.grade_meta(c)}
     rel_meta = {notebooks.grade_meta(c)["grade_id"]: (c, notebooks.grade_meta(c))
                 for c in release.cells if notebooks.grade_meta(c)}
     assert set(rel_meta) == set(src_meta)
@@ -83,17 +98,22 @@ def test_release_stubs_every_solution_and_keeps_grading_metadata(source_nb, path
             assert meta.get("locked"), f"test cell {gid} is not locked"
 
 
-def test_graded_items_are_the_contract(source_nb):
-    ids = {notebooks.grade_meta(c).get("grade_id") for c in source_nb.cells if notebooks.grade_meta(c)}
-    for item in ("predicted_log_prob_shape", "independent_bernoulli", "mvn_transformed",
-                 "affine_coupling_layer", "log_det_jacobians", "bimodal_base_distribution"):
+CONTRACT = {"normalising_flows": ("predicted_log_prob_shape", "independent_bernoulli", "mvn_transformed",
+                                  "affine_coupling_layer", "log_det_jacobians", "bimodal_base_distribution"),
+            "realnvp_multiscale": ("preprocess", "checkerboard_mask", "channel_mask", "squeeze", "image_coupling",
+                                   "multiscale")}
+
+
+def test_graded_items_are_the_contract(asource, assignment):
+    ids = {notebooks.grade_meta(c).get("grade_id") for c in asource.cells if notebooks.grade_meta(c)}
+    for item in CONTRACT[assignment]:
         assert item in ids
         assert any(i.startswith(item + "_") for i in ids), f"{item} has no test cell"
 
 
 def test_git_notebooks_have_no_outputs_and_are_normalised():
     tracked = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True, text=True).stdout.split()
-    paths = [ROOT / p for p in tracked] or list(ROOT.glob("*/normalising_flows/*.ipynb"))
+    paths = [ROOT / p for p in tracked] or list(ROOT.glob("*/*/*.ipynb"))
     assert paths
     for path in paths:
         nb = notebooks.read(path)
@@ -107,18 +127,18 @@ def test_git_notebooks_have_no_outputs_and_are_normalised():
             f"{path} is not normalised: run `make normalise`"
 
 
-def test_parameters_cell_holds_every_budget(source_nb):
-    cell = notebooks.parameters_cell(source_nb)
+def test_parameters_cell_holds_every_budget(asource, assignment):
+    cell = notebooks.parameters_cell(asource)
     assert cell is not None
-    for name in course_config.SHORT_BUDGET[ASSIGNMENT]:
+    for name in course_config.SHORT_BUDGET[assignment]:
         assert f"{name} =" in cell.source
 
 
-def test_solutions_execute_top_to_bottom(paths, tmp_path):
+def test_solutions_execute_top_to_bottom(apaths, assignment, tmp_path):
     """nbclient runs the whole solutions notebook at the short budget; hidden test cells write no stderr."""
-    work = tmp_path / ASSIGNMENT
-    shutil.copytree(paths[2].parent, work)
-    nb = execute.execute_notebook(work / paths[2].name, course_config.SHORT_BUDGET[ASSIGNMENT], cwd=work)
+    work = tmp_path / assignment
+    shutil.copytree(apaths[2].parent, work)
+    nb = execute.execute_notebook(work / apaths[2].name, course_config.SHORT_BUDGET[assignment], cwd=work)
     graded = [c for c in nb.cells if notebooks.is_test_cell(c)]
     assert graded
     for cell in graded:

@@ -12,23 +12,15 @@ grader files, no network. It has two parts.
   in words, what is wrong. A failing check raises ``CheckFailure`` (an ``AssertionError``), so
   nbgrader marks the cell as failed.
 """
-import contextlib
 import inspect
-import logging
-import os
-import warnings
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
-class CheckFailure(AssertionError):
-    """A check failed; the message is written for the student. ``mistake`` names a catalogued mistake."""
-
-    def __init__(self, message, mistake=None):
-        super().__init__(message)
-        self.mistake = mistake
+from checks_core import (CheckFailure, QuestionError, as_array, ask_or_fail, autodiff_jacobian,  # noqa: F401
+                         catalogued, check_visible, close, describe, first_difference, fresh, lookup,
+                         min_event_ndims, quiet, require, rng, run_checks, shape_list, student_error_message,
+                         tf_modules)
+from checks_core import local_asker as _local_asker
 
 
 #: The catalogue of common mistakes. Each entry: the graded item, how the checks recognise it, what the
@@ -140,77 +132,19 @@ MISTAKES = {
 
 
 def mistake(mistake_id, detail=""):
-    """A CheckFailure for a catalogued mistake, with its message and where the notes explain it."""
-    entry = MISTAKES[mistake_id]
-    text = entry["message"] + (f" ({detail})" if detail else "") + f". See the notes: {entry['section']}."
-    return CheckFailure(text, mistake_id)
-
-
-class QuestionError(Exception):
-    """A request could not be answered from the student's objects (message says why)."""
-
-
-@contextlib.contextmanager
-def quiet():
-    """Silence Python warnings and TF/absl logging (nbgrader zeroes a test cell that writes to stderr)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        old = logging.getLogger("tensorflow").level
-        logging.getLogger("tensorflow").setLevel(logging.ERROR)
-        try:
-            yield
-        finally:
-            logging.getLogger("tensorflow").setLevel(old)
+    """A CheckFailure for one of this assignment's catalogued mistakes."""
+    return catalogued(MISTAKES, mistake_id, detail)
 
 
 # --------------------------------------------------------------------------------------------
 # The question protocol
 # --------------------------------------------------------------------------------------------
-def _tf():
-    import tensorflow as tf
-    import tensorflow_probability as tfp
-    return tf, tfp
-
-
-def student_error_message(e):
-    """Words for an exception raised by the student's code."""
-    text = f"your code raised {type(e).__name__}" + (f": {e}" if str(e) else "")
-    if isinstance(e, NotImplementedError):
-        text += " (the `raise NotImplementedError()` stub is still in place: replace it with your answer)"
-    return text
-
-
-def _lookup(ns, path):
-    """Resolve ``"name"`` or ``"name.attr"`` in the student's namespace."""
-    head, *rest = path.split(".")
-    if head not in ns:
-        raise QuestionError(f"`{head}` is not defined. Run the cell that defines it (and the cells above it).")
-    obj = ns[head]
-    for attr in rest:
-        if not hasattr(obj, attr):
-            raise QuestionError(f"`{head}` has no attribute `{attr}`.")
-        obj = getattr(obj, attr)
-    return obj
-
-
-def _shape_list(shape):
-    try:
-        return [int(d) for d in shape]
-    except (TypeError, ValueError):
-        return None
-
-
-def _fresh(tf, x, dtype="float32"):
-    """A new tensor that no bijector has seen before (bijectors cache by tensor identity)."""
-    return tf.constant(np.array(x, dtype=dtype, copy=True))
-
-
 def conditioner_from_spec(spec):
     """The grader-chosen, deterministic shift_and_log_scale_fn: a one-hidden-layer tanh network.
 
     ``h = tanh(x W1 + b1)``, ``shift = h Ws + bs``, ``log_scale = tanh(h Wl + bl)``.
     """
-    tf, _ = _tf()
+    tf, _ = tf_modules()
     w = {k: tf.constant(np.asarray(v, dtype="float32")) for k, v in spec["weights"].items()}
 
     def shift_and_log_scale_fn(x):
@@ -222,11 +156,11 @@ def conditioner_from_spec(spec):
 
 def _build_bijector(ns, spec):
     """A bijector described by ``spec``: the student's coupling layer or a TFP one the grader picks."""
-    tf, tfp = _tf()
+    tf, tfp = tf_modules()
     tfb = tfp.bijectors
     kind = spec["kind"]
     if kind == "coupling":
-        cls = _lookup(ns, spec.get("class", "AffineCouplingLayer"))
+        cls = lookup(ns, spec.get("class", "AffineCouplingLayer"))
         if not (isinstance(cls, type) and issubclass(cls, tfb.Bijector)):
             raise QuestionError("`AffineCouplingLayer` must be a class that subclasses tfb.Bijector.")
         try:
@@ -243,155 +177,64 @@ def _build_bijector(ns, spec):
     raise QuestionError(f"unknown bijector kind {kind!r}")
 
 
-def _as_array(value, what):
-    try:
-        arr = np.asarray(value.numpy() if hasattr(value, "numpy") else value, dtype="float64")
-    except Exception as e:
-        raise QuestionError(f"{what} did not return something convertible to an array "
-                            f"({type(e).__name__}: {e})") from None
-    return arr
-
-
-def _describe(obj):
-    _, tfp = _tf()
-    out = {"type": type(obj).__name__, "module": type(obj).__module__,
-           "is_distribution": isinstance(obj, tfp.distributions.Distribution),
-           "is_bijector": isinstance(obj, tfp.bijectors.Bijector)}
-    if out["is_distribution"]:
-        out["event_shape"] = _shape_list(obj.event_shape)
-        out["batch_shape"] = _shape_list(obj.batch_shape)
-        out["dtype"] = getattr(obj.dtype, "name", str(obj.dtype))
-    if isinstance(obj, type):
-        out["is_bijector_class"] = issubclass(obj, tfp.bijectors.Bijector)
-    elif isinstance(obj, (tuple, list)):
-        out["value"] = [v if isinstance(v, (int, float, str, bool)) or v is None else repr(v) for v in obj]
-        out["item_types"] = [type(v).__name__ for v in obj]
-    elif isinstance(obj, (int, float, str, bool)) or obj is None:
-        out["value"] = obj
-    return out
-
-
 def answer(ns, request):
     """Answer one request about the student's objects in ``ns``. Raises QuestionError."""
     op = request["op"]
-    tf, tfp = _tf()
+    tf, tfp = tf_modules()
     if op == "describe":
-        return _describe(_lookup(ns, request["name"]))
+        return describe(lookup(ns, request["name"]))
     if op in ("log_prob", "prob"):
-        dist = _lookup(ns, request["name"])
+        dist = lookup(ns, request["name"])
         fn = getattr(dist, op, None)
         if fn is None:
             raise QuestionError(f"`{request['name']}` has no {op} method; is it a tfd.Distribution?")
-        x = _fresh(tf, request["x"], request.get("dtype", "float32"))
-        return _as_array(fn(x), f"{request['name']}.{op}")
+        x = fresh(tf, request["x"], request.get("dtype", "float32"))
+        return as_array(fn(x), f"{request['name']}.{op}")
     if op == "sample":
-        dist = _lookup(ns, request["name"])
+        dist = lookup(ns, request["name"])
         seed = tf.constant([request.get("seed", 0), 0], dtype=tf.int32)  # stateless: same draws every time
-        return _as_array(dist.sample(request["n"], seed=seed), f"{request['name']}.sample")
+        return as_array(dist.sample(request["n"], seed=seed), f"{request['name']}.sample")
     if op == "bijector":
         bij = _build_bijector(ns, request["spec"])
-        x = _fresh(tf, request["x"])
+        x = fresh(tf, request["x"])
         method = request["method"]
         if method == "forward":
-            return _as_array(bij.forward(x), "forward")
+            return as_array(bij.forward(x), "forward")
         if method == "inverse":
-            return _as_array(bij.inverse(x), "inverse")
+            return as_array(bij.inverse(x), "inverse")
         if method == "fldj":
-            return _as_array(bij.forward_log_det_jacobian(x, event_ndims=1), "forward_log_det_jacobian")
+            return as_array(bij.forward_log_det_jacobian(x, event_ndims=1), "forward_log_det_jacobian")
         if method == "ildj":
-            return _as_array(bij.inverse_log_det_jacobian(x, event_ndims=1), "inverse_log_det_jacobian")
+            return as_array(bij.inverse_log_det_jacobian(x, event_ndims=1), "inverse_log_det_jacobian")
         if method == "jacobian":  # d forward / d x for each example, by autodiff: [N, D, D]
-            # One gradient per output coordinate (D is small): rows of every example's Jacobian at once,
-            # since examples do not interact. Ten times faster in eager mode than tape.batch_jacobian.
-            with tf.GradientTape(persistent=True) as tape:
-                tape.watch(x)
-                y = bij.forward(x)
-                if not tf.is_tensor(y) or y.shape[-1] is None:
-                    raise QuestionError("forward must return a tensor to take its Jacobian by autodiff.")
-                outputs = tf.unstack(y, axis=-1)  # recorded on the tape, like forward itself
-            rows = [tape.gradient(out, x) for out in outputs]
-            if any(r is None for r in rows):
-                raise QuestionError("forward's output is not differentiable with respect to its input "
-                                    "(is a NumPy conversion in the way?).")
-            return _as_array(tf.stack(rows, axis=-2), "the autodiff Jacobian of forward")
+            return autodiff_jacobian(tf, bij.forward, x)
         if method == "flow_log_prob":  # log_prob under TransformedDistribution(N(0, I), bijector)
             d = int(np.shape(request["x"])[-1])
             base = tfp.distributions.MultivariateNormalDiag(loc=tf.zeros(d))
             flow = tfp.distributions.TransformedDistribution(base, bij)
-            return _as_array(flow.log_prob(x), "TransformedDistribution.log_prob")
+            return as_array(flow.log_prob(x), "TransformedDistribution.log_prob")
         if method == "describe":
             y = bij.forward(x)
             returns = "tensor" if tf.is_tensor(y) else type(y).__name__
-            return {"forward_min_event_ndims": _min_event_ndims(bij), "type": type(bij).__name__,
+            return {"forward_min_event_ndims": min_event_ndims(bij), "type": type(bij).__name__,
                     "returns": returns}
         raise QuestionError(f"unknown bijector method {method!r}")
     if op == "log_det_jacobians":
-        fn = _lookup(ns, request.get("name", "log_det_jacobians"))
+        fn = lookup(ns, request.get("name", "log_det_jacobians"))
         if not callable(fn):
             raise QuestionError("`log_det_jacobians` must be a function log_det_jacobians(bijector, x).")
         bij = _build_bijector(ns, request["spec"])
-        out = fn(bij, _fresh(tf, request["x"]))
+        out = fn(bij, fresh(tf, request["x"]))
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             raise QuestionError("log_det_jacobians(bijector, x) must return a pair (fldj, neg_ildj), "
                                 f"but it returned {type(out).__name__}.")
-        return [_as_array(out[0], "fldj"), _as_array(out[1], "neg_ildj")]
+        return [as_array(out[0], "fldj"), as_array(out[1], "neg_ildj")]
     raise QuestionError(f"unknown request {op!r}")
-
-
-def _min_event_ndims(bij):
-    v = getattr(bij, "forward_min_event_ndims", None)
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return None
 
 
 # --------------------------------------------------------------------------------------------
 # Small helpers for writing checks
 # --------------------------------------------------------------------------------------------
-def ask_or_fail(ask, request):
-    """Ask a question; turn a QuestionError or a crash in the student's code into a CheckFailure."""
-    try:
-        return ask(request)
-    except CheckFailure:
-        raise
-    except QuestionError as e:
-        raise CheckFailure(str(e)) from None
-    except Exception as e:  # the student's code raised
-        raise CheckFailure(student_error_message(e)) from None
-
-
-def require(condition, message):
-    if not condition:
-        raise CheckFailure(message)
-
-
-def close(actual, expected, rtol=1e-4, atol=1e-4):
-    a, e = np.asarray(actual, dtype="float64"), np.asarray(expected, dtype="float64")
-    return a.shape == e.shape and bool(np.all(np.isfinite(a))) and np.allclose(a, e, rtol=rtol, atol=atol)
-
-
-def first_difference(actual, expected, rtol=1e-4, atol=1e-4, hidden=False):
-    """A short description of where two arrays differ, for a failure message.
-
-    With ``hidden`` (the expected values are reference values the student must not see) it gives shapes,
-    counts and the largest difference, but no expected value.
-    """
-    a, e = np.asarray(actual, dtype="float64"), np.asarray(expected, dtype="float64")
-    if a.shape != e.shape:
-        return f"shape {list(a.shape)} where {list(e.shape)} was expected"
-    bad = ~np.isclose(a, e, rtol=rtol, atol=atol)
-    if not bad.any():
-        return "no difference"
-    if hidden:
-        worst = float(np.nanmax(np.abs(a - e))) if np.all(np.isfinite(a)) else float("nan")
-        return (f"{int(bad.sum())} of {a.size} values differ, the largest by {worst:.3g} "
-                f"(tolerance rtol={rtol}, atol={atol})" + ("; some are not finite" if not np.all(np.isfinite(a)) else ""))
-    idx = tuple(int(i) for i in np.argwhere(bad)[0])
-    return (f"{int(bad.sum())} of {a.size} values differ; first at index {list(idx)}: "
-            f"got {a[idx]:.6g}, expected {e[idx]:.6g} (rtol={rtol}, atol={atol})")
-
-
 def require_distribution(ask, name, event_shape, batch_shape=(), hint_event=""):
     info = ask_or_fail(ask, {"op": "describe", "name": name})
     require(info["is_distribution"],
@@ -406,10 +249,6 @@ def require_distribution(ask, name, event_shape, batch_shape=(), hint_event=""):
 # --------------------------------------------------------------------------------------------
 # Visible checks: what a student can verify without being given the answer
 # --------------------------------------------------------------------------------------------
-def _rng(seed):
-    return np.random.default_rng(seed)
-
-
 def check_predicted_shape_form(ask):
     """Your prediction is a tuple of non-negative ints (it is graded against the true shape later)."""
     info = ask_or_fail(ask, {"op": "describe", "name": "predicted_log_prob_shape"})
@@ -456,7 +295,7 @@ def check_mvn_types(ask):
 
 def check_mvn_agree(ask):
     """The two representations give the same log_prob on fresh points."""
-    x = _rng(3).normal(size=(10, 2)) * 2.0
+    x = rng(3).normal(size=(10, 2)) * 2.0
     a = ask_or_fail(ask, {"op": "log_prob", "name": "mvn_tril", "x": x})
     b = ask_or_fail(ask, {"op": "log_prob", "name": "mvn_transformed", "x": x})
     require(a.shape == (10,) and b.shape == (10,),
@@ -466,7 +305,7 @@ def check_mvn_agree(ask):
 
 
 def _coupling_spec(d, mask, seed, hidden=8):
-    r = _rng(seed)
+    r = rng(seed)
     return {"kind": "coupling", "mask": [float(m) for m in mask], "weights": {
         "W1": r.normal(size=(d, hidden)) * 0.8, "b1": r.normal(size=hidden) * 0.3,
         "Ws": r.normal(size=(hidden, d)) * 0.8, "bs": r.normal(size=d) * 0.3,
@@ -480,7 +319,7 @@ def check_coupling_contract(ask):
     """Shapes, pass-through, invertibility on fresh tensors, per-example log-dets that match autodiff."""
     for d, mask, seed in VISIBLE_COUPLING_CASES:
         spec = _coupling_spec(d, mask, seed)
-        x = _rng(seed + 100).normal(size=(7, d))
+        x = rng(seed + 100).normal(size=(7, d))
         where = f"(D={d}, mask={list(mask)})"
         info = ask_or_fail(ask, {"op": "bijector", "spec": spec, "method": "describe", "x": x})
         if info["forward_min_event_ndims"] != 1:
@@ -521,7 +360,7 @@ def check_coupling_contract(ask):
 def check_log_det_jacobians_visible(ask):
     """On your own layer, log_det_jacobians returns two equal per-example arrays."""
     d, mask, seed = VISIBLE_COUPLING_CASES[1]
-    x = _rng(21).normal(size=(6, d))
+    x = rng(21).normal(size=(6, d))
     fldj, neg_ildj = ask_or_fail(ask, {"op": "log_det_jacobians", "spec": _coupling_spec(d, mask, seed), "x": x})
     require(fldj.shape == (6,) and neg_ildj.shape == (6,),
             f"both arrays should have shape [6] for 6 examples; got {list(fldj.shape)} and {list(neg_ildj.shape)}.")
@@ -558,22 +397,7 @@ VISIBLE = {
 
 def local_asker(namespace):
     """``ask`` for objects in this process (the notebook's own kernel)."""
-    def ask(request):
-        with quiet():
-            return answer(namespace, request)
-    return ask
-
-
-def run_checks(checks, ask, label):
-    """Run checks in order, print one line per passed check, raise on the first failure."""
-    for fn in checks:
-        summary = (fn.__doc__ or fn.__name__).strip().splitlines()[0]
-        try:
-            with quiet():
-                fn(ask)
-        except CheckFailure as e:
-            raise CheckFailure(f"[{label}] {e}", e.mistake) from None
-        print(f"  ok  {summary}")
+    return _local_asker(answer, namespace)
 
 
 def check(name, namespace=None):
@@ -582,11 +406,5 @@ def check(name, namespace=None):
     ``name`` is a test cell's grade_id (``"affine_coupling_layer_contract"``) or a whole exercise
     (``"affine_coupling_layer"``: all of its visible checks).
     """
-    cells = [name] if name in VISIBLE else [t for t in VISIBLE if t.startswith(name + "_")]
-    if not cells:
-        raise KeyError(f"no visible checks named {name!r}; choose an exercise such as "
-                       f"'affine_coupling_layer', or one of {sorted(VISIBLE)}")
     ns = namespace if namespace is not None else inspect.currentframe().f_back.f_globals
-    for test_id in cells:
-        run_checks(VISIBLE[test_id], local_asker(ns), test_id)
-    print(f"{name}: all visible checks passed. Hidden checks run when your work is graded.")
+    check_visible(VISIBLE, answer, name, ns)

@@ -1,0 +1,1 @@
+"""Hidden checks of the normalising flows assignment, one module per graded item."""

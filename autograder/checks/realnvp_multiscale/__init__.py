@@ -1,0 +1,1 @@
+"""Hidden checks of the multiscale RealNVP assignment, one module per graded item."""

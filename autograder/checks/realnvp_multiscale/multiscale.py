@@ -1,0 +1,49 @@
+"""Hidden checks of ``MultiscaleRealNVP``: latents and log-det against the reference, and the total log-det
+against the determinant of an autodiff Jacobian."""
+import numpy as np
+
+from ms_checks import MULTISCALE_SPEC, ask_or_fail, close, first_difference, mistake, require, rng
+
+X = rng(101).normal(size=(3, 8, 8, 1))
+Z = rng(102).normal(size=(3, 64))
+TINY = {"kind": "multiscale", "shape": [4, 4, 1], "seed": 103}
+X_TINY = rng(104).normal(size=(2, 4, 4, 1))
+REQUESTS = {
+    "forward": {"op": "bijector", "spec": MULTISCALE_SPEC, "method": "forward", "x": X},
+    "inverse": {"op": "bijector", "spec": MULTISCALE_SPEC, "method": "inverse", "x": Z},
+    "fldj": {"op": "bijector", "spec": MULTISCALE_SPEC, "method": "fldj", "x": X},
+}
+
+
+def check_reference(ask, ref):
+    """The latents of three images, the inverse of three latents, and the log-det, against the reference."""
+    z, want = ask_or_fail(ask, REQUESTS["forward"]), ref["forward"]
+    if z.shape != want.shape:
+        raise mistake("multiscale-latent-not-flat", f"got shape {list(z.shape)}")
+    half = want.shape[1] // 2
+    if close(z, np.concatenate([want[:, half:], want[:, :half]], axis=1), atol=1e-4):
+        raise mistake("multiscale-latents-swapped")
+    require(close(z, want, atol=1e-4), "the latents differ from the reference: "
+            + first_difference(z, want, atol=1e-4, hidden=True)
+            + ". Check the order of the layers, the masks at each scale, and which half is factored out.")
+    x = ask_or_fail(ask, REQUESTS["inverse"])
+    require(close(x, ref["inverse"], atol=1e-4), "inverse differs from the reference: "
+            + first_difference(x, ref["inverse"], atol=1e-4, hidden=True))
+    fldj = ask_or_fail(ask, REQUESTS["fldj"])
+    require(close(fldj, ref["fldj"], atol=1e-3), "the total log-det differs from the reference: "
+            + first_difference(fldj, ref["fldj"], atol=1e-3, hidden=True)
+            + ". Add up the log-dets of all ten couplings, each at its own input (squeeze adds 0).")
+
+
+def check_jacobian(ask, ref):
+    """On 4x4x1 images, the total log-det equals log|det J| of the autodiff Jacobian of forward."""
+    fldj = ask_or_fail(ask, {"op": "bijector", "spec": TINY, "method": "fldj", "x": X_TINY})
+    jac = ask_or_fail(ask, {"op": "bijector", "spec": TINY, "method": "jacobian", "x": X_TINY})
+    require(jac.shape == (2, 16, 16), f"forward of [2, 4, 4, 1] images should give [2, 16] latents (the Jacobian "
+                                      f"is {list(jac.shape[1:])}).")
+    logdet = np.linalg.slogdet(jac)[1]
+    require(close(fldj, logdet, atol=1e-3), "forward_log_det_jacobian disagrees with log|det J| of forward's "
+            "Jacobian, computed by autodiff: " + first_difference(fldj, logdet, atol=1e-3))
+
+
+HIDDEN = {"multiscale_reference": [check_reference], "multiscale_jacobian": [check_jacobian]}

@@ -1,0 +1,53 @@
+"""Course-wide plumbing: several assignments, told apart by their notebooks, with no special cases."""
+import nbformat
+import pytest
+
+import course_config
+from autograder import batch, checks, notebooks, validate
+
+ASSIGNMENTS = course_config.ASSIGNMENTS
+
+
+def _nb(assignment, step="release"):
+    return notebooks.read(course_config.ROOT / step / assignment / f"{assignment}.ipynb")
+
+
+def _stripped(nb):
+    nb = nbformat.from_dict(nb)
+    for cell in nb.cells:
+        cell.metadata = {}
+    return nb
+
+
+def test_the_course_is_consistent():
+    assert validate.course_problems() == []
+    for assignment in ASSIGNMENTS:
+        assert checks.items(assignment) and checks.test_ids(assignment)
+        assert all(checks.item_of(assignment, t) for t in checks.test_ids(assignment))
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_a_notebook_is_recognised_by_its_graded_cells_then_by_its_name(assignment):
+    assert checks.detect(_nb(assignment, "release")) == assignment
+    assert checks.detect(_nb(assignment, "solutions"), "homework.ipynb") == assignment
+    assert checks.detect(_stripped(_nb(assignment)), f"{assignment}.ipynb") == assignment
+    assert checks.detect(_stripped(_nb(assignment)), "homework.ipynb") is None
+    assert checks.detect(None, f"{assignment}.ipynb") == assignment
+
+
+def test_submissions_are_found_in_every_layout_and_every_student_gets_a_row(tmp_path):
+    first = ASSIGNMENTS[0]
+    for assignment in ASSIGNMENTS:  # nbgrader's layout
+        path = tmp_path / "ann" / assignment / f"{assignment}.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(_nb(assignment), str(path))
+    (tmp_path / "bob").mkdir()  # a folder per student, a notebook with any name: told by its cells
+    nbformat.write(_nb(ASSIGNMENTS[-1]), str(tmp_path / "bob" / "my work.ipynb"))
+    nbformat.write(_nb(first), str(tmp_path / "cat.ipynb"))  # a flat folder
+    (tmp_path / "dan").mkdir()  # nothing submitted
+    found = batch.find_submissions(tmp_path)
+    assert set(found) == {(a, s) for a in ASSIGNMENTS for s in ("ann", "bob", "cat", "dan")}
+    assert found[(ASSIGNMENTS[-1], "bob")].name == "my work.ipynb"
+    assert found[(first, "cat")] == tmp_path / "cat.ipynb"
+    assert not found[(first, "dan")].exists()  # graded as missing, with "no such file"
+    assert set(batch.find_submissions(tmp_path, [first])) == {(first, s) for s in ("ann", "bob", "cat", "dan")}
