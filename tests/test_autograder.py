@@ -42,6 +42,8 @@ def mixed(tmp_path_factory):
     examples.write_submission(submitted, "wrong_nbformat", text=text)
     examples.write_submission(submitted, "infinite_loop", examples.apply(solutions, examples.INFINITE_LOOP_IN_LOG_DET))
     (submitted / "no_notebook").mkdir()
+    (submitted / "loose").mkdir()  # a notebook outside any assignment folder, under a name of its own
+    nbformat.write(examples.notebook("solutions", "realnvp_multiscale"), str(submitted / "loose" / "homework.ipynb"))
     graded, out = batch.run(submitted, root / "graded", limits=LIMITS)
     return graded, out, root
 
@@ -83,6 +85,9 @@ def test_a_mixed_batch_grades_each_notebook_as_its_own_assignment(mixed):
     assert lines[0].split(",") == ["student", *checks.items(other), "total"] and len(lines) == len(students) + 1
     assert (out / other / "report" / "index.html").exists()
     assert (out / "feedback" / "partly_wrong" / other / "feedback.md").exists()
+    # told apart by its graded cells, not by its folder or file name
+    assert graded[other]["loose"]["score"] == sum(cells.values())
+    assert graded[other]["loose"]["extra_data"]["assignment"] == other
 
 
 def test_results_follow_the_gradescope_schema(graded):

@@ -5,6 +5,7 @@ defines the question protocol ``answer``, the visible checks ``VISIBLE`` and the
 ``MISTAKES``. Needs nothing but numpy (and TensorFlow where a question touches tensors).
 """
 import contextlib
+import inspect
 import logging
 import os
 import warnings
@@ -198,14 +199,6 @@ def rng(seed):
 # --------------------------------------------------------------------------------------------
 # Running checks in the notebook
 # --------------------------------------------------------------------------------------------
-def local_asker(answer, namespace):
-    """``ask`` for objects in this process (the notebook's own kernel)."""
-    def ask(request):
-        with quiet():
-            return answer(namespace, request)
-    return ask
-
-
 def run_checks(checks, ask, label):
     """Run checks in order, print one line per passed check, raise on the first failure."""
     for fn in checks:
@@ -218,11 +211,27 @@ def run_checks(checks, ask, label):
         print(f"  ok  {summary}")
 
 
-def check_visible(visible, answer, name, namespace):
-    """Run the visible checks of test cell ``name`` (or of a whole exercise) on ``namespace``."""
-    cells = [name] if name in visible else [t for t in visible if t.startswith(name + "_")]
-    if not cells:
-        raise KeyError(f"no visible checks named {name!r}; choose an exercise, or one of {sorted(visible)}")
-    for test_id in cells:
-        run_checks(visible[test_id], local_asker(answer, namespace), test_id)
-    print(f"{name}: all visible checks passed. Hidden checks run when your work is graded.")
+def entry_points(visible, answer):
+    """A protocol module's ``local_asker(namespace)`` and ``check(name, namespace=None)``."""
+    def local_asker(namespace):
+        """``ask`` for objects in this process (the notebook's own kernel)."""
+        def ask(request):
+            with quiet():
+                return answer(namespace, request)
+        return ask
+
+    def check(name, namespace=None):
+        """Run visible checks against the variables of the calling notebook, offline.
+
+        ``name`` is a test cell's grade_id or a whole exercise (all of its visible checks), for example
+        ``check("affine_coupling_layer")`` or ``check("squeeze")``.
+        """
+        cells = [name] if name in visible else [t for t in visible if t.startswith(name + "_")]
+        if not cells:
+            raise KeyError(f"no visible checks named {name!r}; choose an exercise, or one of {sorted(visible)}")
+        ns = namespace if namespace is not None else inspect.currentframe().f_back.f_globals
+        for test_id in cells:
+            run_checks(visible[test_id], local_asker(ns), test_id)
+        print(f"{name}: all visible checks passed. Hidden checks run when your work is graded.")
+
+    return local_asker, check

@@ -5,14 +5,11 @@ As in the first assignment, ``answer(namespace, request)`` is the narrow questio
 also uses, and ``check(name)`` runs the visible checks of one test cell (or of a whole exercise) on the
 notebook's variables and says in words what is wrong.
 """
-import inspect
-
 import numpy as np
 
 from checks_core import (CheckFailure, QuestionError, as_array, ask_or_fail, autodiff_jacobian,  # noqa: F401
-                         catalogued, check_visible, close, describe, first_difference, fresh, lookup,
+                         catalogued, close, describe, entry_points, first_difference, fresh, lookup,
                          min_event_ndims, quiet, require, rng, run_checks, student_error_message, tf_modules)
-from checks_core import local_asker as _local_asker
 
 LEVELS = 17  # grey levels of the digits: 0, 1, ..., 16
 
@@ -302,16 +299,4 @@ VISIBLE = {
     "multiscale_visible": [check_multiscale_visible],
 }
 
-
-def local_asker(namespace):
-    """``ask`` for objects in this process (the notebook's own kernel)."""
-    return _local_asker(answer, namespace)
-
-
-def check(name, namespace=None):
-    """Run visible checks against the variables of the calling notebook, offline.
-
-    ``name`` is a test cell's grade_id (``"squeeze_visible"``) or a whole exercise (``"squeeze"``).
-    """
-    ns = namespace if namespace is not None else inspect.currentframe().f_back.f_globals
-    check_visible(VISIBLE, answer, name, ns)
+local_asker, check = entry_points(VISIBLE, answer)

@@ -12,15 +12,12 @@ grader files, no network. It has two parts.
   in words, what is wrong. A failing check raises ``CheckFailure`` (an ``AssertionError``), so
   nbgrader marks the cell as failed.
 """
-import inspect
-
 import numpy as np
 
 from checks_core import (CheckFailure, QuestionError, as_array, ask_or_fail, autodiff_jacobian,  # noqa: F401
-                         catalogued, check_visible, close, describe, first_difference, fresh, lookup,
+                         catalogued, close, describe, entry_points, first_difference, fresh, lookup,
                          min_event_ndims, quiet, require, rng, run_checks, shape_list, student_error_message,
                          tf_modules)
-from checks_core import local_asker as _local_asker
 
 
 #: The catalogue of common mistakes. Each entry: the graded item, how the checks recognise it, what the
@@ -394,17 +391,4 @@ VISIBLE = {
     "bimodal_base_distribution_shapes": [check_bimodal_shapes],
 }
 
-
-def local_asker(namespace):
-    """``ask`` for objects in this process (the notebook's own kernel)."""
-    return _local_asker(answer, namespace)
-
-
-def check(name, namespace=None):
-    """Run visible checks against the variables of the calling notebook, offline.
-
-    ``name`` is a test cell's grade_id (``"affine_coupling_layer_contract"``) or a whole exercise
-    (``"affine_coupling_layer"``: all of its visible checks).
-    """
-    ns = namespace if namespace is not None else inspect.currentframe().f_back.f_globals
-    check_visible(VISIBLE, answer, name, ns)
+local_asker, check = entry_points(VISIBLE, answer)
