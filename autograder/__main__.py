@@ -48,6 +48,10 @@ def main(argv=None):
             for student, result in rows.items():
                 failed = [t for t in result["tests"] if t["status"] != "passed"]
                 print(f"\n{student}: {result['score']:g} points" + (":" if failed else ""))
+                reasons = {t["output"].splitlines()[0] for t in failed}
+                if len(failed) > 1 and len(reasons) == 1:  # one cause for every check: say it once
+                    print(f"  - all {len(failed)} failed checks: {reasons.pop()[:200]}")
+                    continue
                 for t in failed[:4]:
                     print(f"  - {t['name']}\n      {t['output'].splitlines()[0][:200]}")
                 if len(failed) > 4:

@@ -103,6 +103,7 @@ def summarise(rows, assignment):
     totals = [r["score"] for r in rows.values()]
     best = max((sum(t["max_score"] for t in r["tests"]) for r in rows.values()), default=0)
     per_check, mistakes, limits = {}, Counter(), []
+    missing = [student for student, r in rows.items() if r.get("output", "").startswith("Nothing was submitted")]
     for student, r in rows.items():
         for t in r["tests"]:
             name = t["name"]
@@ -122,7 +123,8 @@ def summarise(rows, assignment):
             per_item[item][0] += sum(t["score"] for t in tests)
             per_item[item][1] += sum(t["max_score"] for t in tests)
     return {"totals": totals, "best": best, "per_check": per_check, "per_item": per_item,
-            "mistakes": [(m, n, catalogue[m]) for m, n in mistakes.most_common()], "limits": limits}
+            "mistakes": [(m, n, catalogue[m]) for m, n in mistakes.most_common()], "limits": limits,
+            "missing": missing}
 
 
 def _plots(summary, folder):
@@ -173,7 +175,9 @@ def write_instructor_report(rows, folder, assignment):
     mean = sum(s["totals"]) / n if n else 0
     parts = [f"<h1>Instructor report: {e(assignment)}, {n} submissions</h1>",
              f"<p>Mean automatically graded score {mean:.1f} / {s['best']:g}; "
-             f"{sum(t == s['best'] for t in s['totals'])} full marks, {sum(t == 0 for t in s['totals'])} zero.</p>"]
+             f"{sum(t == s['best'] for t in s['totals'])} full marks, {sum(t == 0 for t in s['totals'])} zero"
+             + (f", of which {len(s['missing'])} submitted nothing ({e(', '.join(s['missing']))})" if s["missing"] else "")
+             + ".</p>"]
     if s["mistakes"]:
         parts.append("<h2>Re-teach first</h2><ol>")
         for m, count, entry in s["mistakes"][:3]:

@@ -91,6 +91,9 @@ def grade(path, zygote, assignment, limits=None):
     """Grade one notebook file as ``assignment``; always returns a Gradescope results dict (never raises
     for bad input)."""
     started = time.monotonic()
+    if not Path(path).exists():
+        reason = f"Nothing was submitted for this assignment ({path}: no such file)."
+        return report.results(assignment, {}, reason, started, missing=reason)
     try:
         nb = notebooks.read(path)
     except notebooks.NotebookError as e:
