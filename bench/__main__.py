@@ -146,7 +146,7 @@ def table(results):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--steps", type=int, default=2000, help="training steps per flow")
-    parser.add_argument("--repeats", type=int, default=2, help="training runs per flow (interleaved)")
+    parser.add_argument("--repeats", type=int, default=4, help="training runs per flow (interleaved)")
     parser.add_argument("--jobs", type=int, help="grading slots (default: the autograder's default)")
     parser.add_argument("--out", default=str(HERE / "results.json"))
     args = parser.parse_args(argv)

@@ -108,20 +108,24 @@ def training(steps, repeats):
 
         rng = np.random.default_rng(seed)
         batches = [train[rng.choice(len(train), batch_size, replace=False)] for _ in range(steps)]
-        step(batches[0])  # trace outside the timing
-        started = time.perf_counter()
-        for x in batches[1:]:
-            loss = step(x)
-        loss.numpy()
-        seconds = (time.perf_counter() - started) / (steps - 1)
+        step(batches[0]).numpy()  # trace outside the timing
+        chunks = []  # seconds per step over chunks of 100 steps: the median resists a noisy neighbour
+        for start in range(1, steps, 100):
+            started = time.perf_counter()
+            for x in batches[start:start + 100]:
+                loss = step(x)
+            loss.numpy()
+            chunks.append((time.perf_counter() - started) / len(batches[start:start + 100]))
+        seconds = statistics.median(chunks)
         nll = float(-tf.reduce_mean(flow.log_prob(valid)))
         return {"step_ms": 1000 * seconds, "valid_nll": nll,
                 "parameters": int(sum(np.prod(v.shape) for v in variables))}
 
     results = {"notebook": [], "tfp_realnvp": []}
-    for r in range(repeats):  # interleaved, so drift in machine speed hits both alike
-        results["notebook"].append(run(notebook_flow, r))
-        results["tfp_realnvp"].append(run(tfp_flow, r))
+    builders = [("notebook", notebook_flow), ("tfp_realnvp", tfp_flow)]
+    for r in range(repeats):  # interleaved, first one then the other first, so drift hits both alike
+        for name, build in (builders if r % 2 == 0 else builders[::-1]):
+            results[name].append(run(build, r))
     return {"steps": steps, "batch_size": batch_size, "repeats": repeats, **results}
 
 
