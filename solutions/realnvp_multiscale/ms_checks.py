@@ -241,14 +241,9 @@ def coupling_spec(height, width, channels, mask, seed):
             "mask": np.broadcast_to(np.asarray(mask, dtype="float64"), (height, width, channels)).tolist()}
 
 
-def _checkerboard(height, width, orientation):
-    i, j = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
-    return ((i + j + orientation) % 2 == 0).astype("float64")[:, :, None]
-
-
 def check_image_coupling_contract(ask):
     """On [N, 4, 4, 2] images: shapes, masked pixels pass through, inverse on fresh tensors, log-det per image."""
-    mask = np.repeat(_checkerboard(4, 4, 0), 2, axis=2)
+    mask = np.repeat(rng(50).integers(0, 2, size=(4, 4, 1)).astype("float64"), 2, axis=2)  # any mask will do
     spec = coupling_spec(4, 4, 2, mask, 51)
     x = rng(52).normal(size=(5, 4, 4, 2))
     info = ask_or_fail(ask, {"op": "bijector", "spec": spec, "method": "describe", "x": x})
