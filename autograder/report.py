@@ -5,7 +5,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import course_config
 from autograder import checks, notebooks
 
 HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
@@ -22,9 +21,8 @@ def _description(source):
 
 def test_cells(assignment):
     """The graded test cells of the source notebook: the single source of points and descriptions."""
-    path = course_config.ROOT / course_config.SOURCE_DIR / assignment / f"{assignment}.ipynb"
     out = []
-    for cell in notebooks.read(path).cells:
+    for cell in checks.source_cells(assignment):
         meta = notebooks.grade_meta(cell)
         if not notebooks.is_test_cell(cell):
             continue
@@ -36,9 +34,8 @@ def test_cells(assignment):
 
 
 def manual_cells(assignment):
-    path = course_config.ROOT / course_config.SOURCE_DIR / assignment / f"{assignment}.ipynb"
     return [(notebooks.grade_meta(c)["grade_id"], notebooks.grade_meta(c)["points"])
-            for c in notebooks.read(path).cells
+            for c in checks.source_cells(assignment)
             if notebooks.grade_meta(c).get("grade") and notebooks.grade_meta(c).get("solution")]
 
 

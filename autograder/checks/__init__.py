@@ -33,8 +33,13 @@ def source_notebook(assignment):
 
 
 @functools.cache
+def source_cells(assignment):
+    """The source notebook's cells, read once per process (grading reads its points for every submission)."""
+    return tuple(notebooks.read(source_notebook(assignment)).cells)
+
+
 def _source_cells(assignment):
-    return [notebooks.grade_meta(c) for c in notebooks.read(source_notebook(assignment)).cells]
+    return [notebooks.grade_meta(c) for c in source_cells(assignment)]
 
 
 @functools.cache
