@@ -158,12 +158,15 @@ def write_gradebook(rows, assignment, db_url):
             gb.db.commit()
 
 
-def _store(student, result, digest, out, assignment):
-    """Write one student's results and feedback; ``graded.json`` last, so a killed batch regrades them."""
+def _grade_and_store(zygote, student, path, digest, out, assignment, limits):
+    """Grade one submission, then write its results and feedback; ``graded.json`` last, so a killed batch
+    regrades it."""
+    result = grade_one(path, zygote, assignment, limits)
     folder = out / assignment / student
     report.write_atomic(result, folder / "results.json")
     feedback.write_student(student, result, out, assignment)
     report.write_atomic({"submission_sha256": digest}, folder / "graded.json")
+    return result
 
 
 # One grading slot of the parallel pool: a grader process (spawned, so it shares nothing with the parent)
@@ -178,16 +181,13 @@ def _slot_start():
     util.Finalize(None, _SLOT["zygote"].close, exitpriority=10)
 
 
-def _slot_grade(student, path, digest, out, assignment, limits):
-    result = grade_one(path, _SLOT["zygote"], assignment, limits)
-    _store(student, result, digest, out, assignment)
-    return result
+def _slot_grade(*args):
+    return _grade_and_store(_SLOT["zygote"], *args)
 
 
 def default_jobs():
     """Grading slots to use: ``course_config.BATCH_JOBS``, or one per CPU core this process may use."""
-    configured = getattr(course_config, "BATCH_JOBS", None)
-    return configured or len(os.sched_getaffinity(0))
+    return course_config.BATCH_JOBS or len(os.sched_getaffinity(0))
 
 
 def run(directory, out=None, assignments=None, gradebook=None, limits=None, jobs=None):
@@ -215,8 +215,8 @@ def run(directory, out=None, assignments=None, gradebook=None, limits=None, jobs
     if jobs == 1:
         with Zygote() as zygote:
             for (assignment, student), path, digest in todo:
-                done[(assignment, student)] = result = grade_one(path, zygote, assignment, limits)
-                _store(student, result, digest, out, assignment)
+                done[(assignment, student)] = _grade_and_store(zygote, student, path, digest, out, assignment,
+                                                               limits)
                 _progress(len(done), len(submissions), student, started)
     elif todo:
         import multiprocessing

@@ -47,9 +47,9 @@ def mixed_submissions():
     return subs
 
 
-def _timed(command, **kwargs):
+def _seconds(fn, *args, **kwargs):
     started = time.perf_counter()
-    subprocess.run(command, check=True, cwd=course_config.ROOT, **kwargs)
+    fn(*args, **kwargs)
     return time.perf_counter() - started
 
 
@@ -57,7 +57,7 @@ def ours(submitted, out, jobs):
     command = [sys.executable, "-m", "autograder", "batch", str(submitted), "--out", str(out)]
     if jobs:
         command += ["--jobs", str(jobs)]
-    seconds = _timed(command, stdout=subprocess.DEVNULL)
+    seconds = _seconds(subprocess.run, command, check=True, cwd=course_config.ROOT, stdout=subprocess.DEVNULL)
     rows = {p.parent.name: json.loads(p.read_text()) for p in (Path(out) / ASSIGNMENT).glob("*/results.json")}
     return seconds, rows
 
@@ -76,13 +76,8 @@ def throughput(tmp, jobs):
     course = nbgrader_path.make_course(tmp / "course", subs, ASSIGNMENT)
     submitted = course / course_config.SUBMITTED_DIR
     ours_seconds, rows = ours(submitted, tmp / "ours", jobs)
-    setup = time.perf_counter()
-    nbgrader_path.nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
-    setup = time.perf_counter() - setup
-    theirs_seconds = _timed([str(nbgrader_path.BIN / "nbgrader"), "autograde", ASSIGNMENT,
-                             "--JupyterApp.config_file=course_config.py", f"--CourseDirectory.root={course}",
-                             "--force", "--log-level=ERROR"],
-                            env={**os.environ, "PATH": f"{nbgrader_path.BIN}:{os.environ['PATH']}"})
+    setup = _seconds(nbgrader_path.nbgrader, course, "generate_assignment", ASSIGNMENT, "--force")
+    theirs_seconds = _seconds(nbgrader_path.nbgrader, course, "autograde", ASSIGNMENT, "--force")
     theirs = nbgrader_path.scores(course, ASSIGNMENT, subs)
     disagree = {}
     for student, result in rows.items():
