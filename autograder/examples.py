@@ -37,8 +37,8 @@ MISTAKES = {
                                  ("(5, 1, 2)", "(5, 1, 2, 3)")),
     "shape-is-input-shape": _m("predicted_log_prob_shape", {"predicted_log_prob_shape_value"},
                                ("(5, 1, 2)", "(5, 1, 2, 1)")),
-    "shape-not-a-tuple": _m("predicted_log_prob_shape",
-                            {"predicted_log_prob_shape_form", "predicted_log_prob_shape_value"},
+    # The value is graded apart from its form: a list with the right numbers loses the form point only.
+    "shape-not-a-tuple": _m("predicted_log_prob_shape", {"predicted_log_prob_shape_form"},
                             ("(5, 1, 2)", "[5, 1, 2]")),
     "bernoulli-probs-of-zero": _m("independent_bernoulli",
                                   {"independent_bernoulli_log_prob", "independent_bernoulli_reference"},
@@ -48,7 +48,7 @@ MISTAKES = {
         {"independent_bernoulli_shapes", "independent_bernoulli_log_prob", "independent_bernoulli_reference"},
         ("tfd.Independent(tfd.Bernoulli(probs=[0.1, 0.3, 0.5]), reinterpreted_batch_ndims=1)",
          "tfd.Bernoulli(probs=[0.1, 0.3, 0.5])")),
-    "mvn-sigma-as-cholesky": _m("mvn_transformed", {"mvn_transformed_reference"},
+    "mvn-sigma-as-cholesky": _m("mvn_transformed", {"mvn_transformed_agree", "mvn_transformed_reference"},
                                 ("chol = tf.linalg.cholesky(cov)", "chol = tf.linalg.band_part(cov, -1, 0)")),
     "mvn-base-not-standard": _m(
         "mvn_transformed", {"mvn_transformed_reference"},
@@ -84,10 +84,38 @@ MISTAKES = {
     "acl-returns-numpy": _m("affine_coupling_layer", _acl("contract", "properties"),
                             ("return self.b * x + (1. - self.b) * (x * tf.exp(s) + t)",
                              "return (self.b * x + (1. - self.b) * (x * tf.exp(s) + t)).numpy()")),
+    "acl-clips-log-scale": _m("affine_coupling_layer", _acl("forward", "inverse", "log_det"),
+                              *((f"{lhs}, s = self.shift_and_log_scale_fn(self.b * {v})\n",
+                                 f"{lhs}, s = self.shift_and_log_scale_fn(self.b * {v})\n"
+                                 "        s = tf.clip_by_value(s, -1., 1.)  # keep the scales tame\n")
+                                for lhs, v in (("t", "x"), ("t", "y"), ("_", "x"), ("_", "y")))),
+    # The four below give the right values in eager mode; only training (gradients, tf.function) exposes them.
+    "acl-numpy-in-layer": _m("affine_coupling_layer", _acl("properties"),
+                             ("x * tf.exp(s) + t", "x * np.exp(s) + t"), ("(y - t) * tf.exp(-s)", "(y - t) * np.exp(-s)")),
+    "acl-numpy-in-logdet": _m("affine_coupling_layer", _acl("properties"),
+                              (LOG_DET_SUM, "tf.reduce_sum((1. - self.b) * s.numpy(), axis=-1)")),
+    "acl-stop-gradient-input": _m("affine_coupling_layer", _acl("properties"),
+                                  ("t, s = self.shift_and_log_scale_fn(self.b * x)",
+                                   "t, s = self.shift_and_log_scale_fn(tf.stop_gradient(self.b * x))")),
+    "acl-fails-in-graph": _m("affine_coupling_layer", _acl("properties"),
+                             ("return self.b * x + (1. - self.b) * (x * tf.exp(s) + t)",
+                              "b = tf.broadcast_to(self.b, x.shape)\n"
+                              "        return b * x + (1. - b) * (x * tf.exp(s) + t)")),
+    "acl-mask-not-cast": _m("affine_coupling_layer", _acl("properties"),
+                            ("self.b = tf.cast(mask, tf.float32)", "self.b = mask")),
+    "acl-kwargs-dropped": _m("affine_coupling_layer", _acl("properties"),
+                             ("super().__init__(forward_min_event_ndims=1, **kwargs)",
+                              "super().__init__(forward_min_event_ndims=1)")),
+    "acl-logdet-fixed-axis": _m("affine_coupling_layer", _acl("properties"),
+                                (LOG_DET_SUM, "tf.reduce_sum((1. - self.b) * s, axis=1)")),
+    # Equal numbers, so only the grader's recording bijector (which sees no inverse_log_det_jacobian call) tells.
+    "ldj-fldj-twice": _m("log_det_jacobians", {"log_det_jacobians_reference"},
+                         ("neg_ildj = -bijector.inverse_log_det_jacobian(bijector.forward(x), event_ndims=1)",
+                          "neg_ildj = bijector.forward_log_det_jacobian(x, event_ndims=1)")),
     "ldj-sign": _m("log_det_jacobians", {"log_det_jacobians_visible", "log_det_jacobians_reference"},
                    ("neg_ildj = -bijector", "neg_ildj = bijector")),
-    # For a coupling layer ildj(x) == ildj(forward(x)) (the network sees b*x either way), so only the
-    # grader's own bijectors expose this one: the visible check passes, the hidden one fails.
+    # For a coupling layer (TFP's RealNVP in the visible check) ildj(x) == ildj(forward(x)): the conditioner sees
+    # the unchanged half either way. So only the hidden check's other bijectors expose this one.
     "ldj-at-x": _m("log_det_jacobians", {"log_det_jacobians_reference"},
                    ("inverse_log_det_jacobian(bijector.forward(x), event_ndims=1)",
                     "inverse_log_det_jacobian(x, event_ndims=1)")),
@@ -111,9 +139,9 @@ _INVERSE_SQUEEZE = ("        blocks = tf.reshape(y, [-1, h, w, 2, 2, c])\n"
                     "column in block, C]\n")
 _IMAGE_LOG_DET = "tf.reduce_sum((1. - self.b) * s, axis=[-3, -2, -1])"
 MULTISCALE_MISTAKES = {
-    "preprocess-no-dequant-scale": _m("preprocess", {"preprocess_reference"},
+    "preprocess-no-dequant-scale": _m("preprocess", {"preprocess_visible", "preprocess_reference"},
                                       (" - tf.math.log(float(LEVELS)) - tf.math.log(p)", " - tf.math.log(p)")),
-    "preprocess-no-logit-term": _m("preprocess", {"preprocess_reference"},
+    "preprocess-no-logit-term": _m("preprocess", {"preprocess_visible", "preprocess_reference"},
                                    ("tf.math.log(float(LEVELS)) - tf.math.log(p) - tf.math.log1p(-p)",
                                     "tf.math.log(float(LEVELS)) + 0. * p")),
     "preprocess-logdet-not-summed": _m("preprocess", {"preprocess_visible", "preprocess_reference"},
@@ -149,6 +177,14 @@ MULTISCALE_MISTAKES = {
                                      ("return tf.concat([tf.reshape(z1, [n, -1]), tf.reshape(h, [n, -1])], axis=-1)",
                                       "return tf.concat([z1, h], axis=-1)")),
 }
+
+#: The documented exceptions to "a mistake costs points in one item only": mistake -> the other item that loses
+#: points, and why. The multiscale flow is assembled from the student's masks, squeeze and coupling layer (the
+#: exercise says so, and shipping correct versions with the release would give away their answers), so a
+#: mistake in one of those also breaks the flow; its feedback names the part that causes it.
+CHARGED_ELSEWHERE = {m: "multiscale" for m in (
+    "checkerboard-wrong-orientation", "checkerboard-no-channel-axis", "channel-mask-wrong-orientation",
+    "squeeze-naive-reshape", "image-coupling-logdet-last-axis", "image-coupling-logdet-ignores-mask")}
 
 #: Each assignment's catalogue of example mistakes.
 CATALOGUE = {"normalising_flows": MISTAKES, "realnvp_multiscale": MULTISCALE_MISTAKES}

@@ -1,6 +1,6 @@
 """Build the reference values from solutions/: `make reference` (python -m autograder reference)."""
 import course_config
-from autograder import checks, execute, notebooks
+from autograder import checks, execute, extract, notebooks
 
 
 def solutions_path(assignment):
@@ -8,13 +8,16 @@ def solutions_path(assignment):
 
 
 def solution_namespace(assignment):
-    """Run the solutions notebook's code (short budget, test cells skipped) and return its variables."""
+    """Run the solutions notebook's code as the grader's worker runs a submission's, and return its variables.
+
+    One execution policy (``extract.student_code``): test cells and the cells tagged ``skip-when-grading``
+    (training, plots) are skipped, and the short budget goes after the parameters cell.
+    """
     import matplotlib
     matplotlib.use("Agg")
-    nb = notebooks.apply_parameters(notebooks.read(solutions_path(assignment)),
-                                    course_config.SHORT_BUDGET[assignment])
+    sources, _ = extract.student_code(notebooks.read(solutions_path(assignment)), assignment)
     ns = {}
-    errors = execute.run_cells(execute.code_cells(nb), ns)
+    errors = execute.run_cells(sources, ns)
     if errors:
         raise RuntimeError("the solutions notebook failed while building references:\n"
                            + "\n".join(f"cell {i}: {msg}" for i, msg in errors))

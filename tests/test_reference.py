@@ -57,6 +57,7 @@ def test_coupling_reference_is_the_float64_formula(stored):
     ref = stored["affine_coupling_layer"]
     for case in acl.CASES:
         spec, x, name = acl._spec(case), acl._x(case[0], case[2]), acl._case_name(case)
+        assert np.abs(cm.log_scale(spec, x)).max() > 1.5 or len(case) == 3  # the large case reaches past +-1
         np.testing.assert_allclose(ref[f"forward {name}"], cm.forward(spec, x), rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(ref[f"fldj {name}"], cm.fldj(spec, x), rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(cm.inverse(spec, cm.forward(spec, x)), x, atol=1e-10)
@@ -75,11 +76,51 @@ def test_coupling_math_log_det_matches_a_finite_difference_jacobian():
 def test_log_det_jacobians_reference_is_analytic(stored):
     ref = stored["log_det_jacobians"]
     L = np.array(ldj.SPECS["scale_tril"]["scale_tril"])
-    for arr in ref["scale_tril"]:
+    for arr in ref["scale_tril"]["fldj"], ref["scale_tril"]["neg_ildj"]:
         np.testing.assert_allclose(arr, np.full(len(ldj.X), np.log(np.abs(np.diag(L))).sum()), rtol=1e-5)
     softplus_fldj = np.sum(-np.log1p(np.exp(-ldj.X)), axis=-1)  # d softplus / dx = sigmoid(x)
-    for arr in ref["shift_softplus"]:
+    for arr in ref["shift_softplus"]["fldj"], ref["shift_softplus"]["neg_ildj"]:
         np.testing.assert_allclose(arr, softplus_fldj, rtol=1e-4, atol=1e-5)
-    spec = ldj.SPECS["coupling"]
-    for arr in ref["coupling"]:
-        np.testing.assert_allclose(arr, cm.fldj(spec, ldj.X), rtol=1e-4, atol=1e-5)
+    # tfb.RealNVP(num_masked=1): the log-det is the sum of the log-scales the network gives from x[:, :1]
+    spec = ldj.SPECS["realnvp"]
+    w = {k: np.asarray(v) for k, v in spec["weights"].items()}
+    h = np.tanh(ldj.X[:, :1] @ w["W1"] + w["b1"])
+    want = np.tanh(h @ w["Wl"] + w["bl"]).sum(axis=-1)
+    for arr in ref["realnvp"]["fldj"], ref["realnvp"]["neg_ildj"]:
+        np.testing.assert_allclose(arr, want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.affine_coupling_layer
+def test_inverse_references_are_computed_on_fresh_inputs_not_on_reference_outputs(stored):
+    """No reference value is ever sent to the student's code: inverse and ildj get fresh grader inputs."""
+    ref = stored["affine_coupling_layer"]
+    outputs = [v for k, v in ref.items() if k.startswith(("forward", "fldj"))]
+    for name, request in acl.REQUESTS.items():
+        for sent in (request["x"],):
+            assert not any(np.shape(sent) == np.shape(o) and np.allclose(sent, o) for o in outputs), name
+    for case in acl.CASES:
+        spec, y, name = acl._spec(case), acl._y(case[0], case[2]), acl._case_name(case)
+        np.testing.assert_allclose(ref[f"inverse {name}"], cm.inverse(spec, y), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(ref[f"ildj {name}"], cm.ildj(spec, y), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.affine_coupling_layer
+def test_chain_maths_is_tfp_chain_order(stored):
+    """cm.chain_log_prob (specs[0] acts first) agrees with the solutions' Chain([second, first]) log_prob."""
+    first, second = acl._chain_spec["bijectors"][1], acl._chain_spec["bijectors"][0]
+    got = cm.chain_log_prob([first, second], acl._chain_x)
+    np.testing.assert_allclose(stored["affine_coupling_layer"]["chain flow_log_prob"], got, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.affine_coupling_layer
+def test_finite_difference_gradients_agree_with_an_analytic_one():
+    """d/d(bl) of sum(fldj) for one layer is sum over examples and unmasked j of (1 - tanh^2) at that unit."""
+    spec = acl.GRAD_SPECS[0]
+    grads = cm.chain_gradients([spec], acl.GRAD_X, acl.GRAD_R)
+    w = cm.weights(spec)
+    b = np.asarray(spec["mask"])
+    h = np.tanh((b * acl.GRAD_X) @ w["W1"] + w["b1"])
+    pre = h @ w["Wl"] + w["bl"]
+    want = ((1 - b) * (1 - np.tanh(pre) ** 2)).sum(axis=0)
+    np.testing.assert_allclose(grads["fldj"]["0/bl"], want, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(grads["fldj"]["0/bs"], 0.0, atol=1e-9)  # the shift does not enter the log-det

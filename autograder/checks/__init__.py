@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import course_config
-from autograder import notebooks
+from autograder import notebooks, wire
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 
@@ -138,24 +138,9 @@ def run_test_cell(assignment, test_id, ask, reference):
         fn(ask, reference[item])
 
 
-def _encode(value):
-    if isinstance(value, np.ndarray):
-        return {"__array__": value.tolist(), "shape": list(value.shape)}
-    if isinstance(value, (list, tuple)):
-        return [_encode(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _encode(v) for k, v in value.items()}
-    return value
-
-
-def _decode(value):
-    if isinstance(value, dict) and "__array__" in value:
-        return np.asarray(value["__array__"], dtype="float64").reshape(value["shape"])
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _decode(v) for k, v in value.items()}
-    return value
+#: One array codec for the whole grader: reference values are stored the way answers travel from the worker
+#: (``wire``: JSON with arrays as .npy bytes, dtype and shape included, never pickle).
+_encode, _decode = wire._encode, wire._decode
 
 
 def reference_file(assignment):

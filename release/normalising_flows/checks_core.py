@@ -8,6 +8,7 @@ import contextlib
 import inspect
 import logging
 import os
+import re
 import warnings
 
 import numpy as np
@@ -56,9 +57,20 @@ def tf_modules():
     return tf, tfp
 
 
+def clean_error_text(text):
+    """An error's text without TensorFlow's internals: no ``{{function_node ...}}`` prefix, no ``[Op:...]``
+    tag, no graph traceback; its first line only, cut to a readable length."""
+    text = re.sub(r"\{\{[^}]*\}\}", "", str(text))
+    text = re.sub(r"\s*\[Op:[^\]]*\](\s*name:.*)?", "", text)
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    first = lines[0] if lines else ""
+    return first if len(first) <= 300 else first[:297] + "..."
+
+
 def student_error_message(e):
-    """Words for an exception raised by the student's code."""
-    text = f"your code raised {type(e).__name__}" + (f": {e}" if str(e) else "")
+    """Words for an exception raised by the student's code (never TensorFlow's raw error text)."""
+    detail = clean_error_text(e)
+    text = f"your code raised {type(e).__name__}" + (f": {detail}" if detail else "")
     if isinstance(e, NotImplementedError):
         text += " (the `raise NotImplementedError()` stub is still in place: replace it with your answer)"
     return text
@@ -82,6 +94,33 @@ def shape_list(shape):
         return [int(d) for d in shape]
     except (TypeError, ValueError):
         return None
+
+
+def int_sequence(obj):
+    """The values of a sequence of integers in any container (tuple, list, tf.TensorShape, numpy or tensor
+    of ints, numpy ints), as Python ints; None if ``obj`` is not one."""
+    if isinstance(obj, (str, bytes, dict, bool)) or obj is None:
+        return None
+    try:
+        if hasattr(obj, "as_list"):  # tf.TensorShape
+            obj = obj.as_list()
+        if hasattr(obj, "numpy"):
+            obj = obj.numpy()
+        items = list(obj)
+    except Exception:
+        return None
+    out = []
+    for v in items:
+        if isinstance(v, (bool, np.bool_)) or v is None:
+            return None
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            return None
+        if not np.isfinite(f) or f != round(f) or np.ndim(v) != 0:
+            return None
+        out.append(int(round(f)))
+    return out
 
 
 def fresh(tf, x, dtype="float32"):
@@ -113,8 +152,12 @@ def describe(obj):
     elif isinstance(obj, (tuple, list)):
         out["value"] = [v if isinstance(v, (int, float, str, bool)) or v is None else repr(v) for v in obj]
         out["item_types"] = [type(v).__name__ for v in obj]
+        out["items_integral"] = [isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+                                 for v in obj]
     elif isinstance(obj, (int, float, str, bool)) or obj is None:
         out["value"] = obj
+    if not isinstance(obj, type):
+        out["ints"] = int_sequence(obj)  # the value of a shape-like answer, whatever its container
     return out
 
 
@@ -144,6 +187,33 @@ def autodiff_jacobian(tf, forward, x, event_ndims=1):
         raise QuestionError("forward's output is not differentiable with respect to its input "
                             "(is a NumPy conversion in the way?).")
     return as_array(tf.stack([tf.reshape(r, [n, -1]) for r in rows], axis=-2), "the autodiff Jacobian of forward")
+
+
+def bijector_answer(tf, bij, method, x, event_ndims, request=None):
+    """Call one method of a bijector on the fresh tensor ``x``: the dispatch both assignments share.
+
+    ``event_ndims`` is the assignment's event rank (a request may override it for ``ildj``). Methods:
+    forward, inverse, fldj, ildj, jacobian (each example's d forward / d x by autodiff, events flattened:
+    [N, D, D]) and describe (forward_min_event_ndims, type, name and what forward returns).
+    """
+    request = request or {}
+    if method == "forward":
+        return as_array(bij.forward(x), "forward")
+    if method == "inverse":
+        return as_array(bij.inverse(x), "inverse")
+    if method == "fldj":
+        return as_array(bij.forward_log_det_jacobian(x, event_ndims=request.get("event_ndims", event_ndims)),
+                        "forward_log_det_jacobian")
+    if method == "ildj":
+        return as_array(bij.inverse_log_det_jacobian(x, event_ndims=request.get("event_ndims", event_ndims)),
+                        "inverse_log_det_jacobian")
+    if method == "jacobian":
+        return autodiff_jacobian(tf, bij.forward, x)
+    if method == "describe":
+        y = bij.forward(x)
+        return {"forward_min_event_ndims": min_event_ndims(bij), "type": type(bij).__name__,
+                "name": str(getattr(bij, "name", "")), "returns": "tensor" if tf.is_tensor(y) else type(y).__name__}
+    raise QuestionError(f"unknown bijector method {method!r}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,9 +15,9 @@ grader files, no network. It has two parts.
 import numpy as np
 
 from checks_core import (CheckFailure, QuestionError, as_array, ask_or_fail, autodiff_jacobian,  # noqa: F401
-                         catalogued, close, describe, entry_points, first_difference, fresh, lookup,
-                         min_event_ndims, quiet, require, rng, run_checks, shape_list, student_error_message,
-                         tf_modules)
+                         bijector_answer, catalogued, clean_error_text, close, describe, entry_points,
+                         first_difference, fresh, lookup, min_event_ndims, quiet, require, rng, run_checks,
+                         shape_list, student_error_message, tf_modules)
 
 
 #: The catalogue of common mistakes. Each entry: the graded item, how the checks recognise it, what the
@@ -35,8 +35,9 @@ MISTAKES = {
                 "event_shape of mvn3, then drop the event dimensions",
         section="3. Distributions, broadcasting in log_prob"),
     "shape-not-a-tuple": dict(
-        item="predicted_log_prob_shape", recognised="the value is not a tuple of Python ints",
-        message="write the prediction as a tuple of ints, e.g. (4, 2), not a list, a TensorShape or a tensor",
+        item="predicted_log_prob_shape", recognised="the value is not a tuple of ints",
+        message="write the prediction as a tuple of ints, e.g. (4, 2), not a list, a TensorShape or a tensor "
+                "(its value is graded separately)",
         section="Exercise 1"),
     "bernoulli-probs-of-zero": dict(
         item="independent_bernoulli", recognised="log_prob of each outcome x equals the reference at 1 - x",
@@ -107,6 +108,63 @@ MISTAKES = {
         message="the layer returns NumPy arrays; return tf tensors (use tf ops, not np, inside the hooks), or "
                 "gradients cannot flow and the flow cannot be trained",
         section="6. Subclassing bijectors"),
+    "acl-clips-log-scale": dict(
+        item="affine_coupling_layer", recognised="forward matches the formula with log_scale clipped to [-1, 1] or "
+                                                  "squashed by tanh, on a conditioner whose log-scales reach +-3",
+        message="the layer clips or squashes the network's log_scale before using it. Use log_scale exactly as "
+                "shift_and_log_scale_fn returns it: any limit on the scales belongs in the network (the notebook's "
+                "network ends in tanh), not in the coupling layer",
+        section="5. NICE and RealNVP, the affine coupling"),
+    "acl-numpy-in-layer": dict(
+        item="affine_coupling_layer", recognised="no gradient reaches the conditioner's weights through forward "
+                                                  "or inverse, while the values are right",
+        message="forward or inverse computes with NumPy (np.exp, np.where, .numpy(), ...): the values are right, "
+                "but no gradient flows back to the network's weights, so the flow cannot be trained and fails "
+                "inside tf.function. Use TensorFlow ops (tf.exp, ...) in every hook",
+        section="6. Subclassing bijectors"),
+    "acl-numpy-in-logdet": dict(
+        item="affine_coupling_layer", recognised="no gradient reaches the conditioner's weights through the "
+                                                  "log-det-Jacobians, while their values are right",
+        message="the log-det-Jacobian is computed outside TensorFlow (.numpy() or a NumPy function): its value "
+                "is right, but training gets no gradient from it and tf.function cannot run it. Keep it a tensor "
+                "expression, e.g. tf.reduce_sum((1 - b) * log_scale, axis=-1)",
+        section="6. Subclassing bijectors"),
+    "acl-stop-gradient-input": dict(
+        item="affine_coupling_layer", recognised="the weights' gradients are right but the gradient with respect "
+                                                  "to the input misses the path through the network",
+        message="no gradient flows through the network's input (tf.stop_gradient, or a NumPy round trip, on b*x). "
+                "In a chain of layers the earlier layers then learn from a wrong gradient: feed b*x to "
+                "shift_and_log_scale_fn as a plain tensor",
+        section="6. Subclassing bijectors"),
+    "acl-fails-in-graph": dict(
+        item="affine_coupling_layer", recognised="forward or log_prob raises inside tf.function with an unknown "
+                                                  "batch size, while eager mode works",
+        message="the layer works eagerly but fails inside tf.function, where the batch size is unknown (None) and "
+                "tensors have no values yet. Keras' fit and any compiled training step run it that way: use "
+                "tf.shape(x) instead of x.shape for sizes, and tensor ops instead of Python conditions on tensors",
+        section="6. Subclassing bijectors"),
+    "acl-mask-not-cast": dict(
+        item="affine_coupling_layer", recognised="construction or forward fails for a mask given as a list, an "
+                                                  "integer array or a tensor",
+        message="the layer only works with a float32 NumPy mask. The contract allows a list, integer arrays and "
+                "tensors too: convert it once in __init__ with self.b = tf.cast(mask, tf.float32)",
+        section="Exercise 4"),
+    "acl-kwargs-dropped": dict(
+        item="affine_coupling_layer", recognised="AffineCouplingLayer(..., name=...) fails or ignores the name",
+        message="__init__ must accept **kwargs and pass them on: super().__init__(forward_min_event_ndims=1, "
+                "**kwargs). The flow names each layer with name=",
+        section="6. Subclassing bijectors"),
+    "acl-logdet-fixed-axis": dict(
+        item="affine_coupling_layer", recognised="on a [3, 4, D] batch the log-det sums over axis 1 (or keeps the "
+                                                  "wrong axes)",
+        message="the log-det sums over a fixed axis (axis=1) instead of the last one: on a batch of rank 3 it "
+                "adds up examples. Sum over axis=-1, the event axis, whatever the batch rank",
+        section="6. Subclassing bijectors, forward_min_event_ndims"),
+    "ldj-fldj-twice": dict(
+        item="log_det_jacobians", recognised="neg_ildj was computed without calling inverse_log_det_jacobian",
+        message="neg_ildj must come from the inverse map: -bijector.inverse_log_det_jacobian(bijector.forward(x), "
+                "event_ndims=1). Returning forward_log_det_jacobian twice gives equal numbers but checks nothing",
+        section="Exercise 5"),
     "ldj-sign": dict(
         item="log_det_jacobians", recognised="neg_ildj equals +inverse_log_det_jacobian(forward(x))",
         message="neg_ildj has the wrong sign: negate inverse_log_det_jacobian",
@@ -136,42 +194,185 @@ def mistake(mistake_id, detail=""):
 # --------------------------------------------------------------------------------------------
 # The question protocol
 # --------------------------------------------------------------------------------------------
-def conditioner_from_spec(spec):
-    """The grader-chosen, deterministic shift_and_log_scale_fn: a one-hidden-layer tanh network.
+def dense_conditioner(weights, x, xp, bound=1.0):
+    """The grader's shift_and_log_scale_fn, written once for TensorFlow (``xp=tf``) and numpy (``xp=np``).
 
-    ``h = tanh(x W1 + b1)``, ``shift = h Ws + bs``, ``log_scale = tanh(h Wl + bl)``.
+    ``h = tanh(x W1 + b1)``, ``shift = h Ws + bs``, ``log_scale = bound * tanh(h Wl + bl)``: a one-hidden-layer
+    tanh network whose log-scales lie in (-bound, bound). The grader's float64 maths calls this same function.
+    """
+    h = xp.tanh(xp.matmul(x, weights["W1"]) + weights["b1"])
+    return (xp.matmul(h, weights["Ws"]) + weights["bs"],
+            bound * xp.tanh(xp.matmul(h, weights["Wl"]) + weights["bl"]))
+
+
+def conditioner_from_spec(spec, trainable=False):
+    """The grader-chosen, deterministic shift_and_log_scale_fn of ``spec`` (``dense_conditioner``).
+
+    With ``trainable`` the weights are tf.Variables, returned too: (fn, {name: variable}).
     """
     tf, _ = tf_modules()
-    w = {k: tf.constant(np.asarray(v, dtype="float32")) for k, v in spec["weights"].items()}
+    make = tf.Variable if trainable else tf.constant
+    w = {k: make(np.asarray(v, dtype="float32")) for k, v in spec["weights"].items()}
+    bound = float(spec.get("log_scale_bound", 1.0))
 
     def shift_and_log_scale_fn(x):
-        h = tf.tanh(tf.matmul(x, w["W1"]) + w["b1"])
-        return tf.matmul(h, w["Ws"]) + w["bs"], tf.tanh(tf.matmul(h, w["Wl"]) + w["bl"])
+        return dense_conditioner(w, x, tf, bound)
 
-    return shift_and_log_scale_fn
+    return (shift_and_log_scale_fn, w) if trainable else shift_and_log_scale_fn
+
+
+#: The mask forms the contract allows, as the grader passes them to AffineCouplingLayer.
+MASK_FORMS = {
+    "float32": lambda tf, m: np.asarray(m, dtype="float32"),
+    "float64": lambda tf, m: np.asarray(m, dtype="float64"),
+    "int32": lambda tf, m: np.asarray(m, dtype="int32"),
+    "int64": lambda tf, m: np.asarray(m, dtype="int64"),
+    "list of ints": lambda tf, m: [int(v) for v in m],
+    "list of floats": lambda tf, m: [float(v) for v in m],
+    "float32 tensor": lambda tf, m: tf.constant(np.asarray(m, dtype="float32")),
+    "int32 tensor": lambda tf, m: tf.constant(np.asarray(m, dtype="int32")),
+}
+
+
+def _coupling(ns, spec, fn):
+    """The student's AffineCouplingLayer with the conditioner ``fn``, the mask in ``spec["mask_form"]`` and
+    any keyword arguments in ``spec["kwargs"]`` (e.g. name=)."""
+    tf, tfp = tf_modules()
+    cls = lookup(ns, spec.get("class", "AffineCouplingLayer"))
+    if not (isinstance(cls, type) and issubclass(cls, tfp.bijectors.Bijector)):
+        raise QuestionError("`AffineCouplingLayer` must be a class that subclasses tfb.Bijector.")
+    form = spec.get("mask_form", "float32")
+    try:
+        return cls(fn, MASK_FORMS[form](tf, spec["mask"]), **spec.get("kwargs", {}))
+    except Exception as e:
+        args = "".join(f", {k}={v!r}" for k, v in spec.get("kwargs", {}).items())
+        raise QuestionError(f"AffineCouplingLayer(shift_and_log_scale_fn, mask{args}) with the mask given as "
+                            f"{form} failed: " + student_error_message(e)) from None
+
+
+def _recording_bijector():
+    """A stand-in bijector, y = sinh(x) elementwise on vectors, that answers each public method itself.
+
+    It bypasses TFP's cache (so ildj(forward(x)) is really computed) and records every call: the method, the
+    input and event_ndims. The grader reads the record to see how log_det_jacobians used the bijector.
+    """
+    tf, tfp = tf_modules()
+
+    class RecordingBijector(tfp.bijectors.Bijector):
+        def __init__(self):
+            super().__init__(forward_min_event_ndims=1, name="recording_sinh")
+            self.calls = []
+
+        def _record(self, method, x, event_ndims=None):
+            x = tf.convert_to_tensor(x, dtype=tf.float32)
+            value = x.numpy() if tf.executing_eagerly() else None
+            nd = None
+            if event_ndims is not None:
+                try:
+                    nd = int(event_ndims)
+                except (TypeError, ValueError):
+                    nd = -1
+            self.calls.append({"method": method, "x": value, "event_ndims": nd})
+            return x, (1 if event_ndims is None else event_ndims)
+
+        def _sum_event(self, v, event_ndims):
+            nd = int(event_ndims)
+            return tf.reduce_sum(v, axis=list(range(-nd, 0))) if nd > 0 else v
+
+        def forward(self, x, name=None, **kwargs):
+            x, _ = self._record("forward", x)
+            return tf.sinh(x)
+
+        def inverse(self, y, name=None, **kwargs):
+            y, _ = self._record("inverse", y)
+            return tf.asinh(y)
+
+        def forward_log_det_jacobian(self, x, event_ndims=None, name=None, **kwargs):
+            x, nd = self._record("fldj", x, event_ndims)
+            return self._sum_event(tf.math.log(tf.cosh(x)), nd)
+
+        def inverse_log_det_jacobian(self, y, event_ndims=None, name=None, **kwargs):
+            y, nd = self._record("ildj", y, event_ndims)
+            return self._sum_event(-0.5 * tf.math.log1p(tf.square(y)), nd)
+
+    return RecordingBijector()
 
 
 def _build_bijector(ns, spec):
-    """A bijector described by ``spec``: the student's coupling layer or a TFP one the grader picks."""
+    """A bijector described by ``spec``: the student's coupling layer or one the grader builds itself."""
     tf, tfp = tf_modules()
     tfb = tfp.bijectors
     kind = spec["kind"]
     if kind == "coupling":
-        cls = lookup(ns, spec.get("class", "AffineCouplingLayer"))
-        if not (isinstance(cls, type) and issubclass(cls, tfb.Bijector)):
-            raise QuestionError("`AffineCouplingLayer` must be a class that subclasses tfb.Bijector.")
-        try:
-            return cls(conditioner_from_spec(spec), np.asarray(spec["mask"], dtype="float32"))
-        except Exception as e:
-            raise QuestionError("AffineCouplingLayer(shift_and_log_scale_fn, mask) failed: "
-                                + student_error_message(e)) from None
+        return _coupling(ns, spec, conditioner_from_spec(spec))
     if kind == "chain":
         return tfb.Chain([_build_bijector(ns, s) for s in spec["bijectors"]])
     if kind == "scale_tril":
         return tfb.ScaleMatvecTriL(scale_tril=np.asarray(spec["scale_tril"], dtype="float32"))
     if kind == "shift_softplus":
         return tfb.Chain([tfb.Shift(np.asarray(spec["shift"], dtype="float32")), tfb.Softplus()])
+    if kind == "realnvp":  # TFP's own coupling layer, with the grader's conditioner on the masked part
+        fn = conditioner_from_spec(spec)
+        return tfb.RealNVP(num_masked=spec["num_masked"], shift_and_log_scale_fn=lambda x0, units: fn(x0))
+    if kind == "recording":
+        return _recording_bijector()
     raise QuestionError(f"unknown bijector kind {kind!r}")
+
+
+def _gradients(ns, request):
+    """Gradients for training: on a Chain of the student's layers, each objective's gradient with respect to
+    every weight of the grader's (trainable) conditioners and to the input. None where no gradient flows.
+
+    Objectives: forward: sum(r * forward(x)); inverse: sum(r * inverse(x)); fldj: sum(fldj(x));
+    ildj: sum(ildj(x)); log_prob: sum of log_prob(x) under TransformedDistribution(N(0, I), chain).
+    """
+    tf, tfp = tf_modules()
+    tfb, tfd = tfp.bijectors, tfp.distributions
+    out = {}
+    d = int(np.shape(request["x"])[-1])
+    for objective in ("forward", "inverse", "fldj", "ildj", "log_prob"):
+        fns = [conditioner_from_spec(s, trainable=True) for s in request["specs"]]
+        layers = [_coupling(ns, s, fn) for s, (fn, _) in zip(request["specs"], fns)]
+        chain = layers[0] if len(layers) == 1 else tfb.Chain(list(reversed(layers)))  # specs[0] acts first
+        variables = {f"{i}/{k}": v for i, (_, w) in enumerate(fns) for k, v in w.items()}
+        x, r = fresh(tf, request["x"]), fresh(tf, request["r"])
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            if objective == "forward":
+                value = tf.reduce_sum(r * chain.forward(x))
+            elif objective == "inverse":
+                value = tf.reduce_sum(r * chain.inverse(x))
+            elif objective == "fldj":
+                value = tf.reduce_sum(chain.forward_log_det_jacobian(x, event_ndims=1))
+            elif objective == "ildj":
+                value = tf.reduce_sum(chain.inverse_log_det_jacobian(x, event_ndims=1))
+            else:
+                flow = tfd.TransformedDistribution(tfd.MultivariateNormalDiag(loc=tf.zeros(d)), chain)
+                value = tf.reduce_sum(flow.log_prob(x))
+        names = list(variables)
+        grads = tape.gradient(value, [variables[k] for k in names] + [x])
+        out[objective] = {"value": as_array(value, objective),
+                          "grads": {k: (None if g is None else as_array(g, f"the gradient of {objective}"))
+                                    for k, g in zip(names + ["x"], grads)}}
+    return out
+
+
+def _graph(ns, request):
+    """forward and log_prob (under TransformedDistribution(N(0, I), chain)) inside one tf.function, with an
+    unknown batch size, as Keras' fit and a compiled training step run them."""
+    tf, tfp = tf_modules()
+    tfb, tfd = tfp.bijectors, tfp.distributions
+    layers = [_coupling(ns, s, conditioner_from_spec(s)) for s in request["specs"]]
+    chain = layers[0] if len(layers) == 1 else tfb.Chain(list(reversed(layers)))
+    d = int(np.shape(request["x"])[-1])
+    flow = tfd.TransformedDistribution(tfd.MultivariateNormalDiag(loc=tf.zeros(d)), chain)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, d], tf.float32)])
+    def run(x):
+        return chain.forward(x), flow.log_prob(x)
+
+    y, lp = run(fresh(tf, request["x"]))
+    return {"forward": as_array(y, "forward under tf.function"), "log_prob": as_array(lp, "log_prob under tf.function")}
 
 
 def answer(ns, request):
@@ -187,6 +388,14 @@ def answer(ns, request):
             raise QuestionError(f"`{request['name']}` has no {op} method; is it a tfd.Distribution?")
         x = fresh(tf, request["x"], request.get("dtype", "float32"))
         return as_array(fn(x), f"{request['name']}.{op}")
+    if op == "moment":  # a distribution's mean, covariance or stddev
+        dist = lookup(ns, request["name"])
+        if request["method"] not in ("mean", "covariance", "stddev"):
+            raise QuestionError(f"unknown moment {request['method']!r}")
+        fn = getattr(dist, request["method"], None)
+        if fn is None:
+            raise QuestionError(f"`{request['name']}` has no {request['method']} method; is it a tfd.Distribution?")
+        return as_array(fn(), f"{request['name']}.{request['method']}()")
     if op == "sample":
         dist = lookup(ns, request["name"])
         seed = tf.constant([request.get("seed", 0), 0], dtype=tf.int32)  # stateless: same draws every time
@@ -194,28 +403,16 @@ def answer(ns, request):
     if op == "bijector":
         bij = _build_bijector(ns, request["spec"])
         x = fresh(tf, request["x"])
-        method = request["method"]
-        if method == "forward":
-            return as_array(bij.forward(x), "forward")
-        if method == "inverse":
-            return as_array(bij.inverse(x), "inverse")
-        if method == "fldj":
-            return as_array(bij.forward_log_det_jacobian(x, event_ndims=1), "forward_log_det_jacobian")
-        if method == "ildj":
-            return as_array(bij.inverse_log_det_jacobian(x, event_ndims=1), "inverse_log_det_jacobian")
-        if method == "jacobian":  # d forward / d x for each example, by autodiff: [N, D, D]
-            return autodiff_jacobian(tf, bij.forward, x)
-        if method == "flow_log_prob":  # log_prob under TransformedDistribution(N(0, I), bijector)
+        if request["method"] == "flow_log_prob":  # log_prob under TransformedDistribution(N(0, I), bijector)
             d = int(np.shape(request["x"])[-1])
             base = tfp.distributions.MultivariateNormalDiag(loc=tf.zeros(d))
             flow = tfp.distributions.TransformedDistribution(base, bij)
             return as_array(flow.log_prob(x), "TransformedDistribution.log_prob")
-        if method == "describe":
-            y = bij.forward(x)
-            returns = "tensor" if tf.is_tensor(y) else type(y).__name__
-            return {"forward_min_event_ndims": min_event_ndims(bij), "type": type(bij).__name__,
-                    "returns": returns}
-        raise QuestionError(f"unknown bijector method {method!r}")
+        return bijector_answer(tf, bij, request["method"], x, event_ndims=1, request=request)
+    if op == "gradients":
+        return _gradients(ns, request)
+    if op == "graph":
+        return _graph(ns, request)
     if op == "log_det_jacobians":
         fn = lookup(ns, request.get("name", "log_det_jacobians"))
         if not callable(fn):
@@ -225,7 +422,8 @@ def answer(ns, request):
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             raise QuestionError("log_det_jacobians(bijector, x) must return a pair (fldj, neg_ildj), "
                                 f"but it returned {type(out).__name__}.")
-        return [as_array(out[0], "fldj"), as_array(out[1], "neg_ildj")]
+        return {"fldj": as_array(out[0], "fldj"), "neg_ildj": as_array(out[1], "neg_ildj"),
+                "calls": getattr(bij, "calls", None)}
     raise QuestionError(f"unknown request {op!r}")
 
 
@@ -249,10 +447,10 @@ def require_distribution(ask, name, event_shape, batch_shape=(), hint_event=""):
 def check_predicted_shape_form(ask):
     """Your prediction is a tuple of non-negative ints (it is graded against the true shape later)."""
     info = ask_or_fail(ask, {"op": "describe", "name": "predicted_log_prob_shape"})
-    if info["type"] != "tuple" or not all(t == "int" for t in info["item_types"]):
+    if info["type"] != "tuple" or not all(info.get("items_integral") or [False]):
         raise mistake("shape-not-a-tuple", f"`predicted_log_prob_shape` is a {info['type']}"
                       + (f" of {info['item_types']}" if info.get("item_types") else ""))
-    require(all(v >= 0 for v in info["value"]), "shape entries cannot be negative.")
+    require(all(v >= 0 for v in info["ints"]), "shape entries cannot be negative.")
 
 
 def check_bernoulli_shapes(ask):
@@ -290,6 +488,23 @@ def check_mvn_types(ask):
                                     "MultivariateNormalDiag).")
 
 
+SIGMA = [[2.0, 1.0], [1.0, 2.0]]  # given in the exercise
+
+
+def check_mvn_covariance(ask):
+    """mvn_tril.covariance() is the exercise's Sigma = [[2, 1], [1, 2]]."""
+    cov = ask_or_fail(ask, {"op": "moment", "name": "mvn_tril", "method": "covariance"})
+    sigma = np.asarray(SIGMA)
+    require(cov.shape == (2, 2), f"mvn_tril.covariance() has shape {list(cov.shape)}; expected [2, 2].")
+    if close(cov, sigma, atol=1e-4):
+        return
+    lower = np.tril(sigma)
+    if any(close(cov, a @ a.T, atol=1e-4) for a in (sigma, lower)):
+        raise mistake("mvn-sigma-as-cholesky", "mvn_tril.covariance() is L L^T with L built from Sigma itself")
+    raise CheckFailure("mvn_tril.covariance() is not Sigma = [[2, 1], [1, 2]]: " + first_difference(cov, sigma)
+                       + ". scale_tril is the Cholesky factor L of Sigma, so that L L^T = Sigma.")
+
+
 def check_mvn_agree(ask):
     """The two representations give the same log_prob on fresh points."""
     x = rng(3).normal(size=(10, 2)) * 2.0
@@ -301,12 +516,25 @@ def check_mvn_agree(ask):
             + ". Check that the bijector applies the same scale_tril as mvn_tril, then shifts by mu.")
 
 
-def _coupling_spec(d, mask, seed, hidden=8):
+def dense_weights(d_in, d_out, seed, hidden=8):
+    """Random weights for ``dense_conditioner``: [..., d_in] -> two [..., d_out] outputs."""
     r = rng(seed)
-    return {"kind": "coupling", "mask": [float(m) for m in mask], "weights": {
-        "W1": r.normal(size=(d, hidden)) * 0.8, "b1": r.normal(size=hidden) * 0.3,
-        "Ws": r.normal(size=(hidden, d)) * 0.8, "bs": r.normal(size=d) * 0.3,
-        "Wl": r.normal(size=(hidden, d)) * 0.8, "bl": r.normal(size=d) * 0.3}}
+    return {"W1": r.normal(size=(d_in, hidden)) * 0.8, "b1": r.normal(size=hidden) * 0.3,
+            "Ws": r.normal(size=(hidden, d_out)) * 0.8, "bs": r.normal(size=d_out) * 0.3,
+            "Wl": r.normal(size=(hidden, d_out)) * 0.8, "bl": r.normal(size=d_out) * 0.3}
+
+
+def _coupling_spec(d, mask, seed, hidden=8, log_scale_bound=1.0, **extra):
+    spec = {"kind": "coupling", "mask": [float(m) for m in mask], "weights": dense_weights(d, d, seed, hidden)}
+    if log_scale_bound != 1.0:
+        spec["log_scale_bound"] = float(log_scale_bound)
+    return {**spec, **extra}
+
+
+def realnvp_spec(d, num_masked, seed, hidden=8):
+    """TFP's tfb.RealNVP with the grader's conditioner from the first ``num_masked`` coordinates."""
+    return {"kind": "realnvp", "num_masked": num_masked, "weights": dense_weights(num_masked, d - num_masked, seed,
+                                                                                   hidden)}
 
 
 VISIBLE_COUPLING_CASES = ((2, (1, 0), 11), (5, (0, 1, 1, 0, 1), 12))
@@ -355,10 +583,10 @@ def check_coupling_contract(ask):
 
 
 def check_log_det_jacobians_visible(ask):
-    """On your own layer, log_det_jacobians returns two equal per-example arrays."""
-    d, mask, seed = VISIBLE_COUPLING_CASES[1]
-    x = rng(21).normal(size=(6, d))
-    fldj, neg_ildj = ask_or_fail(ask, {"op": "log_det_jacobians", "spec": _coupling_spec(d, mask, seed), "x": x})
+    """On TFP's own RealNVP coupling layer, log_det_jacobians returns two equal per-example arrays."""
+    x = rng(21).normal(size=(6, 4))
+    out = ask_or_fail(ask, {"op": "log_det_jacobians", "spec": realnvp_spec(4, 2, 22), "x": x})
+    fldj, neg_ildj = out["fldj"], out["neg_ildj"]
     require(fldj.shape == (6,) and neg_ildj.shape == (6,),
             f"both arrays should have shape [6] for 6 examples; got {list(fldj.shape)} and {list(neg_ildj.shape)}.")
     if close(fldj, -neg_ildj) and not close(fldj, neg_ildj):
@@ -370,10 +598,11 @@ def check_log_det_jacobians_visible(ask):
 
 def check_bimodal_shapes(ask):
     """`bimodal_base_distribution` is one distribution on R^2 with finite log_prob."""
+    info = ask_or_fail(ask, {"op": "describe", "name": "bimodal_base_distribution"})
+    if info["is_distribution"] and info.get("batch_shape") == [2] and info.get("event_shape") == [2]:
+        raise mistake("bimodal-batch-not-mixture")
     require_distribution(ask, "bimodal_base_distribution", [2], [],
                          hint_event=": the base must be a distribution over 2-D points.")
-    info = ask_or_fail(ask, {"op": "describe", "name": "bimodal_base_distribution"})
-    require(info["batch_shape"] == [], "batch_shape should be []")
     lp = ask_or_fail(ask, {"op": "log_prob", "name": "bimodal_base_distribution", "x": np.zeros((4, 2))})
     require(lp.shape == (4,) and np.all(np.isfinite(lp)),
             f"log_prob of 4 points should be 4 finite numbers; got shape {list(lp.shape)}.")
@@ -385,7 +614,7 @@ VISIBLE = {
     "independent_bernoulli_shapes": [check_bernoulli_shapes],
     "independent_bernoulli_log_prob": [check_bernoulli_log_prob],
     "mvn_transformed_types": [check_mvn_types],
-    "mvn_transformed_agree": [check_mvn_agree],
+    "mvn_transformed_agree": [check_mvn_covariance, check_mvn_agree],
     "affine_coupling_layer_contract": [check_coupling_contract],
     "log_det_jacobians_visible": [check_log_det_jacobians_visible],
     "bimodal_base_distribution_shapes": [check_bimodal_shapes],

@@ -8,8 +8,9 @@ notebook's variables and says in words what is wrong.
 import numpy as np
 
 from checks_core import (CheckFailure, QuestionError, as_array, ask_or_fail, autodiff_jacobian,  # noqa: F401
-                         catalogued, close, describe, entry_points, first_difference, fresh, lookup,
-                         min_event_ndims, quiet, require, rng, run_checks, student_error_message, tf_modules)
+                         bijector_answer, catalogued, clean_error_text, close, describe, entry_points,
+                         first_difference, fresh, lookup, min_event_ndims, quiet, require, rng, run_checks,
+                         student_error_message, tf_modules)
 
 LEVELS = 17  # grey levels of the digits: 0, 1, ..., 16
 
@@ -83,22 +84,32 @@ def mistake(mistake_id, detail=""):
 # --------------------------------------------------------------------------------------------
 # The question protocol
 # --------------------------------------------------------------------------------------------
-def conditioner(channels, seed):
-    """The grader-chosen, deterministic shift_and_log_scale_fn for [N, H, W, channels] inputs.
+def image_conditioner(x, a, b, xp):
+    """The grader's shift_and_log_scale_fn for [..., H, W, C] images, written once for TensorFlow (``xp=tf``)
+    and numpy (``xp=np``; the grader's float64 maths calls this same function).
 
     It mixes each pixel with its neighbours above and to the left and with the mean over channels, so a
     mistake in a mask changes the answer: ``m = x + 0.5 roll(x, 1, H) - 0.3 roll(x, 1, W) + 0.2 mean_c(x)``,
     ``shift = 0.5 tanh(m + a)``, ``log_scale = 0.4 tanh(0.8 m + b)``, with ``a``, ``b`` one number per channel.
     """
-    tf, _ = tf_modules()
+    mean = getattr(xp, "reduce_mean", None) or xp.mean
+    m = x + 0.5 * xp.roll(x, 1, axis=-3) - 0.3 * xp.roll(x, 1, axis=-2) + 0.2 * mean(x, axis=-1, keepdims=True)
+    return 0.5 * xp.tanh(m + a), 0.4 * xp.tanh(0.8 * m + b)
+
+
+def conditioner_params(channels, seed):
+    """The per-channel offsets (a, b) of the conditioner ``seed`` (float64)."""
     r = rng(seed)
-    a = tf.constant(0.5 * r.normal(size=channels), tf.float32)
-    b = tf.constant(0.5 * r.normal(size=channels), tf.float32)
+    return 0.5 * r.normal(size=channels), 0.5 * r.normal(size=channels)
+
+
+def conditioner(channels, seed):
+    """The grader-chosen, deterministic shift_and_log_scale_fn for [N, H, W, channels] inputs (TensorFlow)."""
+    tf, _ = tf_modules()
+    a, b = (tf.constant(v, tf.float32) for v in conditioner_params(channels, seed))
 
     def shift_and_log_scale_fn(x):
-        m = (x + 0.5 * tf.roll(x, 1, axis=-3) - 0.3 * tf.roll(x, 1, axis=-2)
-             + 0.2 * tf.reduce_mean(x, axis=-1, keepdims=True))
-        return 0.5 * tf.tanh(m + a), 0.4 * tf.tanh(0.8 * m + b)
+        return image_conditioner(x, a, b, tf)
 
     return shift_and_log_scale_fn
 
@@ -143,26 +154,18 @@ def answer(ns, request):
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             raise QuestionError(f"preprocess must return a pair (y, log_det), but it returned {type(out).__name__}.")
         return [as_array(out[0], "y"), as_array(out[1], "log_det")]
+    if op == "preprocess_derivative":  # dy/du of each pixel by autodiff (u = pixel + noise); None if not a tensor
+        fn = lookup(ns, "preprocess")
+        noise = fresh(tf, request["noise"])
+        with tf.GradientTape() as tape:
+            tape.watch(noise)
+            y = fn(fresh(tf, request["pixels"]), noise)[0]
+            total = tf.reduce_sum(y) if tf.is_tensor(y) else None
+        grad = tape.gradient(total, noise) if total is not None else None
+        return None if grad is None else as_array(grad, "the derivative of y")
     if op == "bijector":
         bij = _build_bijector(ns, request["spec"])
-        x = fresh(tf, request["x"])
-        method = request["method"]
-        if method == "forward":
-            return as_array(bij.forward(x), "forward")
-        if method == "inverse":
-            return as_array(bij.inverse(x), "inverse")
-        if method == "fldj":
-            return as_array(bij.forward_log_det_jacobian(x, event_ndims=3), "forward_log_det_jacobian")
-        if method == "ildj":
-            return as_array(bij.inverse_log_det_jacobian(x, event_ndims=request.get("event_ndims", 3)),
-                            "inverse_log_det_jacobian")
-        if method == "jacobian":  # each example's d forward / d x, events flattened: [N, D, D]
-            return autodiff_jacobian(tf, bij.forward, x)
-        if method == "describe":
-            y = bij.forward(x)
-            return {"forward_min_event_ndims": min_event_ndims(bij), "type": type(bij).__name__,
-                    "returns": "tensor" if tf.is_tensor(y) else type(y).__name__}
-        raise QuestionError(f"unknown bijector method {method!r}")
+        return bijector_answer(tf, bij, request["method"], fresh(tf, request["x"]), event_ndims=3, request=request)
     raise QuestionError(f"unknown request {op!r}")
 
 
@@ -188,6 +191,36 @@ def check_preprocess_visible(ask):
     require(log_det.shape == (4,), f"log_det has shape {list(log_det.shape)}; expected [4], one per image.")
     order = np.argsort((pixels + noise).ravel())
     require(np.all(np.diff(y.ravel()[order]) > 0), "y should increase with the dequantized pixel value u = pixel + noise.")
+
+
+def check_preprocess_log_det_visible(ask):
+    """preprocess's log_det equals the sum over each image's pixels of log dy/du, dy/du taken by autodiff."""
+    pixels, noise = digits_like(32)
+    y, log_det = ask_or_fail(ask, {"op": "preprocess", "pixels": pixels, "noise": noise})
+    deriv = ask_or_fail(ask, {"op": "preprocess_derivative", "pixels": pixels, "noise": noise})
+    how, atol = "by autodiff", 1e-2
+    if deriv is None:  # not differentiable in TensorFlow (NumPy inside): a central difference instead
+        h = 1e-2
+        y_plus = ask_or_fail(ask, {"op": "preprocess", "pixels": pixels, "noise": noise + h})[0]
+        y_minus = ask_or_fail(ask, {"op": "preprocess", "pixels": pixels, "noise": noise - h})[0]
+        deriv, how, atol = (y_plus - y_minus) / (2 * h), "by a finite difference", 0.5
+    require(deriv.shape == pixels.shape and np.all(deriv > 0),
+            "y should increase with every dequantized pixel value u = pixel + noise (dy/du > 0 everywhere).")
+    want = np.log(deriv).sum(axis=(1, 2, 3))
+    if log_det.shape == pixels.shape:
+        raise mistake("preprocess-logdet-not-summed")
+    require(log_det.shape == want.shape, f"log_det has shape {list(log_det.shape)}; expected [4], one per image.")
+    if close(log_det, want, atol=atol):
+        return
+    per_pixel = (log_det - want) / pixels[0].size
+    if np.all(np.abs(per_pixel - np.log(LEVELS)) < 0.15):
+        raise mistake("preprocess-no-dequant-scale")
+    p = 1 / (1 + np.exp(-y))  # the logit's argument, recovered from y
+    logit_term = (-np.log(p) - np.log1p(-p)).sum(axis=(1, 2, 3))
+    if close(log_det, want - logit_term, atol=max(atol, 1e-1)):
+        raise mistake("preprocess-no-logit-term")
+    raise CheckFailure(f"log_det is not the sum of log dy/du over each image's pixels (dy/du computed {how}): "
+                       + first_difference(log_det, want, atol=atol))
 
 
 def check_masks_visible(name, size_args, shape):
@@ -268,8 +301,41 @@ def check_image_coupling_contract(ask):
 MULTISCALE_SPEC = {"kind": "multiscale", "shape": [8, 8, 1], "seed": 61}
 
 
+#: What MultiscaleRealNVP is assembled from: the student's own answers to the exercises before it, with the visible
+#: checks of each. When the flow fails, the feedback names the part that fails its own checks.
+MULTISCALE_PARTS = (("checkerboard_mask", "checkerboard_mask_visible"), ("channel_mask", "channel_mask_visible"),
+                    ("Squeeze", "squeeze_visible"), ("ImageAffineCouplingLayer", "image_coupling_contract"))
+
+
+def blame_part(failure, failing_part):
+    """``failure`` of the multiscale flow, restated to name the part that causes it: ``failing_part(name, cell)``
+    gives that part's own failure (or None) for each part the flow uses."""
+    for name, cell in MULTISCALE_PARTS:
+        cause = failing_part(name, cell)
+        if cause is not None:
+            return CheckFailure(f"MultiscaleRealNVP is built from your `{name}`, which fails its own checks "
+                                f"({cause}). Fix `{name}` first: this check may pass once it is right.")
+    return failure
+
+
 def check_multiscale_visible(ask):
     """MultiscaleRealNVP(8, 8, 1, make_net) maps [N, 8, 8, 1] to [N, 64], inverts, and has one log-det per image."""
+    try:
+        _multiscale_visible(ask)
+    except CheckFailure as e:
+        raise blame_part(e, lambda name, cell: _visible_failure(ask, cell)) from None
+
+
+def _visible_failure(ask, cell):
+    try:
+        for fn in VISIBLE[cell]:
+            fn(ask)
+    except CheckFailure as e:
+        return str(e).split(". See the notes")[0].rstrip(".")
+    return None
+
+
+def _multiscale_visible(ask):
     x = rng(62).normal(size=(3, 8, 8, 1))
     z = ask_or_fail(ask, {"op": "bijector", "spec": MULTISCALE_SPEC, "method": "forward", "x": x})
     if z.shape != (3, 64):
@@ -286,7 +352,7 @@ def check_multiscale_visible(ask):
 
 #: test-cell grade_id -> the visible checks that cell runs
 VISIBLE = {
-    "preprocess_visible": [check_preprocess_visible],
+    "preprocess_visible": [check_preprocess_visible, check_preprocess_log_det_visible],
     "checkerboard_mask_visible": [check_checkerboard_visible],
     "channel_mask_visible": [check_channel_visible],
     "squeeze_visible": [check_squeeze_visible],

@@ -1,14 +1,20 @@
-"""Exercise 4: the AffineCouplingLayer bijector, with a grader-built deterministic conditioner."""
+"""Exercise 4: the AffineCouplingLayer bijector, with a grader-built deterministic conditioner.
+
+Every input sent to the student's layer is a fresh, grader-chosen array: never a reference output.
+"""
+import functools
+
 import numpy as np
 
-from nf_checks import (CheckFailure, _coupling_spec, ask_or_fail, check_coupling_contract, close,
-                       first_difference, mistake, require)
+from nf_checks import (MASK_FORMS, CheckFailure, _coupling_spec, ask_or_fail, check_coupling_contract,
+                       clean_error_text, close, first_difference, mistake, require)
 
 from . import coupling_math as cm
 
-#: (D, mask, seed): D = 2 both ways, an odd D, a mask that does not alternate, and a longer one.
+#: (D, mask, seed[, log-scale bound]): D = 2 both ways, an odd D, a mask that does not alternate, a longer one,
+#: and a conditioner whose log-scales reach +-3 (a layer that clips or squashes them is caught there).
 CASES = ((2, (1, 0), 101), (2, (0, 1), 102), (3, (0, 1, 1), 103), (5, (1, 0, 1, 0, 1), 104),
-         (6, (1, 1, 0, 0, 1, 0), 105))
+         (6, (1, 1, 0, 0, 1, 0), 105), (4, (0, 1, 1, 0), 108, 3.0))
 N = 9
 
 
@@ -16,13 +22,18 @@ def _x(d, seed):
     return np.random.default_rng(seed + 1000).normal(size=(N, d)) * 1.5
 
 
-def _spec(case):
-    d, mask, seed = case
-    return _coupling_spec(d, mask, seed)
+def _y(d, seed):
+    """Fresh inputs for inverse and ildj (not the reference outputs of forward)."""
+    return np.random.default_rng(seed + 2000).normal(size=(N, d)) * 1.5
+
+
+def _spec(case, **extra):
+    d, mask, seed, *bound = case
+    return _coupling_spec(d, mask, seed, log_scale_bound=bound[0] if bound else 1.0, **extra)
 
 
 def _case_name(case):
-    return f"D={case[0]}, mask={list(case[1])}"
+    return f"D={case[0]}, mask={list(case[1])}" + (f", log-scales up to {case[3]:g}" if len(case) > 3 else "")
 
 
 REQUESTS = {}
@@ -30,17 +41,29 @@ for _c in CASES:
     _k = _case_name(_c)
     REQUESTS[f"forward {_k}"] = {"op": "bijector", "spec": _spec(_c), "method": "forward", "x": _x(_c[0], _c[2])}
     REQUESTS[f"fldj {_k}"] = {"op": "bijector", "spec": _spec(_c), "method": "fldj", "x": _x(_c[0], _c[2])}
+    REQUESTS[f"inverse {_k}"] = {"op": "bijector", "spec": _spec(_c), "method": "inverse", "x": _y(_c[0], _c[2])}
+    REQUESTS[f"ildj {_k}"] = {"op": "bijector", "spec": _spec(_c), "method": "ildj", "x": _y(_c[0], _c[2])}
 _chain_spec = {"kind": "chain", "bijectors": [_spec(CASES[2]), _spec((3, (1, 0, 0), 106))]}
 _chain_x = np.random.default_rng(107).normal(size=(N, 3))
 REQUESTS["chain flow_log_prob"] = {"op": "bijector", "spec": _chain_spec, "method": "flow_log_prob", "x": _chain_x}
+
+#: Layers that squash or clip the network's log-scales (recognised on the case whose log-scales reach +-3).
+S_MAPS = {"clipped to [-1, 1]": lambda s: np.clip(s, -1, 1), "squashed by tanh": np.tanh}
 
 
 def _ask(ask, case, method, x):
     return ask_or_fail(ask, {"op": "bijector", "spec": _spec(case), "method": method, "x": x})
 
 
+def _squashed(got, fn, spec, x):
+    for how, s_map in S_MAPS.items():
+        if close(got, fn(spec, x, s_map=s_map), atol=1e-4):
+            return how
+    return None
+
+
 def check_forward(ask, ref):
-    """forward matches the reference for several D and masks."""
+    """forward matches the reference for several D and masks, and for large log-scales."""
     for case in CASES:
         spec, x, where = _spec(case), _x(case[0], case[2]), _case_name(case)
         got = _ask(ask, case, "forward", x)
@@ -51,17 +74,19 @@ def check_forward(ask, ref):
             raise mistake("acl-swapped-convention", where)
         if close(got, cm.forward(spec, x, mask=1 - np.asarray(case[1])), atol=1e-4):
             raise mistake("acl-inverted-mask", where)
+        if how := _squashed(got, cm.forward, spec, x):
+            raise mistake("acl-clips-log-scale", f"the log-scales are {how}; {where}")
         raise CheckFailure(f"forward does not match the reference ({where}): "
                            + first_difference(got, want, hidden=True) + ".")
 
 
 def check_inverse(ask, ref):
-    """inverse of the reference outputs (fresh tensors) gives back the reference inputs."""
+    """inverse of fresh grader-chosen points matches the reference."""
     for case in CASES:
-        spec, x, where = _spec(case), _x(case[0], case[2]), _case_name(case)
-        y = ref[f"forward {where}"]
+        spec, y, where = _spec(case), _y(case[0], case[2]), _case_name(case)
         got = _ask(ask, case, "inverse", y)
-        if close(got, x):
+        want = ref[f"inverse {where}"]
+        if close(got, want):
             continue
         if close(got, cm.inverse(spec, y, exp_sign=+1.0), atol=1e-4):
             raise mistake("acl-inverse-exp-sign", where)
@@ -69,8 +94,10 @@ def check_inverse(ask, ref):
             raise mistake("acl-inverse-unmasked-input", where)
         if close(got, cm.forward(spec, y), atol=1e-4):
             raise mistake("acl-swapped-convention", where)
-        raise CheckFailure(f"inverse does not recover the reference inputs ({where}): "
-                           + first_difference(got, x, hidden=True) + ".")
+        if how := _squashed(got, cm.inverse, spec, y):
+            raise mistake("acl-clips-log-scale", f"the log-scales are {how}; {where}")
+        raise CheckFailure(f"inverse does not match the reference ({where}): "
+                           + first_difference(got, want, hidden=True) + ".")
 
 
 def check_log_dets(ask, ref):
@@ -84,25 +111,29 @@ def check_log_dets(ask, ref):
                 raise mistake("acl-logdet-batch-sum", where)
             raise CheckFailure(f"forward_log_det_jacobian has shape {list(got.shape)}; expected "
                                f"{list(want.shape)}, one value per example ({where}).")
-        if close(got, want):
-            y = ref[f"forward {where}"]
-            got_i = _ask(ask, case, "ildj", y)
-            if not close(got_i, -want):
-                raise CheckFailure(f"inverse_log_det_jacobian does not match the reference ({where}): "
-                                   + first_difference(got_i, -want, hidden=True) + ".")
-            continue
-        if close(got, cm.fldj(spec, x, use_mask=False), atol=1e-4):
-            raise mistake("acl-logdet-ignores-mask", where)
-        if close(got, -want):
-            raise CheckFailure(f"forward_log_det_jacobian has the wrong sign ({where}).")
-        if np.allclose(got, got.flat[0]) and close(np.full_like(want, want.sum()), got):
-            raise mistake("acl-logdet-batch-sum", f"every example got the batch total; {where}")
-        raise CheckFailure(f"forward_log_det_jacobian does not match the reference ({where}): "
-                           + first_difference(got, want, hidden=True) + ".")
+        if not close(got, want):
+            if close(got, cm.fldj(spec, x, use_mask=False), atol=1e-4):
+                raise mistake("acl-logdet-ignores-mask", where)
+            if close(got, -want):
+                raise CheckFailure(f"forward_log_det_jacobian has the wrong sign ({where}).")
+            if np.allclose(got, got.flat[0]) and close(np.full_like(want, want.sum()), got):
+                raise mistake("acl-logdet-batch-sum", f"every example got the batch total; {where}")
+            if how := _squashed(got, cm.fldj, spec, x):
+                raise mistake("acl-clips-log-scale", f"the log-scales are {how}; {where}")
+            raise CheckFailure(f"forward_log_det_jacobian does not match the reference ({where}): "
+                               + first_difference(got, want, hidden=True) + ".")
+        y = _y(case[0], case[2])
+        got_i, want_i = _ask(ask, case, "ildj", y), ref[f"ildj {where}"]
+        if not close(got_i, want_i):
+            if how := _squashed(got_i, cm.ildj, spec, y):
+                raise mistake("acl-clips-log-scale", f"the log-scales are {how}; {where}")
+            raise CheckFailure(f"inverse_log_det_jacobian does not match the reference ({where}): "
+                               + first_difference(got_i, want_i, hidden=True) + ". It is evaluated at y, "
+                               "through the network's output at b * y.")
 
 
 def check_properties(ask, ref):
-    """Round trips, fldj = -ildj(f(x)), autodiff Jacobian, batch shapes, Chain and TransformedDistribution."""
+    """Round trips, fldj = -ildj(f(x)), autodiff Jacobian, batches of rank 3, Chain and TransformedDistribution."""
     check_coupling_contract(ask)
     for case in CASES:
         spec, x, where = _spec(case), _x(case[0], case[2]), _case_name(case)
@@ -116,22 +147,137 @@ def check_properties(ask, ref):
         require(close(fldj, logdet, atol=1e-3),
                 f"forward_log_det_jacobian disagrees with log|det| of the autodiff Jacobian of forward ({where}): "
                 + first_difference(fldj, logdet, atol=1e-3) + ".")
-    d = CASES[3][0]
-    xb = np.random.default_rng(5).normal(size=(3, 4, d))
-    yb = _ask(ask, CASES[3], "forward", xb)
-    require(yb.shape == (3, 4, d), f"forward of a [3, 4, {d}] batch returned shape {list(yb.shape)}.")
-    lb = _ask(ask, CASES[3], "fldj", xb)
-    require(lb.shape == (3, 4), f"forward_log_det_jacobian of a [3, 4, {d}] batch has shape {list(lb.shape)}; "
-                                "expected [3, 4].")
+    check_rank3(ask)
     got = ask_or_fail(ask, REQUESTS["chain flow_log_prob"])
     require(close(got, ref["chain flow_log_prob"], atol=1e-3),
             "inside tfb.Chain and tfd.TransformedDistribution, log_prob disagrees with the reference: "
             + first_difference(got, ref["chain flow_log_prob"], atol=1e-3, hidden=True) + ".")
 
 
+#: A batch of rank 3: [3, 4, D] (the same layer on a [3, 4] grid of examples).
+RANK3_CASE = CASES[3]
+X_RANK3 = np.random.default_rng(5).normal(size=(3, 4, RANK3_CASE[0]))
+Y_RANK3 = np.random.default_rng(6).normal(size=(3, 4, RANK3_CASE[0]))
+
+
+def check_rank3(ask):
+    """forward, inverse and both log-dets on a [3, 4, D] batch agree with the float64 maths."""
+    case, d = RANK3_CASE, RANK3_CASE[0]
+    spec = _spec(case)
+    for method, arr, want_fn in (("forward", X_RANK3, cm.forward), ("inverse", Y_RANK3, cm.inverse),
+                                 ("fldj", X_RANK3, cm.fldj), ("ildj", Y_RANK3, cm.ildj)):
+        got, want = _ask(ask, case, method, arr), want_fn(spec, arr)
+        if method in ("fldj", "ildj") and got.shape != want.shape:
+            if got.shape in ((3, d), (4, d), (3,), (4,)):
+                raise mistake("acl-logdet-fixed-axis", f"{method} of a [3, 4, {d}] batch has shape {list(got.shape)}")
+            raise CheckFailure(f"{method} of a [3, 4, {d}] batch has shape {list(got.shape)}; expected [3, 4], one "
+                               "value per example.")
+        require(close(got, want), f"{method} on a batch of shape [3, 4, {d}] disagrees with the same layer on "
+                f"single examples: " + first_difference(got, want) + ". Work on the last axis only (axis=-1), "
+                "whatever the batch rank.")
+
+
+# ---- what training needs: gradients, graph mode, every mask form, **kwargs --------------------------------
+GRAD_SPECS = [_coupling_spec(3, (1, 0, 1), 301, hidden=4),
+              _coupling_spec(3, (0, 1, 0), 302, hidden=4)]
+GRAD_X = np.random.default_rng(303).normal(size=(5, 3))
+GRAD_R = np.random.default_rng(304).normal(size=(5, 3))
+GRAD_REQUESTS = {n: {"op": "gradients", "specs": GRAD_SPECS[:n], "x": GRAD_X, "r": GRAD_R} for n in (1, 2)}
+OBJECTIVES = {"forward": "sum(r * forward(x))", "inverse": "sum(r * inverse(x))", "fldj": "the sum of fldj(x)",
+              "ildj": "the sum of ildj(x)", "log_prob": "the flow's log_prob"}
+
+
+@functools.cache
+def expected_gradients(n):
+    return cm.chain_gradients(GRAD_SPECS[:n], GRAD_X, GRAD_R)
+
+
+def _gradient_failure(got, want, where):
+    """The first problem in the gradients, as a CheckFailure (None if they all match)."""
+    for objective, what in OBJECTIVES.items():
+        grads = got[objective]["grads"]
+        weight_names = [k for k in want[objective] if k != "x"]
+        none_but_needed = [k for k in weight_names
+                           if grads.get(k) is None and not np.allclose(want[objective][k], 0, atol=1e-6)]
+        if none_but_needed:
+            which = "acl-numpy-in-logdet" if objective in ("fldj", "ildj") else "acl-numpy-in-layer"
+            return mistake(which, f"{what} gives no gradient for {len(none_but_needed)} of the network's "
+                                  f"weight tensors; {where}")
+        wrong = [k for k in weight_names if not close(_zeros_if_none(grads.get(k), want[objective][k]),
+                                                       want[objective][k], rtol=2e-3, atol=2e-3)]
+        gx = _zeros_if_none(grads.get("x"), want[objective]["x"])
+        x_wrong = not close(gx, want[objective]["x"], rtol=2e-3, atol=2e-3)
+        if x_wrong and not wrong:
+            return mistake("acl-stop-gradient-input", f"the gradient of {what} with respect to x; {where}")
+        if wrong:
+            k = wrong[0]
+            return CheckFailure(f"the gradient of {what} with respect to the network's weights ({k}) differs from "
+                                f"the grader's float64 maths ({where}): "
+                                + first_difference(_zeros_if_none(grads.get(k), want[objective][k]),
+                                                   want[objective][k], rtol=2e-3, atol=2e-3)
+                                + ". Use TensorFlow ops only, so the gradient flows through every hook.")
+    return None
+
+
+def _zeros_if_none(g, like):
+    return np.zeros_like(like) if g is None else g
+
+
+def check_training(ask, ref):
+    """Gradients with respect to the network's weights and the input match float64 maths, on one layer and on a
+    Chain of two; forward and log_prob run inside tf.function with an unknown batch size."""
+    for n, where in ((1, "one layer"), (2, "a Chain of two layers")):
+        got = ask_or_fail(ask, GRAD_REQUESTS[n])
+        failure = _gradient_failure(got, expected_gradients(n), where)
+        if failure is not None:
+            raise failure
+    try:
+        out = ask(GRAPH_REQUEST)
+    except CheckFailure:
+        raise
+    except Exception as e:  # the student's code raised inside tf.function (or the question failed there)
+        raise mistake("acl-fails-in-graph", clean_error_text(e) or type(e).__name__) from None
+    y, _ = cm.chain_forward(GRAD_SPECS, GRAD_X)
+    require(close(out["forward"], y), "inside tf.function, forward of a Chain of two layers disagrees with eager "
+            "mode's float64 maths: " + first_difference(out["forward"], y) + ".")
+    lp = cm.chain_log_prob(GRAD_SPECS, GRAD_X)
+    require(close(out["log_prob"], lp, atol=1e-3), "inside tf.function, the flow's log_prob disagrees with the "
+            "float64 maths: " + first_difference(out["log_prob"], lp, atol=1e-3) + ".")
+
+
+GRAPH_REQUEST = {"op": "graph", "specs": GRAD_SPECS, "x": GRAD_X}
+CONSTRUCT_CASE = CASES[2]
+LAYER_NAME = "coupling_under_test"
+
+
+def check_construction(ask, ref):
+    """Every mask form the contract allows (a list, integer and float arrays, tensors) gives the same layer,
+    and keyword arguments such as name= reach tfb.Bijector."""
+    case = CONSTRUCT_CASE
+    x = _x(case[0], case[2])
+    want = cm.forward(_spec(case), x)
+    for form in MASK_FORMS:
+        request = {"op": "bijector", "spec": _spec(case, mask_form=form), "method": "forward", "x": x}
+        try:
+            got = ask_or_fail(ask, request)
+        except CheckFailure as e:
+            raise mistake("acl-mask-not-cast", f"with the mask {list(case[1])} given as {form}: {e}") from None
+        if not close(got, want):
+            raise mistake("acl-mask-not-cast", f"with the mask {list(case[1])} given as {form}, forward is wrong: "
+                          + first_difference(got, want))
+    request = {"op": "bijector", "spec": _spec(case, kwargs={"name": LAYER_NAME}), "method": "describe", "x": x}
+    try:
+        info = ask_or_fail(ask, request)
+    except CheckFailure as e:
+        raise mistake("acl-kwargs-dropped", str(e)) from None
+    if not info.get("name", "").startswith(LAYER_NAME):
+        raise mistake("acl-kwargs-dropped", f"AffineCouplingLayer(..., name={LAYER_NAME!r}).name is "
+                                            f"{info.get('name')!r}")
+
+
 HIDDEN = {
     "affine_coupling_layer_forward": [check_forward],
     "affine_coupling_layer_inverse": [check_inverse],
     "affine_coupling_layer_log_det": [check_log_dets],
-    "affine_coupling_layer_properties": [check_properties],
+    "affine_coupling_layer_properties": [check_properties, check_construction, check_training],
 }

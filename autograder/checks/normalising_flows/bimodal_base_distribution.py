@@ -18,7 +18,7 @@ def check_shapes(ask, ref):
 
 
 def check_density(ask, ref):
-    """The density integrates to 1 and has two separated modes."""
+    """The density integrates to 1 and has two modes that each carry real mass, with a clear dip between them."""
     lp = ask_or_fail(ask, {"op": "log_prob", "name": "bimodal_base_distribution", "x": GRID})
     require(lp.shape == (len(GRID),), "log_prob of a batch of points should return one value per point.")
     p = np.exp(np.where(np.isfinite(lp), lp, -np.inf)).reshape(len(AXIS), len(AXIS))
@@ -26,21 +26,54 @@ def check_density(ask, ref):
     require(abs(mass - 1.0) < 0.03,
             f"the density integrates to {mass:.3f} over [-10, 10]^2, not 1: it is not normalised, "
             "or it puts mass far from the data's scale.")
-    inner = p[1:-1, 1:-1]
-    neighbours = np.stack([p[1 + di:p.shape[0] - 1 + di, 1 + dj:p.shape[1] - 1 + dj]
-                           for di in (-1, 0, 1) for dj in (-1, 0, 1) if (di, dj) != (0, 0)])
-    peaks = np.argwhere((inner > neighbours.max(axis=0)) & (inner > 0.05 * p.max())) + 1
-    if len(peaks) < 2:
-        raise mistake("bimodal-one-mode", f"found {len(peaks)} clear mode(s)")
-    require(len(peaks) <= 4, f"the density has {len(peaks)} modes; the exercise asks for two.")
-    top = sorted(peaks.tolist(), key=lambda ij: -p[ij[0], ij[1]])[:2]
-    a, b = (np.array([AXIS[i], AXIS[j]]) for i, j in top)
-    require(np.linalg.norm(a - b) >= 1.0, "the two modes are closer than 1 unit apart; separate them more.")
+    maxima, masses = basins(p)
+    total = masses.sum()
+    heavy = [(m, w) for m, w in zip(maxima, masses) if w >= MIN_MODE_MASS * total]
+    if len(heavy) < 2:
+        raise mistake("bimodal-one-mode", f"found {len(heavy)} mode(s) carrying at least "
+                                          f"{MIN_MODE_MASS:.0%} of the probability each")
+    require(len(heavy) <= 4, f"the density has {len(heavy)} modes; the exercise asks for two.")
+    top = sorted(heavy, key=lambda mw: -mw[1])[:2]
+    (ia, ja), (ib, jb) = (np.unravel_index(m, p.shape) for m, _ in top)
+    a, b = np.array([AXIS[ia], AXIS[ja]]), np.array([AXIS[ib], AXIS[jb]])
     line = np.linspace(0, 1, 101)[:, None] * (b - a) + a
     lp_line = ask_or_fail(ask, {"op": "log_prob", "name": "bimodal_base_distribution", "x": line})
-    peak = min(p[top[0][0], top[0][1]], p[top[1][0], top[1][1]])
-    require(np.exp(lp_line).min() < 0.8 * peak,
-            "there is no dip in density between the two modes: they are not separated.")
+    peak = min(p[ia, ja], p[ib, jb])
+    require(np.exp(lp_line).min() < DIP * peak,
+            "there is no clear dip in density between the two modes: they are not separated.")
+
+
+#: A mode must carry this share of the mass (its basin of attraction on the grid), and the density between the
+#: two heaviest modes must fall below DIP times the lower of their peaks: two local maxima with real mass and a
+#: clear dip between them, whatever the components' scales or weights.
+MIN_MODE_MASS = 0.1
+DIP = 0.8
+
+
+def basins(p):
+    """(flat indices of the grid's local maxima, the probability mass of each one's basin of attraction).
+
+    Each grid cell points to its highest neighbour (itself if none is higher); following the pointers (by
+    pointer doubling) leads every cell to the local maximum that steepest ascent reaches from it.
+    """
+    h, w = p.shape
+    padded = np.pad(p, 1, constant_values=-np.inf)
+    index = np.arange(h * w).reshape(h, w)
+    best, target = p.copy(), index.copy()
+    for di in (-1, 0, 1):
+        for dj in (-1, 0, 1):
+            if (di, dj) == (0, 0):
+                continue
+            neighbour = padded[1 + di:1 + di + h, 1 + dj:1 + dj + w]
+            higher = neighbour > best
+            best = np.where(higher, neighbour, best)
+            target = np.where(higher, index + di * w + dj, target)
+    t = target.ravel()
+    for _ in range(32):
+        t = t[t]
+    maxima, owner = np.unique(t, return_inverse=True)
+    masses = np.bincount(owner, weights=p.ravel()) * STEP * STEP
+    return maxima, masses
 
 
 def check_samples(ask, ref):

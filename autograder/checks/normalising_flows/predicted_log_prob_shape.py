@@ -1,5 +1,9 @@
-"""Exercise 1: the student's prediction of mvn3.log_prob(test_pts).shape."""
-from nf_checks import CheckFailure, ask_or_fail, check_predicted_shape_form, mistake
+"""Exercise 1: the student's prediction of mvn3.log_prob(test_pts).shape.
+
+The value is graded apart from its form: a list, a tf.TensorShape or a tuple of numpy ints with the right
+numbers gets these points (the visible form check alone asks for a tuple of ints).
+"""
+from nf_checks import CheckFailure, ask_or_fail, mistake
 
 #: The exercise's inputs (not its answer): the shape of test_pts and the event size of mvn3.
 TEST_PTS_SHAPE, EVENT_SIZE = (5, 1, 2, 1), 3
@@ -7,10 +11,12 @@ REQUESTS = {"prediction": {"op": "describe", "name": "predicted_log_prob_shape"}
 
 
 def check_value(ask, ref):
-    """Your prediction equals the true shape of mvn3.log_prob(test_pts)."""
-    check_predicted_shape_form(ask)
-    got = tuple(ask_or_fail(ask, REQUESTS["prediction"])["value"])
-    want = tuple(ref["prediction"]["value"])
+    """Your prediction equals the true shape of mvn3.log_prob(test_pts), in whatever container."""
+    info = ask_or_fail(ask, REQUESTS["prediction"])
+    if info.get("ints") is None:
+        raise CheckFailure(f"`predicted_log_prob_shape` is a {info['type']}, not a sequence of whole numbers, so "
+                           "it cannot be compared with a shape. Write it as a tuple of ints, e.g. (4, 2).")
+    got, want = tuple(info["ints"]), tuple(ref["prediction"]["ints"])
     if got == want:
         return
     if got == TEST_PTS_SHAPE:

@@ -5,7 +5,7 @@ hidden checks use it to recognise the classic wrong variants of an answer.
 """
 import numpy as np
 
-from ms_checks import LEVELS, rng
+from ms_checks import LEVELS, conditioner_params, image_conditioner
 
 ALPHA = 0.05  # the notebook's ALPHA (a test keeps the two equal)
 
@@ -41,14 +41,9 @@ def squeeze(x, channel_major=False):
 
 
 def conditioner(channels, seed):
-    """ms_checks.conditioner in float64."""
-    r = rng(seed)
-    a, b = 0.5 * r.normal(size=channels), 0.5 * r.normal(size=channels)
-
-    def fn(x):
-        m = x + 0.5 * np.roll(x, 1, axis=-3) - 0.3 * np.roll(x, 1, axis=-2) + 0.2 * x.mean(axis=-1, keepdims=True)
-        return 0.5 * np.tanh(m + a), 0.4 * np.tanh(0.8 * m + b)
-    return fn
+    """ms_checks' conditioner in float64: the same formula (``ms_checks.image_conditioner``), run with numpy."""
+    a, b = conditioner_params(channels, seed)
+    return lambda x: image_conditioner(x, a, b, np)
 
 
 def coupling(x, mask, fn):

@@ -2,7 +2,8 @@
 against the determinant of an autodiff Jacobian."""
 import numpy as np
 
-from ms_checks import MULTISCALE_SPEC, ask_or_fail, close, first_difference, mistake, require, rng
+from ms_checks import (MULTISCALE_SPEC, CheckFailure, ask_or_fail, blame_part, close,
+                       first_difference, mistake, require, rng)
 
 X = rng(101).normal(size=(3, 8, 8, 1))
 Z = rng(102).normal(size=(3, 64))
@@ -15,6 +16,37 @@ REQUESTS = {
 }
 
 
+ASSIGNMENT = "realnvp_multiscale"
+
+
+def _hidden_failure(ask, part):
+    """The first failure of the hidden checks of the item that defines ``part`` (None if they all pass)."""
+    from autograder import checks  # the grader's own modules (never shipped to students)
+    item = {"checkerboard_mask": "checkerboard_mask", "channel_mask": "channel_mask", "Squeeze": "squeeze",
+            "ImageAffineCouplingLayer": "image_coupling"}[part]
+    reference = checks.load_reference(ASSIGNMENT)
+    for test_id, (owner, _) in checks.hidden_checks(ASSIGNMENT).items():
+        if owner != item:
+            continue
+        try:
+            checks.run_test_cell(ASSIGNMENT, test_id, ask, reference)
+        except CheckFailure as e:
+            return str(e).split(". See the notes")[0].rstrip(".")
+    return None
+
+
+def naming_the_cause(check):
+    """A multiscale check whose failures name the part (mask, squeeze, coupling) that causes them, if any."""
+    def wrapped(ask, ref):
+        try:
+            check(ask, ref)
+        except CheckFailure as e:
+            raise blame_part(e, lambda name, cell: _hidden_failure(ask, name)) from None
+    wrapped.__doc__, wrapped.__name__ = check.__doc__, check.__name__
+    return wrapped
+
+
+@naming_the_cause
 def check_reference(ask, ref):
     """The latents of three images, the inverse of three latents, and the log-det, against the reference."""
     z, want = ask_or_fail(ask, REQUESTS["forward"]), ref["forward"]
@@ -35,6 +67,7 @@ def check_reference(ask, ref):
             + ". Add up the log-dets of all ten couplings, each at its own input (squeeze adds 0).")
 
 
+@naming_the_cause
 def check_jacobian(ask, ref):
     """On 4x4x1 images, the total log-det equals log|det J| of the autodiff Jacobian of forward."""
     fldj = ask_or_fail(ask, {"op": "bijector", "spec": TINY, "method": "fldj", "x": X_TINY})
