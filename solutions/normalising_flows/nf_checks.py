@@ -92,7 +92,7 @@ MISTAKES = {
         item="affine_coupling_layer", recognised="forward matches the inverse formula (and vice versa)",
         message="forward computes the inverse map: in TFP, forward samples (latent to data), so it multiplies "
                 "by exp(+log_scale) and adds the shift; the papers' encoding direction is the bijector's inverse",
-        section="5. NICE and RealNVP, direction"),
+        section="5. NICE and RealNVP, which formula is forward"),
     "acl-inverted-mask": dict(
         item="affine_coupling_layer", recognised="forward matches the formula with the mask 1 - b",
         message="the mask is used the other way round: entries with b = 1 must pass through unchanged, and the "
@@ -118,16 +118,17 @@ MISTAKES = {
     "acl-numpy-in-layer": dict(
         item="affine_coupling_layer", recognised="no gradient reaches the conditioner's weights through forward "
                                                   "or inverse, while the values are right",
-        message="forward or inverse computes with NumPy (np.exp, np.where, .numpy(), ...): the values are right, "
-                "but no gradient flows back to the network's weights, so the flow cannot be trained and fails "
-                "inside tf.function. Use TensorFlow ops (tf.exp, ...) in every hook",
+        message="forward or inverse cuts the gradient to the network's weights: the values are right, but "
+                "something in the way (a NumPy function such as np.exp, .numpy(), or tf.stop_gradient) keeps "
+                "training from updating the network, and NumPy also fails inside tf.function. Use TensorFlow ops "
+                "(tf.exp, ...) on tensors in every hook",
         section="6. Subclassing bijectors"),
     "acl-numpy-in-logdet": dict(
         item="affine_coupling_layer", recognised="no gradient reaches the conditioner's weights through the "
                                                   "log-det-Jacobians, while their values are right",
-        message="the log-det-Jacobian is computed outside TensorFlow (.numpy() or a NumPy function): its value "
-                "is right, but training gets no gradient from it and tf.function cannot run it. Keep it a tensor "
-                "expression, e.g. tf.reduce_sum((1 - b) * log_scale, axis=-1)",
+        message="the log-det-Jacobian is cut off from the network (.numpy(), a NumPy function, or "
+                "tf.stop_gradient): its value is right, but training gets no gradient from it, and NumPy fails "
+                "inside tf.function. Keep it a tensor expression, e.g. tf.reduce_sum((1 - b) * log_scale, axis=-1)",
         section="6. Subclassing bijectors"),
     "acl-stop-gradient-input": dict(
         item="affine_coupling_layer", recognised="the weights' gradients are right but the gradient with respect "
@@ -565,9 +566,10 @@ def check_coupling_contract(ask):
                 + ". Check the inverse formula: subtract the shift, then multiply by exp(-log_scale), "
                   "with the network fed b*y.")
         fldj = ask_or_fail(ask, {"op": "bijector", "spec": spec, "method": "fldj", "x": x})
-        if fldj.shape != (7,):
-            raise mistake("acl-logdet-batch-sum", f"forward_log_det_jacobian of a batch of 7 has shape "
-                                                  f"{list(fldj.shape)}, not [7]")
+        if fldj.shape == ():
+            raise mistake("acl-logdet-batch-sum", "forward_log_det_jacobian of a batch of 7 is one number, not [7]")
+        require(fldj.shape == (7,), f"forward_log_det_jacobian of a batch of 7 has shape {list(fldj.shape)}; expected "
+                                    "[7], one value per example (sum over the last axis, without keepdims).")
         require(np.all(np.isfinite(fldj)), f"forward_log_det_jacobian is not finite {where}.")
         ildj = ask_or_fail(ask, {"op": "bijector", "spec": spec, "method": "ildj", "x": y})
         require(ildj.shape == (7,), f"inverse_log_det_jacobian has shape {list(ildj.shape)}; expected [7].")
