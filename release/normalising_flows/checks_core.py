@@ -63,6 +63,8 @@ def clean_error_text(text):
     text = re.sub(r"\{\{[^}]*\}\}", "", str(text))
     text = re.sub(r"\s*\[Op:[^\]]*\](\s*name:.*)?", "", text)
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    if lines and lines[0].startswith("in user code"):  # an error inside tf.function: its last line says what
+        lines = lines[-1:]
     first = lines[0] if lines else ""
     return first if len(first) <= 300 else first[:297] + "..."
 

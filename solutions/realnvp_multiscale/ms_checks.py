@@ -331,7 +331,7 @@ def _visible_failure(ask, cell):
         for fn in VISIBLE[cell]:
             fn(ask)
     except CheckFailure as e:
-        return str(e).rstrip(".")
+        return str(e).split(". See the notes")[0].rstrip(".")
     return None
 
 
