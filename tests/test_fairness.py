@@ -392,3 +392,38 @@ def test_a_realistic_multiscale_bug_loses_points_in_its_own_item_only(name, ms_s
 def test_there_are_at_least_twenty_of_each():
     assert len(CORRECT) + len(MS_CORRECT) >= 20
     assert len(BUGS) + len(MS_BUGS) >= 20
+
+
+# ---- reference values stay in the grader -----------------------------------------------------------------
+def _arrays(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _arrays(v)
+    elif isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, (int, float)) for v in value):
+            yield __import__("numpy").asarray(value, dtype="float64")
+        else:
+            for v in value:
+                yield from _arrays(v)
+    elif hasattr(value, "shape") and getattr(value, "size", 0) > 1:
+        yield value
+
+
+@pytest.mark.parametrize("assignment", [NF, MS])
+def test_no_hidden_request_sends_a_reference_value_to_student_code(assignment):
+    """Every input of every hidden request is grader-chosen: none equals a stored reference answer."""
+    import numpy as np
+    stored = [a for a in _arrays(checks.load_reference(assignment)) if np.ndim(a) >= 1 and np.unique(a).size > 2]
+    assert stored
+    for item in checks.items(assignment):
+        for name, request in checks.item_module(assignment, item).REQUESTS.items():
+            for sent in _arrays({k: v for k, v in request.items() if k not in ("op", "method", "name")}):
+                assert not any(np.shape(sent) == np.shape(r) and np.allclose(sent, r) for r in stored), (item, name)
+
+
+def test_the_leak_test_can_fail():
+    """The same scan flags a request that sends a reference output (as the inverse check once did)."""
+    import numpy as np
+    stored = checks.load_reference(NF)["affine_coupling_layer"]
+    leaky = {"op": "bijector", "method": "inverse", "x": next(v for k, v in stored.items() if k.startswith("forward"))}
+    assert any(np.shape(s) == np.shape(r) and np.allclose(s, r) for s in _arrays(leaky) for r in _arrays(stored))
