@@ -63,8 +63,13 @@ def expect(item, ns, failing, *phrases):
     (tf.TensorShape([5, 1, 2]), {"predicted_log_prob_shape_form"}, "tuple"),
     ([5, 2], {"predicted_log_prob_shape_form", "predicted_log_prob_shape_value"}, "drop the event dimensions"),
     ("(5, 1, 2)", {"predicted_log_prob_shape_form", "predicted_log_prob_shape_value"}, "not a sequence of whole"),
+    (np.array([5, 1, 2]), {"predicted_log_prob_shape_form"}, "tuple of ints"),
+    (tf.constant([5, 1, 2]), {"predicted_log_prob_shape_form"}, "tuple of ints"),
+    ((5.0, 1.0, 2.0), {"predicted_log_prob_shape_form"}, "tuple of ints"),
+    ((True, 1, 2), {"predicted_log_prob_shape_form", "predicted_log_prob_shape_value"}, "whole numbers"),
 ])
 def test_wrong_shape_predictions(solution_ns, wrong, failing, phrase):
+    """Wrong values lose the value points; a right value in another container loses the form point only."""
     solution_ns["predicted_log_prob_shape"] = wrong
     expect("predicted_log_prob_shape", solution_ns, failing, phrase)
 

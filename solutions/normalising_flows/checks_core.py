@@ -158,7 +158,7 @@ def describe(obj):
                                  for v in obj]
     elif isinstance(obj, (int, float, str, bool)) or obj is None:
         out["value"] = obj
-    if not isinstance(obj, type):
+    if isinstance(obj, (tuple, list, np.ndarray)) or type(obj).__name__ in ("TensorShape", "EagerTensor"):
         out["ints"] = int_sequence(obj)  # the value of a shape-like answer, whatever its container
     return out
 
