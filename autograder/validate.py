@@ -5,7 +5,10 @@ import course_config
 from autograder import notebooks
 
 SOLUTION_MARKERS = re.compile(r"BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS|END HIDDEN TESTS")
-REGION = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
+# nbgrader finds a region by a delimiter *anywhere in a line*, whatever the comment characters around it:
+# `### BEGIN SOLUTION` in code, `<!-- BEGIN SOLUTION -->` (or `### BEGIN SOLUTION`) in markdown.
+DELIMITERS = {"SOLUTION": ("BEGIN SOLUTION", "END SOLUTION"),
+              "HIDDEN TESTS": ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")}
 
 
 def paths(assignment):
@@ -16,13 +19,67 @@ def paths(assignment):
             root / course_config.SOLUTION_DIR / assignment / name)
 
 
+def split_regions(source, kind="SOLUTION"):
+    """Read a cell the way nbgrader's ClearSolutions does: (lines outside the regions, lines inside them, errors).
+
+    Delimiter lines belong to neither. Errors are what nbgrader would refuse: a nested BEGIN, an END without a
+    BEGIN (nbgrader ignores it silently, which hides a typo), a region never closed."""
+    begin, end = DELIMITERS[kind]
+    outside, inside, errors, open_at = [], [], [], None
+    for n, line in enumerate(source.splitlines(), 1):
+        if begin in line:
+            if open_at is not None:
+                errors.append(f"line {n}: {begin} inside the region opened on line {open_at}")
+            open_at = n
+        elif end in line:
+            if open_at is None:
+                errors.append(f"line {n}: {end} without a {begin} before it")
+            open_at = None
+        else:
+            (outside if open_at is None else inside).append(line)
+    if open_at is not None:
+        errors.append(f"line {open_at}: {begin} is never closed by {end}")
+    return outside, inside, errors
+
+
 def solution_lines(source_nb):
     """Every non-trivial line inside a solution or hidden-test region of the source notebook."""
     lines = set()
     for cell in source_nb.cells:
-        for _, body in REGION.findall(cell.source):
-            lines |= {ln.strip() for ln in body.splitlines() if len(ln.strip()) > 12}
+        for kind in DELIMITERS:
+            lines |= {ln.strip() for ln in split_regions(cell.source, kind)[1] if len(ln.strip()) > 12}
     return lines
+
+
+def solution_cell_problems(source_nb):
+    """Solution cells of the *source* notebook whose text nbgrader would silently drop from the release.
+
+    nbgrader replaces each solution region with the stub, and a solution cell with no region at all entirely.
+    So every solution cell needs a region. A markdown answer cell (a written question) must hold nothing outside
+    it: the question goes in its own markdown cell above, where it cannot vanish or be typed over, and the
+    answer cell holds only the model answer and the rubric. In a code cell the lines outside the regions are the
+    scaffold the student keeps (signatures, docstrings, the comment naming what to define); they reach the
+    release unchanged, so they are allowed. A region in a cell that is not a solution cell makes nbgrader fail."""
+    problems = []
+    for i, cell in enumerate(source_nb.cells):
+        meta = notebooks.grade_meta(cell)
+        name = f"cell {i} ({meta.get('grade_id') or cell.get('id')})"
+        outside, inside, errors = split_regions(cell.source)
+        has_region = len(outside) + len(inside) < len(cell.source.splitlines())
+        if not meta.get("solution"):
+            if has_region:
+                problems.append(f"{name}: has a solution region but is not a solution cell")
+            continue
+        problems += [f"{name}: {e}" for e in errors]
+        if not has_region:
+            problems.append(f"{name}: solution cell without a BEGIN SOLUTION / END SOLUTION region; nbgrader "
+                            "replaces the whole cell, so everything in it vanishes from the release")
+        elif cell.cell_type == "markdown":
+            text = [ln.strip() for ln in outside if ln.strip()]
+            if text:
+                problems.append(f"{name}: markdown answer cell holds text outside its solution region "
+                                f"({text[0][:60]!r}); put the question in its own markdown cell above it")
+    return problems
 
 
 def leaks(source_nb, release_nb):
@@ -96,7 +153,8 @@ def main():
         source = notebooks.read(source_path)
         release = notebooks.read(release_path)
         notebooks.read(solution_path)
-        problems = leaks(source, release) + metadata_problems(release)
+        problems = ([f"source: {p}" for p in solution_cell_problems(source)]
+                    + leaks(source, release) + metadata_problems(release))
         print(f"{assignment}: release {release_path.relative_to(course_config.ROOT)}, "
               f"solutions {solution_path.relative_to(course_config.ROOT)}")
         rows = points_table(source)
