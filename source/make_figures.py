@@ -1,8 +1,9 @@
 """Draw the figures of the notes into source/<assignment>/figures/ for every assignment that shows them.
 
 Run with ``make figures``. The PNGs are committed; nbgrader copies them into the release, and the notebooks
-refer to them by relative path (``figures/<name>.png``). The multiscale assignment reuses the figures of the
-masks, the squeeze and the multiscale architecture.
+refer to them by relative path (``figures/<name>.png``). Each assignment gets only the figures its notebook
+shows, drawn for it: the multiscale assignment's masks, squeeze and architecture have the sizes, orientations
+and channel order of its own exercises (8x8 digits, two scales).
 """
 from pathlib import Path
 
@@ -14,17 +15,15 @@ import numpy as np  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle  # noqa: E402
 
 SOURCE = Path(__file__).resolve().parent
-SHARED = {"checkerboard_mask", "channel_mask", "squeeze", "factor_out_latent_variables", "realnvp"}
 COPY, CHANGE = "#9ecae1", "#fdae6b"  # b = 1 (passes through), b = 0 (transformed)
 DPI = 110
 
 
-def save(fig, name):
-    for assignment in ["normalising_flows"] + (["realnvp_multiscale"] if name in SHARED else []):
-        out = SOURCE / assignment / "figures"
-        out.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out / f"{name}.png", dpi=DPI, bbox_inches="tight", facecolor="white")
-        print("wrote", out / f"{name}.png")
+def save(fig, name, assignment="normalising_flows"):
+    out = SOURCE / assignment / "figures"
+    out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / f"{name}.png", dpi=DPI, bbox_inches="tight", facecolor="white")
+    print("wrote", out / f"{name}.png")
     plt.close(fig)
 
 
@@ -97,15 +96,21 @@ def change_of_variables_monotonic():
 
 
 def affine_coupling_layer():
-    fig, axs = plt.subplots(1, 2, figsize=(13, 4.6))
-    for ax, direction in zip(axs, ("forward", "inverse")):
-        blank(ax, (0, 10), (0, 6))
-        if direction == "forward":
-            src, dst, op, sgn = "x", "z", r"$\odot\,\exp(s)\ +\ t$", ""
-            title = "Encoding as in the papers: $\\mathbf{z}=f(\\mathbf{x})$  (TFP: the bijector's inverse)"
+    """Both formulas of the coupling in the notes' letters, and which direction each one is used in: the papers
+    encode with scale-and-shift; our bijector (like tfb.RealNVP) samples with it."""
+    fig, axs = plt.subplots(1, 2, figsize=(13, 5.6))
+    for ax, direction in zip(axs, ("scale", "undo")):
+        blank(ax, (0, 10), (-1.9, 6))
+        if direction == "scale":
+            src, dst, op = "x", "z", r"$\odot\,\exp(s)\ +\ t$"
+            title = "Scale and shift, equations (3, 4) and (7):  $\\mathbf{z}=f(\\mathbf{x})$"
+            uses = [("papers", "encode: data $\\to$ latent"),
+                     ("our bijector", "forward: latent $\\to$ data, used by sample()")]
         else:
-            src, dst, op, sgn = "z", "x", r"$-\,t,\ \ \odot\,\exp(-s)$", ""
-            title = "Decoding: $\\mathbf{x}=f^{-1}(\\mathbf{z})$  (TFP: the bijector's forward, used to sample)"
+            src, dst, op = "z", "x", r"$-\,t,\ \ \odot\,\exp(-s)$"
+            title = "Undo it, equations (5, 6) and (8):  $\\mathbf{x}=f^{-1}(\\mathbf{z})$"
+            uses = [("papers", "sample: latent $\\to$ data"),
+                     ("our bijector", "inverse: data $\\to$ latent, used by log_prob()")]
         box(ax, (0.3, 3.5), 1.8, 1.2, rf"$\mathbf{{{src}}}_{{1:d}}$", COPY, 13)
         box(ax, (0.3, 0.8), 1.8, 1.2, rf"$\mathbf{{{src}}}_{{d+1:D}}$", CHANGE, 13)
         box(ax, (7.9, 3.5), 1.8, 1.2, rf"$\mathbf{{{dst}}}_{{1:d}}$", COPY, 13)
@@ -117,10 +122,14 @@ def affine_coupling_layer():
         box(ax, (3.3, 0.9), 2.8, 0.9, op, "white", 10)
         arrow(ax, (2.1, 1.4), (3.3, 1.4))
         arrow(ax, (6.1, 1.4), (7.9, 1.4))
-        ax.set_title(title, fontsize=10.5)
-        _ = sgn
-    fig.suptitle("Affine coupling layer: one block conditions an elementwise scale and shift of the other",
-                 fontsize=12)
+        for row, (who, what) in enumerate(uses):
+            ax.text(0.3, -0.55 - 0.75 * row, f"{who}:", fontsize=10, fontweight="bold", va="center")
+            ax.text(2.6, -0.55 - 0.75 * row, what, fontsize=10, va="center")
+        ax.set_title(title, fontsize=11)
+    fig.suptitle("Affine coupling layer: one block conditions an elementwise scale and shift of the other.\n"
+                 "Its inverse is again an affine coupling (log-scale $-s$, shift $-t\\odot\\exp(-s)$), so either "
+                 "formula can be the sampling direction", fontsize=12)
+    fig.subplots_adjust(top=0.8)
     save(fig, "affine_coupling_layer")
 
 
@@ -289,6 +298,142 @@ def shift_and_log_scale_fn():
     save(fig, "shift_and_log_scale_fn")
 
 
+# ----------------------------------------------------------------------------------------------------------
+# The multiscale assignment (realnvp_multiscale): its own sizes, orientations and channel order
+# ----------------------------------------------------------------------------------------------------------
+MS = "realnvp_multiscale"
+
+
+def _grey(ax, start):
+    for p in ax.patches[start:]:
+        p.set_facecolor("#f0f0f0")
+
+
+def ms_checkerboard_mask():
+    """checkerboard_mask(8, 8, orientation): shape [8, 8, 1], 1 where row + column + orientation is even."""
+    fig, ax = plt.subplots(figsize=(10, 4.6))
+    blank(ax, (-0.5, 11.5), (-1.9, 4.9))
+    for k in range(2):
+        ox = 6.6 * k
+        _draw_tensor(ax, checkerboard(8, 8, k)[:, :, None], (ox, 0), cell=0.45,
+                     title=f"checkerboard_mask(8, 8, {k}), shape [8, 8, 1]\n"
+                           + ("1 where row + column is even" if k == 0 else "the complement: orientation 1"))
+        ax.text(ox, 3.7, "$\\downarrow$ row 0, column 0", fontsize=8, ha="left", va="bottom")
+    legend(ax, 0.0, 4.6)
+    ax.text(5.5, -1.75, "the single channel axis broadcasts: every channel of a [..., 8, 8, C] batch gets the "
+            "same mask", ha="center", fontsize=9)
+    save(fig, "checkerboard_mask", MS)
+
+
+def ms_channel_mask():
+    """channel_mask(4, orientation) on the [4, 4, 4] tensor after the squeeze: shape [1, 1, 4]."""
+    fig, ax = plt.subplots(figsize=(9.5, 4.4))
+    blank(ax, (-0.5, 10.5), (-1.9, 4.6))
+    for k in range(2):
+        first_half = np.arange(4) < 2
+        kept = first_half if k == 0 else ~first_half
+        ox = 5.6 * k
+        _draw_tensor(ax, np.broadcast_to(kept.astype(int), (4, 4, 4)), (ox, 0), cell=0.55, depth_offset=(0.3, 0.3),
+                     title=f"channel_mask(4, {k}), shape [1, 1, 4]\n"
+                           + ("1 on channels 1-2 (front), 0 on 3-4" if k == 0 else "the complement: 1 on channels 3-4"))
+    legend(ax, 0.0, 4.3)
+    ax.text(5.0, -1.75, "on a squeezed [4, 4, 4] image: the same channels are copied at every pixel",
+            ha="center", fontsize=9)
+    save(fig, "channel_mask", MS)
+
+
+def ms_squeeze():
+    """A 4x4x1 image numbered 1..16 (the notebook's squeeze-demo) and its squeeze, in space_to_depth order."""
+    fig, ax = plt.subplots(figsize=(11.5, 4.6))
+    blank(ax, (-0.3, 14.6), (-1.9, 4.3))
+    colors = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a"]
+    cell = 0.8
+    for i in range(4):
+        for j in range(4):
+            k = (i % 2) * 2 + (j % 2)  # k = 2a + b for row offset a and column offset b inside the block
+            ax.add_patch(Rectangle((j * cell, (3 - i) * cell), cell, cell, fc=colors[k], ec="black", alpha=0.85))
+            ax.text(j * cell + cell / 2, (3 - i) * cell + cell / 2, f"{i * 4 + j + 1}", ha="center", va="center",
+                    fontsize=10, color="white")
+    for k in range(3):
+        ax.plot([0, 4 * cell], [k * 2 * cell] * 2, color="black", lw=2.5)
+        ax.plot([k * 2 * cell] * 2, [0, 4 * cell], color="black", lw=2.5)
+    ax.text(2 * cell, -0.3, "input [4, 4, 1]\n(a, b) = offset inside a $2\\times2$ block", ha="center", va="top",
+            fontsize=10)
+    arrow(ax, (3.5, 1.6), (5.5, 1.6), "Squeeze()")
+    for k in range(4):
+        for bi in range(2):
+            for bj in range(2):
+                i, j = 2 * bi + k // 2, 2 * bj + k % 2
+                x0, y0 = 5.8 + k * 2.2 + bj * cell, 0.8 + (1 - bi) * cell
+                ax.add_patch(Rectangle((x0, y0), cell, cell, fc=colors[k], ec="black", alpha=0.95))
+                ax.text(x0 + cell / 2, y0 + cell / 2, f"{i * 4 + j + 1}", ha="center", va="center",
+                        fontsize=10, color="white")
+        ax.text(5.8 + k * 2.2 + cell, 2.55, f"channel {k + 1}\n$k={k}$, $(a,b)=({k // 2},{k % 2})$",
+                ha="center", fontsize=9)
+    ax.text(10.0, 0.5, "output [2, 2, 4]:  out$[i, j, (2a+b)C + c]$ = in$[2i+a,\\ 2j+b,\\ c]$\n"
+            "the order of tf.nn.space_to_depth(x, 2)", ha="center", va="top", fontsize=10)
+    save(fig, "squeeze", MS)
+
+
+def ms_factor_out():
+    """Scale 1 of the notebook's flow on one digit: [8, 8, 1] -> [4, 4, 4] -> z1 (first 2 channels) + h1."""
+    fig, ax = plt.subplots(figsize=(12, 4.4))
+    blank(ax, (-0.3, 16.5), (-1.6, 4.6))
+    _draw_tensor(ax, np.ones((8, 8, 1), int), (0, 0), cell=0.38, title="$\\mathbf{x}$: [8, 8, 1]")
+    _grey(ax, 0)
+    arrow(ax, (3.4, 1.5), (5.7, 1.5))
+    ax.text(4.55, 1.75, "3 checkerboard\ncouplings\nsqueeze\n3 channel\ncouplings", ha="center", va="bottom",
+            fontsize=9)
+    n = len(ax.patches)
+    _draw_tensor(ax, np.ones((4, 4, 4), int), (6.0, 0.2), cell=0.45, depth_offset=(0.25, 0.25), title="[4, 4, 4]")
+    for k, p in enumerate(ax.patches[n:]):  # _draw_tensor draws the back channel first
+        p.set_facecolor(COPY if k >= 32 else CHANGE)
+    arrow(ax, (9.0, 2.3), (11.1, 3.0))
+    arrow(ax, (9.0, 1.1), (11.1, 0.5))
+    n = len(ax.patches)
+    _draw_tensor(ax, np.ones((4, 4, 2), int), (11.4, 2.4), cell=0.3, depth_offset=(0.16, 0.16))
+    for p in ax.patches[n:]:
+        p.set_facecolor(COPY)
+    ax.text(13.2, 3.0, "$\\mathbf{z}^{(1)}$: channels 1-2, [4, 4, 2]\nfactored out:\ngoes to the base",
+            va="center", fontsize=10)
+    n = len(ax.patches)
+    _draw_tensor(ax, np.ones((4, 4, 2), int), (11.4, -0.4), cell=0.3, depth_offset=(0.16, 0.16))
+    for p in ax.patches[n:]:
+        p.set_facecolor(CHANGE)
+    ax.text(13.2, 0.2, "$\\mathbf{h}^{(1)}$: channels 3-4, [4, 4, 2]\nprocessed by\nthe final scale",
+            va="center", fontsize=10)
+    save(fig, "factor_out_latent_variables", MS)
+
+
+def ms_realnvp():
+    """The notebook's two-scale MultiscaleRealNVP, images -> latents, with shapes and mask orientations."""
+    fig, ax = plt.subplots(figsize=(14, 4.8))
+    blank(ax, (0, 26), (-2.0, 7.6))
+    y = 4.5
+    box(ax, (0.2, y), 2.0, 1.2, "$\\mathbf{x}$\n[8, 8, 1]", "#f0f0f0", 11)
+    x0 = 2.8
+    steps = [("3 couplings\ncheckerboard\n0, 1, 0", COPY), ("squeeze\n[4, 4, 4]", "#e5e5e5"),
+             ("3 couplings\nchannel\n0, 1, 0", CHANGE), ("split\nchannels", "#e5e5e5")]
+    for label, color in steps:
+        arrow(ax, (x0 - 0.55, y + 0.6), (x0 - 0.05, y + 0.6))
+        box(ax, (x0, y), 2.7, 1.2, label, color, 9)
+        x0 += 3.3
+    arrow(ax, (x0 - 1.95, y), (x0 - 1.95, 1.7))
+    box(ax, (x0 - 3.1, 0.4), 2.3, 1.2, "$\\mathbf{z}^{(1)}$\n[4, 4, 2]", COPY, 11)
+    arrow(ax, (x0 - 0.55, y + 0.6), (x0 + 1.25, y + 0.6), "$\\mathbf{h}^{(1)}$\n[4, 4, 2]", offset=(0, -0.95))
+    x0 += 1.3
+    box(ax, (x0, y), 2.9, 1.2, "4 couplings\ncheckerboard\n0, 1, 0, 1", COPY, 9)
+    arrow(ax, (x0 + 1.45, y), (x0 + 1.45, 1.7))
+    box(ax, (x0 + 0.3, 0.4), 2.3, 1.2, "$\\mathbf{z}^{(2)}$\n[4, 4, 2]", COPY, 11)
+    ax.text(7.4, 6.6, "scale 1", ha="center", fontsize=11)
+    ax.text(x0 + 1.45, 6.6, "final scale", ha="center", fontsize=11)
+    ax.text(x0 + 3.3, 1.0, "$\\mathbf{z}=(\\mathbf{z}^{(1)}, \\mathbf{z}^{(2)})$\nflattened and concatenated:\n"
+            "[64], base $\\mathcal{N}(0, I)$", va="center", fontsize=10)
+    ax.text(13.0, -1.3, "forward: image $\\to$ latents, the papers' direction (numbers under 'couplings' are "
+            "mask orientations; the flow for sampling is tfb.Invert of this bijector)", ha="center", fontsize=10)
+    save(fig, "realnvp", MS)
+
+
 if __name__ == "__main__":
     change_of_variables()
     change_of_variables_monotonic()
@@ -299,3 +444,8 @@ if __name__ == "__main__":
     factor_out()
     realnvp()
     shift_and_log_scale_fn()
+    ms_checkerboard_mask()
+    ms_channel_mask()
+    ms_squeeze()
+    ms_factor_out()
+    ms_realnvp()

@@ -90,8 +90,9 @@ MISTAKES = {
         section="6. Subclassing bijectors, forward_min_event_ndims"),
     "acl-swapped-convention": dict(
         item="affine_coupling_layer", recognised="forward matches the inverse formula (and vice versa)",
-        message="forward computes the inverse map: in TFP, forward samples (latent to data), so it multiplies "
-                "by exp(+log_scale) and adds the shift; the papers' encoding direction is the bijector's inverse",
+        message="forward and inverse are swapped: forward must compute equation (7), y = b*x + (1-b)*(x*exp(s) + t) "
+                "(multiply by exp(+log_scale), then add the shift), and inverse must undo it with equation (8). In "
+                "TFP, forward is the sampling direction (latent to data)",
         section="5. NICE and RealNVP, which formula is forward"),
     "acl-inverted-mask": dict(
         item="affine_coupling_layer", recognised="forward matches the formula with the mask 1 - b",
