@@ -69,6 +69,10 @@ GRADING = {
     "memory_bytes": 4 * 2**30,      # RLIMIT_DATA of the worker (RLIMIT_AS breaks TensorFlow)
     "file_bytes": 64 * 2**20,       # largest file the worker may write
     "output_bytes": 64 * 2**10,     # printed output kept from the worker; the rest is dropped
+    "processes": 256,               # tasks (processes and threads) of one submission: pids.max / RLIMIT_NPROC
+    "scratch_bytes": 256 * 2**20,   # size of each private tmpfs of the sandbox: /tmp, /dev/shm and HOME
+    "message_bytes": 16 * 2**20,    # longest line the worker may send the grader
+    "submission_bytes": 32 * 2**20,  # largest notebook file accepted
 }
 
 #: Submissions ``python -m autograder batch`` grades in parallel. None: one per CPU core. Each slot is a

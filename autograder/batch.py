@@ -1,20 +1,29 @@
 """Grade a directory of submissions: results.json per student, grades.csv, nbgrader gradebook scores."""
 import csv
 import os
+import stat
 import sys
 import time
 import traceback
 from pathlib import Path
 
 import course_config
-from autograder import checks, feedback, grade, notebooks, report
-from autograder.worker import Zygote, grader_paths, protect
+from autograder import checks, feedback, grade, notebooks, report, sandbox
+from autograder.zygote import Zygote
 
 
-def _which(path, present=()):
+class BatchError(Exception):
+    """The batch cannot start (a bad directory, no sandbox); the message says why in one line."""
+
+
+def _read(path, within=None):
+    return notebooks.submission_bytes(path, course_config.GRADING["submission_bytes"], within)
+
+
+def _which(path, present=(), within=None):
     """The assignment of a notebook found outside an assignment folder: by its graded cells, else its name."""
     try:
-        nb = notebooks.read(path)
+        nb = notebooks.read(path, _read(path, within))
     except notebooks.NotebookError:
         nb = None
     found = checks.detect(nb, path.name)
@@ -23,37 +32,64 @@ def _which(path, present=()):
     return next(iter(present)) if len(present) == 1 else course_config.ASSIGNMENTS[0]
 
 
+def _is_dir(path):
+    """A real directory, not a symbolic link to one."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def name_problem(name):
+    """Why ``name`` cannot be a student's name in a batch, or None."""
+    if name in (".", ".."):
+        return "the name is . or .."
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name) or "/" in name:
+        return "the name holds control characters"
+    return None
+
+
 def find_submissions(directory, assignments=None):
-    """{(assignment, student): notebook path} under ``directory``.
+    """({(assignment, student): notebook path}, {name: why it was refused}) under ``directory``.
 
     Layouts: nbgrader's ``submitted/<student>/<assignment>/*.ipynb``, a folder per student holding notebooks,
     or a flat folder of ``<student>.ipynb``. A notebook outside an assignment folder is told apart by its
     graded cells (else its file name). Every student gets a row in every assignment of the batch: one with
-    nothing for it is graded as missing.
+    nothing for it is graded as missing. Symbolic links are never followed: a student whose folder or file
+    is one gets a row that says so (``notebooks.submission_bytes``). Names that cannot be a folder or a CSV
+    row (``..``, control characters) are refused and listed.
     """
     directory = Path(directory)
     wanted = tuple(assignments or course_config.ASSIGNMENTS)
-    found, loose, students = {}, [], []
-    for student_dir in sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        students.append(student_dir.name)
-        for folder in sorted(d for d in student_dir.iterdir() if d.is_dir() and d.name in wanted):
-            nbs = sorted(folder.glob("*.ipynb"))
+    found, loose, students, refused = {}, [], [], {}
+    entries = sorted(p for p in directory.iterdir() if not p.name.startswith(".") or p.suffix == ".ipynb")
+    for entry in entries:
+        if entry.suffix == ".ipynb" and not _is_dir(entry):
+            loose.append((entry.stem, entry))
+        elif _is_dir(entry) or entry.is_symlink():
+            students.append(entry.name)
+        if not _is_dir(entry):
+            continue
+        for folder in sorted(d for d in entry.iterdir() if d.name in wanted):
+            nbs = sorted(folder.glob("*.ipynb")) if _is_dir(folder) else []
             preferred = [p for p in nbs if p.name == f"{folder.name}.ipynb"]
-            found[(folder.name, student_dir.name)] = (preferred or nbs or [folder / f"{folder.name}.ipynb"])[0]
-        loose += [(student_dir.name, p) for p in sorted(student_dir.glob("*.ipynb"))]
-    loose += [(p.stem, p) for p in sorted(directory.glob("*.ipynb"))]
-    students += [student for student, _ in loose]
+            found[(folder.name, entry.name)] = (preferred or nbs or [folder / f"{folder.name}.ipynb"])[0]
+        loose += [(entry.name, p) for p in sorted(entry.glob("*.ipynb"))]
     present = {a for a, _ in found}
     for student, path in loose:
-        assignment = _which(path, present)
+        assignment = _which(path, present, directory)
         if assignment in wanted:
             found.setdefault((assignment, student), path)
     present = {a for a, _ in found} or set(wanted)
-    for student in students:
+    for student in students + [student for student, _ in loose]:
         for assignment in present:
             found.setdefault((assignment, student), directory / student / assignment / f"{assignment}.ipynb")
+    for assignment, student in list(found):
+        if name_problem(student):
+            refused[student] = name_problem(student)
+            del found[(assignment, student)]
     order = {a: i for i, a in enumerate(course_config.ASSIGNMENTS)}
-    return dict(sorted(found.items(), key=lambda kv: (order.get(kv[0][0], len(order)), kv[0][1])))
+    return dict(sorted(found.items(), key=lambda kv: (order.get(kv[0][0], len(order)), kv[0][1]))), refused
 
 
 def _progress(done, total, label, started):
@@ -67,10 +103,10 @@ def _progress(done, total, label, started):
     sys.stderr.flush()
 
 
-def grade_one(path, zygote, assignment, limits=None):
+def grade_one(path, zygote, assignment, limits=None, within=None):
     """Grade one submission; a grader failure still gives the student a row (score 0, reason)."""
     try:
-        return grade.grade(path, zygote, assignment, limits)
+        return grade.grade(path, zygote, assignment, limits, within)
     except Exception as e:  # noqa: BLE001 (one bad submission never stops the batch)
         traceback.print_exc(file=sys.stderr)
         return _failure(assignment, e)
@@ -81,11 +117,11 @@ def _failure(assignment, error):
                                      "Your instructor has been told; nothing was lost.", time.monotonic())
 
 
-def _digest(path):
+def _digest(path, within):
     import hashlib
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
+        return hashlib.sha256(_read(path, within)).hexdigest()
+    except notebooks.NotebookError:
         return None
 
 
@@ -105,20 +141,34 @@ def _finished(folder, digest):
     return None
 
 
-def grade_file(path, out, also_protect=(), assignment=None):
+def _not_a_link(path, what):
+    if Path(path).is_symlink():
+        raise BatchError(f"{what} {path} is a symbolic link; give the real path")
+
+
+def grade_file(path, out, assignment=None, unsafe=False):
     """Grade one notebook with its own zygote; ``out`` is where its results.json will go.
 
-    The assignment is told from the notebook unless given. Creates ``out``'s folder and, as root, locks the
-    grader's files, the submission's folder and the output folder away from the worker. The caller writes
-    the result (it may add to it first).
+    The assignment is told from the notebook unless given. Creates ``out``'s folder. The caller writes the
+    result (it may add to it first). Raises BatchError if ``out`` is a link or no sandbox is available.
     """
     out = Path(out)
+    _not_a_link(out, "the results file")
     out.parent.mkdir(parents=True, exist_ok=True)
+    mode = _sandbox_mode(unsafe)
     assignment = assignment or _which(Path(path))
-    protect(grader_paths() + [Path(path).resolve().parent, out.resolve().parent, *also_protect])
-    with Zygote() as zygote:
+    with Zygote(mode=mode) as zygote:
         result = grade_one(path, zygote, assignment)
     return result
+
+
+def _sandbox_mode(unsafe):
+    try:
+        mode = sandbox.detect(allow_unsafe=unsafe)
+    except sandbox.SandboxUnavailable as e:
+        raise BatchError(str(e)) from None
+    sys.stderr.write(f"containment: {sandbox.describe(mode)}\n")
+    return mode
 
 
 def item_scores(result):
@@ -129,6 +179,12 @@ def item_scores(result):
     return scores
 
 
+def csv_text(value):
+    """A text cell a spreadsheet will not run as a formula (OWASP's advice: prefix a quote)."""
+    value = str(value)
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def write_csv(rows, path, assignment):
     items = list(checks.items(assignment))
     with open(path, "w", newline="") as f:
@@ -136,7 +192,7 @@ def write_csv(rows, path, assignment):
         w.writerow(["student"] + items + ["total"])
         for student, result in rows.items():
             s = item_scores(result)
-            w.writerow([student] + [s.get(i, 0) for i in items] + [result["score"]])
+            w.writerow([csv_text(student)] + [s.get(i, 0) for i in items] + [result["score"]])
 
 
 def write_gradebook(rows, assignment, db_url):
@@ -158,10 +214,10 @@ def write_gradebook(rows, assignment, db_url):
             gb.db.commit()
 
 
-def _grade_and_store(zygote, student, path, digest, out, assignment, limits):
+def _grade_and_store(zygote, student, path, digest, out, assignment, limits, within):
     """Grade one submission, then write its results and feedback; ``graded.json`` last, so a killed batch
-    regrades it."""
-    result = grade_one(path, zygote, assignment, limits)
+    regrades it. ``within``: the batch folder, below which no symbolic link is followed."""
+    result = grade_one(path, zygote, assignment, limits, within)
     folder = out / assignment / student
     report.write_atomic(result, folder / "results.json")
     feedback.write_student(student, result, out, assignment)
@@ -174,10 +230,10 @@ def _grade_and_store(zygote, student, path, digest, out, assignment, limits):
 _SLOT = {}
 
 
-def _slot_start():
+def _slot_start(mode):
     from multiprocessing import util
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    _SLOT["zygote"] = Zygote()
+    _SLOT["zygote"] = Zygote(mode=mode)
     util.Finalize(None, _SLOT["zygote"].close, exitpriority=10)
 
 
@@ -190,21 +246,27 @@ def default_jobs():
     return course_config.BATCH_JOBS or len(os.sched_getaffinity(0))
 
 
-def run(directory, out=None, assignments=None, gradebook=None, limits=None, jobs=None):
-    """Grade every submission under ``directory`` with ``jobs`` parallel slots.
+def run(directory, out=None, assignments=None, gradebook=None, limits=None, jobs=None, unsafe=False):
+    """Grade every submission under ``directory`` with ``jobs`` parallel slots, each worker in a sandbox.
 
     Returns ({assignment: {student: result}}, out). Writes, per assignment, ``out/<assignment>/<student>/
     results.json``, ``out/<assignment>/grades.csv`` and ``out/<assignment>/report/index.html``, and the
-    feedback in nbgrader's layout, ``out/feedback/<student>/<assignment>/``.
+    feedback in nbgrader's layout, ``out/feedback/<student>/<assignment>/``. Refused names are listed in
+    ``out/refused.json``. Raises BatchError (nothing graded) if a folder is a link or no sandbox is available.
     """
     directory = Path(directory)
     out = Path(out) if out else directory.parent / f"{directory.name}_graded"
-    submissions = find_submissions(directory, assignments)
+    _not_a_link(directory, "the submissions folder")
+    _not_a_link(out, "the output folder")
+    mode = _sandbox_mode(unsafe)
+    submissions, refused = find_submissions(directory, assignments)
     out.mkdir(parents=True, exist_ok=True)
-    protect(grader_paths() + [directory, out])
+    for name, reason in refused.items():
+        sys.stderr.write(f"refused a submission named {name!r}: {reason}\n")
+    report.write_atomic(refused, out / "refused.json")
     done, todo, started = {}, [], time.monotonic()
     for key, path in submissions.items():
-        digest = _digest(path)
+        digest = _digest(path, directory)
         stored = _finished(out / key[0] / key[1], digest)
         if stored is not None:  # resumed batch: this exact submission is already graded
             done[key] = stored
@@ -213,17 +275,17 @@ def run(directory, out=None, assignments=None, gradebook=None, limits=None, jobs
     jobs = max(1, min(jobs or default_jobs(), len(todo)))
     _progress(len(done), len(submissions), "", started)
     if jobs == 1:
-        with Zygote() as zygote:
+        with Zygote(mode=mode) as zygote:
             for (assignment, student), path, digest in todo:
                 done[(assignment, student)] = _grade_and_store(zygote, student, path, digest, out, assignment,
-                                                               limits)
+                                                               limits, directory)
                 _progress(len(done), len(submissions), student, started)
     elif todo:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_slot_start) as pool:
-            futures = {pool.submit(_slot_grade, student, path, digest, out, assignment, limits): key
+                                 initializer=_slot_start, initargs=(mode,)) as pool:
+            futures = {pool.submit(_slot_grade, student, path, digest, out, assignment, limits, directory): key
                        for key, path, digest in todo for assignment, student in [key]}
             for future in as_completed(futures):
                 assignment, student = key = futures[future]

@@ -12,14 +12,10 @@ from pathlib import Path
 import pytest
 
 import course_config
-from autograder import checks, extract, notebooks, report
-from autograder.worker import AnswerError, Worker, WorkerDied
+from autograder import checks, extract, notebooks, report, sandbox
+from autograder.worker_client import AnswerError, Worker, WorkerDied
 
 CHECKS_MODULE = Path(checks.__file__).resolve().parent / "test_cells.py"
-
-
-def source_dir(assignment):
-    return course_config.ROOT / course_config.SOURCE_DIR / assignment
 
 
 class _Plugin:
@@ -87,28 +83,30 @@ def _asker(assignment, worker):
     return ask
 
 
-def grade(path, zygote, assignment, limits=None):
+def grade(path, zygote, assignment, limits=None, within=None):
     """Grade one notebook file as ``assignment``; always returns a Gradescope results dict (never raises
-    for bad input)."""
+    for bad input). No symbolic link below the folder ``within`` is followed."""
     started = time.monotonic()
-    if not Path(path).exists():
-        reason = f"Nothing was submitted for this assignment ({path}: no such file)."
-        return report.results(assignment, {}, reason, started, missing=reason)
+    limits = limits or course_config.GRADING
     try:
-        nb = notebooks.read(path)
+        nb = notebooks.read(path, notebooks.submission_bytes(path, limits["submission_bytes"], within))
+    except notebooks.NotSubmitted as e:
+        reason = f"Nothing was submitted for this assignment ({e})."
+        return report.results(assignment, {}, reason, started, missing=reason)
     except notebooks.NotebookError as e:
         reason = f"Your notebook could not be read: {e}."
         return report.results(assignment, {}, reason + " Every item scores 0. Download a fresh copy of the "
                                                        "release, paste your work into it, and submit again.",
                               started, missing=reason)
     sources, notes = extract.student_code(nb, assignment)
-    limits = limits or course_config.GRADING
     protocol = course_config.CHECKS_MODULE[assignment]
-    with Worker(zygote, sources, source_dir(assignment), limits, protocol) as worker:
+    with Worker(zygote, sources, assignment, limits, protocol) as worker:
         try:
             worker.start()
         except WorkerDied:
             pass  # every check will report the same reason
         reference = checks.load_reference(assignment)
         outcomes = run_checks(assignment, _asker(assignment, worker), reference)
-    return report.results(assignment, outcomes, report.summary(notes, worker), started)
+    result = report.results(assignment, outcomes, report.summary(notes, worker), started)
+    result["extra_data"]["sandbox"] = sandbox.describe(zygote.mode)
+    return result

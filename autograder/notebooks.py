@@ -1,5 +1,8 @@
 """Reading, normalising and inspecting nbgrader notebooks."""
+import errno
 import json
+import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -10,11 +13,51 @@ class NotebookError(Exception):
     """A notebook could not be read; the message says why, in words."""
 
 
-def read(path):
-    """Read and validate a notebook; raise NotebookError with a clear message if it is broken."""
+class NotSubmitted(NotebookError):
+    """No file is where the submission should be."""
+
+
+def submission_bytes(path, max_bytes, within=None):
+    """The bytes of a submitted file, read safely: never through a symbolic link (the file itself, or any
+    folder below ``within``), never from a FIFO or a device, never more than ``max_bytes``. Raises
+    NotebookError (NotSubmitted if there is no file)."""
+    path = Path(path)
+    name = path.name
+    if within is not None:
+        here = Path(within)
+        for part in path.relative_to(within).parts[:-1]:
+            here = here / part
+            if here.is_symlink():
+                raise NotebookError(f"{part} is a symbolic link, not a folder; submit the notebook file itself")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise NotSubmitted(f"{name}: no such file") from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise NotebookError(f"{name} is a symbolic link, not a notebook file; submit the file itself") from None
+        raise NotebookError(f"{name}: cannot be opened ({e.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotebookError(f"{name} is not a regular file")
+        if info.st_size > max_bytes:
+            raise NotebookError(f"{name} is {info.st_size / 2**20:.1f} MiB, more than the {max_bytes / 2**20:g} MiB "
+                                "a notebook may have (clear its outputs and submit again)")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise NotebookError(f"{name} grew past {max_bytes / 2**20:g} MiB while it was read")
+        return data
+    finally:
+        os.close(fd)
+
+
+def read(path, data=None):
+    """Read and validate a notebook (from ``data`` if given); raise NotebookError saying what is wrong."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = (path.read_bytes() if data is None else data).decode("utf-8")
     except FileNotFoundError:
         raise NotebookError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as e:

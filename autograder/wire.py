@@ -36,3 +36,48 @@ def dumps(message):
 
 def loads(line):
     return _decode(json.loads(line))
+
+
+class LineTooLong(Exception):
+    """The peer sent more than the limit without ending its line."""
+
+
+class LineBuffer:
+    """Splits a byte stream into lines in linear time, refusing any line longer than ``limit`` bytes.
+
+    Each byte is scanned once (the search resumes where the last one stopped), and a consumed line is cut
+    from the front of a ``bytearray``, which CPython does without copying the rest.
+    """
+
+    def __init__(self, limit):
+        self.limit, self.buf, self.scanned = limit, bytearray(), 0
+
+    def feed(self, chunk):
+        self.buf += chunk
+
+    def line(self):
+        """The next complete line (without its newline), or None; raises LineTooLong."""
+        end = self.buf.find(b"\n", self.scanned)
+        if end < 0:
+            self.scanned = len(self.buf)
+            if self.scanned > self.limit:
+                raise LineTooLong(f"a message longer than {self.limit} bytes")
+            return None
+        if end > self.limit:
+            raise LineTooLong(f"a message longer than {self.limit} bytes")
+        line = bytes(self.buf[:end])
+        del self.buf[:end + 1]
+        self.scanned = 0
+        return line
+
+
+def read_line(sock, buffer):
+    """Block until ``buffer`` holds a line from ``sock``; None when the peer has closed it."""
+    while True:
+        line = buffer.line()
+        if line is not None:
+            return line
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            return None
+        buffer.feed(chunk)

@@ -43,11 +43,12 @@ def floor():
 
 def memory():
     """Peak resident memory of one worker grading the solutions, of the grader, and of the zygote."""
-    from autograder.worker import Worker, Zygote
+    from autograder.worker_client import Worker
+    from autograder.zygote import Zygote
     nb = notebooks.read(course_config.ROOT / course_config.SOLUTION_DIR / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     sources, _ = extract.student_code(nb, ASSIGNMENT)
     with Zygote() as zygote:
-        with Worker(zygote, sources, grade.source_dir(ASSIGNMENT), course_config.GRADING,
+        with Worker(zygote, sources, ASSIGNMENT, course_config.GRADING,
                     course_config.CHECKS_MODULE[ASSIGNMENT]) as worker:
             worker.start()
             ask = grade._asker(ASSIGNMENT, worker)

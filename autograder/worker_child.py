@@ -1,0 +1,73 @@
+"""The worker: runs one submission's code inside its sandbox and answers narrow questions about it.
+
+It runs the submission's code cells with Jupyter semantics, then answers requests from the grader, one JSON
+line each (``autograder.wire``). It never sees a reference value and never computes a verdict.
+
+Output: the cells' printed output goes to the pipe the grader drains (capped), followed by an end marker
+the grader chose. While it answers the checks, its stdout and stderr point at ``/dev/null``, and the grader
+drops anything that still arrives after the marker, so nothing a student's method prints about the check
+inputs reaches the feedback.
+"""
+import importlib
+import logging
+import os
+import sys
+
+# Imported here, in the zygote: inside the sandbox the grader's files are out of reach.
+from autograder import execute, wire
+
+
+def main(sock, out_w, support, limits):
+    """Entered in the sandbox, as the worker's uid. ``support``: the read-only folder of the protocol module."""
+    run_cells, dumps, loads = execute.run_cells, wire.dumps, wire.loads
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(out_w, 1)
+    os.dup2(out_w, 2)
+    os.close(out_w)
+    buffer = wire.LineBuffer(limits["message_bytes"])
+    setup = loads(wire.read_line(sock, buffer))
+
+    # The grader's code is not the student's business, and no writable folder is on sys.path.
+    for name in [m for m in sys.modules if m == "autograder" or m.startswith("autograder.")
+                 or m in ("course_config", "checks_core", setup["protocol"])]:
+        del sys.modules[name]
+    sys.path[:] = ([support] if support else []) + [p for p in sys.path if p and os.path.isdir(p)
+                                                    and os.path.realpath(p) != os.path.realpath(os.getcwd())]
+    protocol = importlib.import_module(setup["protocol"])
+    answer, quiet, question_error = protocol.answer, protocol.quiet, protocol.QuestionError
+    error_message = protocol.student_error_message
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # TF's own warnings are not the student's output
+    namespace = {"__name__": "__main__"}
+    skip = set(setup.get("skip", ()))
+    sources = ["pass" if i in skip else src for i, src in enumerate(setup["sources"])]
+
+    def progress(i):  # lets the grader time each cell, and know which one was running if we die
+        sys.stdout.flush()
+        sock.sendall(dumps({"cell": i}))
+
+    errors = run_cells(sources, namespace, capture=False, before_cell=progress)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.write(1, b"\n" + setup["end_marker"].encode() + b"\n")
+    os.dup2(null, 1)  # from here on, what the student's code prints goes nowhere
+    os.dup2(null, 2)
+    sock.sendall(dumps({"ready": True, "cell_errors": errors}))
+
+    while True:
+        line = wire.read_line(sock, buffer)
+        if line is None:
+            return
+        try:
+            with quiet():
+                reply = {"value": answer(namespace, loads(line))}
+        except question_error as e:
+            reply = {"error": str(e)}
+        except BaseException as e:  # noqa: BLE001 (the student's code raised, even SystemExit)
+            reply = {"error": error_message(e)}
+        try:
+            data = dumps(reply)
+        except TypeError as e:
+            data = dumps({"error": f"the answer could not be sent back ({e})"})
+        sock.sendall(data)

@@ -1,0 +1,199 @@
+"""The zygote: a pre-warmed process that forks one sandboxed worker per request.
+
+It is a fresh interpreter (``python -m autograder.zygote``), not a fork of the grader: forking a process that
+has already run a TensorFlow op can deadlock TF's thread pools in the child, and a fresh interpreter holds
+none of the grader's state (no reference value, no check result). It imports TensorFlow, TFP and Keras
+once, runs no op, and then only forks. A fork costs about 0.1 s against 5-6 s for the imports.
+
+Each forked child enters its sandbox (``autograder.sandbox``) before it reads a line of student code, then
+becomes the worker (``autograder.worker_child``). When the grader has killed a worker, it asks the zygote to
+reap it, and the zygote removes whatever the worker's sandbox left (its cgroups; in the uid fallback, its
+processes and work directory).
+"""
+import json
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+from autograder import sandbox
+
+
+class Zygote:
+    """The grader's handle on one zygote process. Use as a context manager.
+
+    ``mode`` is the sandbox mode (``sandbox.detect()`` when not given). The assignments' support files
+    (protocol module, shared checks, figures) are copied into a grader-owned read-only staging directory
+    here, once per zygote, so no worker ever sees the repo they came from.
+    """
+
+    def __init__(self, preload=True, mode=None):
+        import subprocess
+        import course_config
+        self.mode = mode or sandbox.detect()
+        self.repo = course_config.ROOT
+        self.staging = Path(tempfile.mkdtemp(prefix="nf-grader-support-"))
+        os.chmod(self.staging, 0o755)
+        for assignment in course_config.ASSIGNMENTS:
+            _stage(course_config.ROOT / course_config.SOURCE_DIR / assignment, self.staging / assignment)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "MPLBACKEND": "Agg"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "autograder.zygote", str(theirs.fileno()), "1" if preload else "0"],
+            pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL)
+        theirs.close()
+        self.sock, self.pid = ours, self.process.pid
+
+    def support(self, assignment):
+        return self.staging / assignment if assignment else None
+
+    def _call(self, command, nfds=0):
+        self.sock.send(json.dumps(command).encode())
+        data, fds, _, _ = socket.recv_fds(self.sock, 4096, nfds)
+        if not data:
+            raise RuntimeError("the grader's zygote process died; rerun the grader")
+        return json.loads(data), fds
+
+    def spawn(self, assignment, limits):
+        """Fork a new sandboxed worker; return (pid, socket to it, read end of its output pipe)."""
+        plan = sandbox.Plan(self.mode, self.support(assignment), limits, self.repo, self.staging / "work")
+        reply, fds = self._call({"op": "spawn", "plan": plan.to_json()}, nfds=2)
+        return reply["pid"], socket.socket(fileno=fds[0]), fds[1]
+
+    def wait(self, pid):
+        """Reap a worker that has ended or been killed, and clear its sandbox; return its wait status."""
+        return self._call({"op": "wait", "pid": pid})[0]["status"]
+
+    def close(self):
+        self.sock.close()  # the zygote's loop ends when its socket closes
+        try:
+            self.process.wait(timeout=30)
+        except Exception:  # noqa: BLE001
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _stage(source, target):
+    """Copy an assignment's support files (not its notebooks) as plain files, readable by any worker."""
+    target.mkdir(mode=0o755)
+    for item in sorted(source.iterdir()):
+        if item.suffix == ".ipynb" or item.name.startswith(".") or item.name == "__pycache__":
+            continue
+        if item.is_dir():
+            shutil.copytree(item, target / item.name, ignore=shutil.ignore_patterns("__pycache__", ".*"))
+        else:
+            shutil.copyfile(item, target / item.name)  # follows the checks_core.py link
+    for path in [target, *target.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+
+
+_STDLIB_SKIP = {"antigravity", "this", "idlelib", "turtledemo", "tkinter", "turtle", "test", "lib2to3",
+                "ensurepip", "venv", "pydoc_data"}
+
+
+def _preload_stdlib():
+    """Import the standard library (top level and one level of submodules), about 0.3 s.
+
+    In the uid fallback a worker may not be able to read the interpreter's own files (seen here: pyenv under
+    /root, mode 700), so a student's ``import statistics`` would fail there. Modules already imported in the
+    zygote are simply there in every worker.
+    """
+    import contextlib
+    import importlib
+    import io
+    import pkgutil
+    import warnings
+
+    def load(name):
+        try:
+            return importlib.import_module(name)
+        except BaseException:  # noqa: BLE001 (platform-specific modules, optional C extensions)
+            return None
+
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        for name in sorted(sys.stdlib_module_names - _STDLIB_SKIP):
+            if name.startswith("_"):
+                continue
+            module = load(name)
+            for info in pkgutil.iter_modules(getattr(module, "__path__", []) or [], name + "."):
+                if not info.name.rsplit(".", 1)[-1].startswith(("_", "test")):
+                    load(info.name)
+
+
+def main(sock, preload):
+    from autograder import worker_child
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    if preload:  # import, but never run a TF op here: forking after an op is unsafe
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import matplotlib.pyplot  # noqa: F401
+            import sklearn.datasets  # noqa: F401
+            import tensorflow  # noqa: F401
+            import tensorflow_probability  # noqa: F401
+            import tf_keras  # noqa: F401
+        _preload_stdlib()
+    plans = {}  # pid -> the plan its sandbox was built from, for the clean-up after it
+    busy = {}  # reaped workers whose clean-up must be tried again
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            for pid, plan in busy.items():
+                sandbox.cleanup(pid, plan, seconds=30)
+            return
+        command = json.loads(data)
+        if command["op"] == "spawn":
+            plan = sandbox.Plan.from_json(command["plan"])
+            ours, theirs = socket.socketpair()
+            out_r, out_w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                status = 70
+                try:
+                    sock.close()
+                    ours.close()
+                    os.close(out_r)
+                    sandbox.contain(plan, {theirs.fileno(), out_w},
+                                    lambda: worker_child.main(theirs, out_w, plan.support_inside, plan.limits))
+                except BaseException as e:  # noqa: BLE001 (the sandbox could not be built: say why)
+                    try:
+                        os.write(out_w, f"\n[grader] the sandbox could not be set up: {e}\n".encode())
+                        traceback.print_exc()  # for the instructor: the grader's own stderr
+                    except OSError:
+                        pass
+                finally:
+                    os._exit(status)
+            plans[pid] = plan
+            theirs.close()
+            os.close(out_w)
+            socket.send_fds(sock, [json.dumps({"pid": pid}).encode()], [ours.fileno(), out_r])
+            ours.close()
+            os.close(out_r)
+        elif command["op"] == "wait":
+            try:
+                _, status = os.waitpid(command["pid"], 0)
+            except ChildProcessError:
+                status = None
+            if command["pid"] in plans:
+                busy[command["pid"]] = plans.pop(command["pid"])
+            for pid in list(busy):
+                if sandbox.cleanup(pid, busy[pid], seconds=2.0 if pid == command["pid"] else 0):
+                    del busy[pid]
+            sock.send(json.dumps({"status": status}).encode())
+
+
+if __name__ == "__main__":  # python -m autograder.zygote FD PRELOAD
+    main(socket.socket(fileno=int(sys.argv[1])), sys.argv[2] == "1")

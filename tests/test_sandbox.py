@@ -1,0 +1,543 @@
+"""Containment between submissions: one batch holds attackers and victims, and every score is exact.
+
+Each attacker is the untouched release (0 points) plus a cell that tries to break out. If an attack works,
+it earns points: it sets ``predicted_log_prob_shape`` (3 points) or runs the solutions it stole (all
+points). So an attacker scoring 0 means every attempt failed. The victims are graded in the same batch,
+after the attackers (sequential) or beside them (``--jobs 2``), and must score exactly what the
+solutions and a known mistake score. After each batch nothing of it may remain: no process, no file in
+``/tmp`` or ``/dev/shm``, no cgroup.
+
+The batch runs in every containment this host offers: as root in namespaces, as root in the uid fallback
+(forced), and as an unprivileged user (the test drops to ``nobody``) in an unprivileged user namespace.
+"""
+import ctypes
+import json
+import os
+import pwd
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell
+
+import course_config
+from autograder import batch, examples, notebooks, report, sandbox
+
+ASSIGNMENT = "normalising_flows"
+POINTS = {c["test_id"]: c["points"] for c in report.test_cells(ASSIGNMENT)}
+FULL = sum(POINTS.values())
+ROOT = course_config.ROOT
+AS_ROOT = os.geteuid() == 0
+EXP_SIGN = examples.MISTAKES["acl-inverse-exp-sign"]
+LIMITS = {**course_config.GRADING, "check_seconds": 20, "cell_seconds": 60, "submission_seconds": 300}
+
+#: An attack that works earns the shape prediction's 3 points.
+WIN = "predicted_log_prob_shape = (5, 1, 2)"
+
+STEAL = """
+import glob, json, os
+stolen = []
+for path in [{solutions!r}, {reference!r}, '/proc/1/cwd/solutions', '/proc/self/cwd/../solutions']:
+    try:
+        stolen.append(open(path).read(100)); print('READ', path)
+    except OSError:
+        pass
+try:
+    ppid_cwd = os.readlink(f'/proc/{{os.getppid()}}/cwd')
+    stolen.append(open(os.path.join(ppid_cwd, 'solutions', {assignment!r}, {assignment!r} + '.ipynb')).read(100))
+except OSError:
+    pass
+for path in glob.glob({batch!r} + '/**/*.ipynb', recursive=True) + glob.glob({batch!r} + '/**/results.json', recursive=True):
+    try:
+        text = open(path).read()
+        stolen.append(text)
+        for c in json.loads(text).get('cells', []):
+            if c['cell_type'] == 'code':
+                try:
+                    exec(''.join(c['source']), globals())
+                except BaseException:
+                    pass
+    except (OSError, ValueError):
+        pass
+if stolen:
+    {win}
+"""
+
+DAEMON = """
+import glob, os, signal, time
+me = os.getpid()
+def haunt():
+    end = time.time() + 150
+    while time.time() < end:
+        for pid in os.listdir('/proc'):
+            if pid.isdigit() and int(pid) not in (me, os.getpid(), 1):
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except OSError:
+                    pass
+        for path in glob.glob('/tmp/nf-*/**/nf_checks.py', recursive=True) + glob.glob('/course/*.py'):
+            try:
+                open(path, 'a').write('\\nraise SystemExit\\n')
+            except OSError:
+                pass
+        for path in glob.glob({batch!r} + '/**/results.json', recursive=True):
+            try:
+                open(path, 'w').write('{{"score": 999, "tests": []}}')
+            except OSError:
+                pass
+        for path in glob.glob('/tmp/**/*.ipynb', recursive=True):
+            try:
+                open('/tmp/stolen-' + os.path.basename(path), 'w').write(open(path).read())
+            except OSError:
+                pass
+        time.sleep(0.05)
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        try:
+            haunt()
+        finally:
+            os._exit(0)
+    os._exit(0)
+os.wait()
+"""
+
+NETWORK = """
+import socket
+reached = []
+for host, port in [('1.1.1.1', 80), ('8.8.8.8', 53), ('127.0.0.1', {port}), ({host_ip!r}, {port})]:
+    try:
+        socket.create_connection((host, port), timeout=3).close()
+        reached.append((host, port))
+    except OSError:
+        pass
+if reached:
+    {win}
+"""
+
+FORK_BOMB = """
+import os, time
+children = 0
+for _ in range(2000):
+    try:
+        if os.fork() == 0:
+            time.sleep(300)
+            os._exit(0)
+        children += 1
+    except OSError:
+        break
+print('forked', children)
+if children >= 2000:
+    {win}
+"""
+
+FILL = """
+written = {{}}
+for folder in ('/dev/shm', '/tmp', '.'):
+    written[folder] = 0
+    try:
+        with open(folder + '/filler', 'wb') as f:
+            while written[folder] < 3 * 2**30:
+                f.write(b'x' * 2**20)
+                written[folder] += 2**20
+    except OSError:
+        pass
+print({{k: v // 2**20 for k, v in written.items()}}, 'MiB')
+if max(written.values()) >= 3 * 2**30:
+    {win}
+"""
+
+FLOOD = """
+import os
+for fd in range(3, 64):
+    try:
+        if os.readlink(f'/proc/self/fd/{fd}').startswith('socket:'):
+            block = b'a' * 2**20
+            for _ in range(300):
+                os.write(fd, block)
+    except OSError:
+        pass
+"""
+
+
+def _with_cell(nb, source):
+    nb = nbformat.from_dict(nb)
+    nb.cells.append(new_code_cell(source))
+    return nb
+
+
+def _host_ip():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 1))
+            return s.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+
+
+class Listener:
+    """A TCP server on the host that counts the connections it accepts (there must be none)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("0.0.0.0", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port, self.accepted, self.running = self.sock.getsockname()[1], 0, True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while self.running:
+            try:
+                conn, _ = self.sock.accept()
+                self.accepted += 1
+                conn.close()
+            except OSError:
+                continue
+
+    def close(self):
+        self.running = False
+        self.thread.join()
+        self.sock.close()
+
+
+def build_batch(root, port):
+    """Attackers (graded first in a sequential batch) and victims; returns {student: expected score}."""
+    sol, rel = examples.notebook("solutions"), examples.notebook("release")
+    submitted = Path(root) / "submitted"
+    fill = dict(win=WIN, port=port, host_ip=_host_ip(), batch=str(submitted), assignment=ASSIGNMENT,
+                solutions=str(ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
+                reference=str(ROOT / "autograder" / "reference" / f"{ASSIGNMENT}.json"))
+    attacks = {"a_daemon": DAEMON, "a_steal": STEAL, "a_network": NETWORK, "a_fork_bomb": FORK_BOMB,
+               "a_fill_scratch": FILL}
+    expected = {}
+    for name, code in attacks.items():
+        examples.write_submission(submitted, name, _with_cell(rel, code.format(**fill)))
+        expected[name] = 0
+    # The flood is built on the solutions: the cell that floods the grader's socket is skipped, the rest counts.
+    examples.write_submission(submitted, "a_socket_flood", _with_cell(sol, FLOOD))
+    expected["a_socket_flood"] = FULL
+    examples.write_submission(submitted, "z_victim_full", sol)
+    expected["z_victim_full"] = FULL
+    examples.write_submission(submitted, "z_victim_mistake", examples.apply(sol, EXP_SIGN))
+    expected["z_victim_mistake"] = FULL - sum(POINTS[t] for t in EXP_SIGN.failing)
+    return submitted, expected
+
+
+def _processes():
+    """{pid: (uid, parent pid, command line)} of every process on the host."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        out[int(entry)] = (int(fields["Uid"].split()[1]), int(fields["PPid"]), cmd)
+    return out
+
+
+def _leftovers(before):
+    """Processes the batch left: our orphans (this process is their subreaper), or any worker uid.
+
+    Orphans that were killed are zombies until their reaper waits for them: reap those first, since a
+    zombie has already ended."""
+    time.sleep(1)
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                break
+        except ChildProcessError:
+            break
+    left = {}
+    for pid, (uid, ppid, cmd) in _processes().items():
+        if pid in before or pid == os.getpid() or "multiprocessing.resource_tracker" in cmd:
+            continue  # (the pool's resource tracker belongs to this process and ends with it)
+        if ppid == os.getpid() or uid >= sandbox.UID_BASE or "autograder.zygote" in cmd:
+            left[pid] = (uid, cmd[:120])
+    return left
+
+
+def _scratch_state():
+    return set(os.listdir("/tmp")), set(os.listdir("/dev/shm"))
+
+
+def _cgroups_left():
+    return [str(p) for p in Path("/sys/fs/cgroup").rglob("nf-grader-worker-*")] if AS_ROOT else []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def subreaper():
+    """Orphans of the batch become this process's children, so the leftover check can see them."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    yield
+
+
+def _run_batch(mode, jobs, tmp, unprivileged=False):
+    listener = Listener()
+    try:
+        submitted, expected = build_batch(tmp, listener.port)
+        out = Path(tmp) / "graded"
+        before, scratch = _processes(), _scratch_state()
+        if unprivileged:
+            rows = _run_unprivileged(submitted, out, jobs)
+        else:
+            env_mode = os.environ.get("NF_GRADER_SANDBOX")
+            os.environ["NF_GRADER_SANDBOX"] = mode
+            try:
+                rows = batch.run(submitted, out, limits=LIMITS, jobs=jobs)[0][ASSIGNMENT]
+            finally:
+                if env_mode is None:
+                    os.environ.pop("NF_GRADER_SANDBOX")
+                else:
+                    os.environ["NF_GRADER_SANDBOX"] = env_mode
+        return {"rows": rows, "expected": expected, "out": out / ASSIGNMENT, "accepted": listener.accepted,
+                "leftovers": _leftovers(before), "scratch_before": scratch, "scratch_after": _scratch_state(),
+                "cgroups": _cgroups_left()}
+    finally:
+        listener.close()
+
+
+def _unprivileged_command(command):
+    """``command`` as ``nobody``, in a private mount namespace whose /root shows only the interpreter (pyenv
+    lives under /root, mode 700). Nothing else changes: the repo and the batch are as root left them."""
+    script = "exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \"$@\""
+    base = Path(sys.base_prefix).resolve()
+    if Path("/root") in base.parents:
+        keep = base.relative_to("/root").parts[0]
+        script = (f"mkdir -p /run/nf-view && mount --bind /root/{keep} /run/nf-view && "
+                  f"mount -t tmpfs -o mode=755 tmpfs /root && mkdir /root/{keep} && "
+                  f"mount --move /run/nf-view /root/{keep} && " + script)
+    return ["unshare", "-m", "sh", "-c", script, "sh", *command]
+
+
+def _run_unprivileged(submitted, out, jobs):
+    command = [sys.executable, "-m", "autograder", "batch", str(submitted), "--out", str(out), "--jobs", str(jobs)]
+    if AS_ROOT:
+        command = _unprivileged_command(command)
+    env = {**os.environ, "HOME": str(out.parent), "MPLCONFIGDIR": str(out.parent / ".mpl")}
+    env.pop("NF_GRADER_SANDBOX", None)
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "unprivileged user namespace" in done.stderr, done.stderr[-2000:]
+    folder = out / ASSIGNMENT
+    return {p.name: json.loads((p / "results.json").read_text()) for p in folder.iterdir() if p.is_dir()
+            and (p / "results.json").exists()}
+
+
+def _tmpdir_for(unprivileged):
+    path = Path(tempfile.mkdtemp(prefix="nf-sandbox-test-"))
+    os.chmod(path, 0o755)
+    if unprivileged and AS_ROOT:
+        nobody = pwd.getpwnam("nobody")
+        os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    return path
+
+
+def _modes():
+    """(id, mode, jobs, unprivileged) for each containment this host offers."""
+    runs = []
+    try:
+        if sandbox.detect(force="namespaces") == "namespaces":
+            runs += [("namespaces-sequential", "namespaces", 1, False), ("namespaces-jobs2", "namespaces", 2, False)]
+    except sandbox.SandboxUnavailable:
+        pass
+    if AS_ROOT and sandbox.landlock_abi() >= 1:
+        runs.append(("uid-fallback-jobs2", "uid", 2, False))
+    runs.append(("unprivileged-jobs2", "namespaces", 2, True))
+    return runs
+
+
+RUNS = _modes()
+
+
+@pytest.fixture(scope="module", params=RUNS, ids=[r[0] for r in RUNS])
+def graded(request):
+    _, mode, jobs, unprivileged = request.param
+    tmp = _tmpdir_for(unprivileged)
+    try:
+        yield _run_batch(mode, jobs, tmp, unprivileged)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_every_score_is_exact_attackers_and_victims(graded):
+    rows, expected = graded["rows"], graded["expected"]
+    got = {name: rows[name]["score"] for name in expected}
+    assert got == expected, {n: rows[n]["output"][:600] for n in expected if got[n] != expected[n]}
+
+
+def test_stored_results_are_the_graders(graded):
+    for name, want in graded["expected"].items():
+        stored = json.loads((graded["out"] / name / "results.json").read_text())
+        assert stored["score"] == want, name
+    assert "999" not in (graded["out"] / "grades.csv").read_text()
+
+
+def test_no_connection_reached_the_host(graded):
+    assert graded["accepted"] == 0
+
+
+def test_nothing_is_left_behind(graded):
+    assert graded["leftovers"] == {}
+    tmp_before, shm_before = graded["scratch_before"]
+    tmp_after, shm_after = graded["scratch_after"]
+    assert tmp_after - tmp_before == set()
+    assert shm_after - shm_before == set()
+    assert graded["cgroups"] == []
+
+
+def test_the_flood_costs_only_its_own_cell(graded):
+    result = graded["rows"]["a_socket_flood"]
+    assert "longer than" in result["output"] and "was skipped" in result["output"], result["output"][-1500:]
+    assert result["execution_time"] < 120
+
+
+def test_results_record_the_containment(graded):
+    for name in graded["expected"]:
+        assert graded["rows"][name]["extra_data"]["sandbox"].split()[0] in ("namespaces", "uid")
+
+
+# -- the view from inside ---------------------------------------------------------------------------------
+PROBE = """
+import os, socket
+seen = {}
+for path in %(paths)r:
+    try:
+        open(path).read(1) if os.path.isfile(path) else os.listdir(path)
+        seen[path] = True
+    except OSError:
+        seen[path] = False
+seen['pid'] = os.getpid()
+seen['uid'] = os.getuid()
+seen['writable_on_path'] = [p for p in __import__('sys').path if os.access(p or '.', os.W_OK)]
+try:
+    socket.create_connection(('1.1.1.1', 80), timeout=2)
+    seen['net'] = True
+except OSError:
+    seen['net'] = False
+import statistics, cmath, doctest  # the standard library is there
+print('SEEN', seen)
+"""
+
+
+@pytest.mark.parametrize("mode", [m for m in ("namespaces", "uid") if m == "namespaces" or AS_ROOT])
+def test_a_worker_sees_no_grader_file_and_no_network(mode):
+    if mode == "uid" and sandbox.landlock_abi() < 1:
+        pytest.skip("no Landlock on this host")
+    from autograder.worker_client import Worker
+    from autograder.zygote import Zygote
+    paths = [str(ROOT / "autograder" / "reference" / f"{ASSIGNMENT}.json"), str(ROOT / "solutions"),
+             str(ROOT / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), str(ROOT / "tests"), str(ROOT / ".git")]
+    with Zygote(mode=sandbox.detect(force=mode)) as zygote:
+        with Worker(zygote, [PROBE % {"paths": paths}], ASSIGNMENT, LIMITS,
+                    course_config.CHECKS_MODULE[ASSIGNMENT]) as w:
+            w.start()
+    text = w.output.text()
+    assert w.cell_errors == [], w.cell_errors
+    seen = eval(text.split("SEEN", 1)[1].strip().splitlines()[0])  # noqa: S307 (our own probe's dict)
+    assert not any(seen[p] for p in paths), seen
+    assert seen["net"] is False
+    assert seen["writable_on_path"] == []
+    assert seen["uid"] not in (0, os.getuid()) or not AS_ROOT
+    if mode == "namespaces":
+        assert seen["pid"] == 1
+
+
+def test_a_check_prints_nothing_into_the_feedback(tmp_path):
+    """What a student's method prints while the checks call it never reaches the output."""
+    sol = examples.notebook("solutions")
+    nb = examples.apply(sol, examples.Mistake("affine_coupling_layer", (
+        ("def _inverse(self, y):\n", "def _inverse(self, y):\n        if y.shape[-1] == 5:\n            print('LEAK', y)\n"),),
+        frozenset()))
+    examples.write_submission(tmp_path / "in", "leaky", nb)
+    rows = batch.run(tmp_path / "in", tmp_path / "out", limits=LIMITS, jobs=1)[0][ASSIGNMENT]
+    assert rows["leaky"]["score"] == FULL
+    assert "LEAK" not in json.dumps(rows["leaky"])
+    assert "LEAK" not in (tmp_path / "out" / "feedback" / "leaky" / ASSIGNMENT / "feedback.md").read_text()
+
+
+# -- input files ------------------------------------------------------------------------------------------
+def test_links_fifos_and_bad_names_are_refused_with_a_reason(tmp_path):
+    sol = examples.notebook("solutions")
+    submitted = tmp_path / "submitted"
+    alice = examples.write_submission(submitted, "alice", examples.notebook("release"))
+    solutions = ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    (submitted / "linked_file" / ASSIGNMENT).mkdir(parents=True)
+    (submitted / "linked_file" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").symlink_to(solutions)
+    (submitted / "linked_folder").symlink_to(submitted / "alice")
+    (submitted / "linked_assignment").mkdir()
+    (submitted / "linked_assignment" / ASSIGNMENT).symlink_to(solutions.parent, target_is_directory=True)
+    (submitted / "fifo" / ASSIGNMENT).mkdir(parents=True)
+    os.mkfifo(submitted / "fifo" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    nbformat.write(sol, str(submitted / "..ipynb"))        # a student called "."
+    nbformat.write(sol, str(submitted / "...ipynb"))       # a student called ".."
+    nbformat.write(sol, str(submitted / "bad\x07name.ipynb"))
+    nbformat.write(sol, str(submitted / "=HYPERLINK(1).ipynb"))
+    huge = examples.write_submission(submitted, "huge", sol)
+    huge.write_bytes(huge.read_bytes() + b" " * (course_config.GRADING["submission_bytes"] + 1))
+    found, refused = batch.find_submissions(submitted)
+    assert set(refused) == {".", "..", "bad\x07name"}
+    rows = batch.run(submitted, tmp_path / "out", limits=LIMITS, jobs=1)[0][ASSIGNMENT]
+    for name in ("linked_file", "linked_folder", "linked_assignment"):
+        assert rows[name]["score"] == 0 and "symbolic link" in rows[name]["output"], (name, rows[name]["output"])
+    assert rows["fifo"]["score"] == 0 and "not a regular file" in rows["fifo"]["output"]
+    assert rows["huge"]["score"] == 0 and "MiB" in rows["huge"]["output"]
+    assert rows["=HYPERLINK(1)"]["score"] == FULL
+    csv_text = (tmp_path / "out" / ASSIGNMENT / "grades.csv").read_text()
+    assert "\n'=HYPERLINK(1)," in csv_text and "\n=HYPERLINK" not in csv_text
+    assert not (tmp_path / "out" / ASSIGNMENT / "..").resolve().joinpath("results.json").exists()
+    assert json.loads((tmp_path / "out" / "refused.json").read_text()).keys() == {".", "..", "bad\x07name"}
+    assert alice.exists()
+
+
+def test_output_and_batch_folders_must_not_be_links(tmp_path):
+    examples.write_submission(tmp_path / "real", "someone", examples.notebook("release"))
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    target = tmp_path / "precious"
+    target.mkdir()
+    os.chmod(target, 0o755)
+    (tmp_path / "outlink").symlink_to(target)
+    for args in ([str(tmp_path / "link")], [str(tmp_path / "real"), "--out", str(tmp_path / "outlink")]):
+        done = subprocess.run([sys.executable, "-m", "autograder", "batch", *args], cwd=ROOT,
+                              capture_output=True, text=True)
+        assert done.returncode == 2 and "symbolic link" in done.stderr, done.stderr
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o755 and list(target.iterdir()) == []
+
+
+def test_grading_refuses_without_a_sandbox_unless_told(tmp_path, monkeypatch):
+    monkeypatch.setattr(sandbox, "_probe_namespaces", lambda: False)
+    monkeypatch.setattr(sandbox, "landlock_abi", lambda: 0)
+    monkeypatch.setattr(sandbox, "_DETECTED", {})
+    with pytest.raises(sandbox.SandboxUnavailable, match="--unsafe-no-sandbox"):
+        sandbox.detect()
+    assert sandbox.detect(allow_unsafe=True) == "none"
+
+
+def test_a_long_line_is_refused_in_linear_time():
+    from autograder import wire
+    buf = wire.LineBuffer(16 * 2**20)
+    started = time.monotonic()
+    with pytest.raises(wire.LineTooLong):
+        for _ in range(300):
+            buf.feed(b"a" * 2**20)
+            buf.line()
+    assert time.monotonic() - started < 5  # a quadratic scan of 300 MB would take minutes
+    buf = wire.LineBuffer(100)
+    buf.feed(b'{"a": 1}\n{"b"')
+    assert buf.line() == b'{"a": 1}' and buf.line() is None
+    buf.feed(b': 2}\n')
+    assert buf.line() == b'{"b": 2}'
