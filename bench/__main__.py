@@ -28,7 +28,7 @@ from autograder import batch, examples, nbgrader_path
 ASSIGNMENT = "normalising_flows"
 HERE = Path(__file__).resolve().parent
 GOALS = {"throughput_ratio": 10.0, "marginal_seconds": 2.0, "step_time_ratio": 1.2, "nll_gap": 0.05,
-         "worker_mib": 768}
+         "worker_mib": 768, "sandbox_ms": 50, "sandbox_slowdown": 0.10}
 
 
 def mixed_submissions():
@@ -53,8 +53,8 @@ def _seconds(fn, *args, **kwargs):
     return time.perf_counter() - started
 
 
-def ours(submitted, out, jobs):
-    command = [sys.executable, "-m", "autograder", "batch", str(submitted), "--out", str(out)]
+def ours(submitted, out, jobs, *extra):
+    command = [sys.executable, "-m", "autograder", "batch", str(submitted), "--out", str(out), *extra]
     if jobs:
         command += ["--jobs", str(jobs)]
     seconds = _seconds(subprocess.run, command, check=True, cwd=course_config.ROOT, stdout=subprocess.DEVNULL)
@@ -95,6 +95,28 @@ def throughput(tmp, jobs):
             "scores": {s: r["score"] for s, r in sorted(rows.items())}}
 
 
+def sandbox_throughput(tmp, jobs, rounds=2):
+    """The 20 submissions graded with the sandbox and with --unsafe-no-sandbox, interleaved: what
+    containment costs a whole batch (same code, same machine, same minutes)."""
+    submitted = tmp / "sandbox_mix"
+    for name, nb in mixed_submissions().items():
+        examples.write_submission(submitted, name, nb)
+    times = {"contained": [], "unsafe": []}
+    for r in range(rounds):
+        for kind in (("contained", "unsafe") if r % 2 == 0 else ("unsafe", "contained")):
+            extra = ["--unsafe-no-sandbox"] if kind == "unsafe" else []
+            env_mode = {"unsafe": "none"}.get(kind)
+            if env_mode:
+                os.environ["NF_GRADER_SANDBOX"] = env_mode
+            try:
+                times[kind].append(ours(submitted, tmp / f"sandbox_mix_{kind}_{r}", jobs, *extra)[0])
+            finally:
+                os.environ.pop("NF_GRADER_SANDBOX", None)
+    contained, unsafe = statistics.median(times["contained"]), statistics.median(times["unsafe"])
+    return {"seconds": times, "contained_per_minute": 60 * 20 / contained, "unsafe_per_minute": 60 * 20 / unsafe,
+            "slowdown": contained / unsafe - 1}
+
+
 def marginal(tmp, jobs, small=4, large=12):
     """(T(large) - T(small)) / (large - small) for batches of correct submissions: the start-up cancels."""
     sol = examples.notebook("solutions")
@@ -109,6 +131,7 @@ def marginal(tmp, jobs, small=4, large=12):
 
 def table(results):
     t, m, f, mem, tr = (results[k] for k in ("throughput", "marginal", "floor", "memory", "training"))
+    sb, st = results["sandbox"], results["sandbox_throughput"]
     nb = {k: statistics.median(r[k] for r in tr["notebook"]) for k in ("step_ms", "valid_nll")}
     tfp = {k: statistics.median(r[k] for r in tr["tfp_realnvp"]) for k in ("step_ms", "valid_nll")}
     rows = [
@@ -119,6 +142,12 @@ def table(results):
         ("marginal s / correct submission", f"{m['marginal_seconds']:.2f} s ({t['jobs']} slots)",
          f"{m['marginal_seconds'] / f['checks_seconds']:.1f}x floor ({f['checks_seconds']:.2f} s)",
          f"<= {GOALS['marginal_seconds']:g} s", m["marginal_seconds"] <= GOALS["marginal_seconds"]),
+        ("sandbox cost per worker (ms)", ", ".join(f"{k} {v:.0f}" for k, v in sb["overhead_ms"].items()),
+         "start+stop vs none", f"<= {GOALS['sandbox_ms']} ms",
+         all(v <= GOALS["sandbox_ms"] for v in sb["overhead_ms"].values())),
+        ("batch with vs without sandbox (subs/min)",
+         f"{st['contained_per_minute']:.1f} vs {st['unsafe_per_minute']:.1f}", f"{100 * st['slowdown']:+.1f}%",
+         f"<= {100 * GOALS['sandbox_slowdown']:g}% slower", st["slowdown"] <= GOALS["sandbox_slowdown"]),
         ("peak RSS worker / grader / zygote", " / ".join(f"{mem['peak_rss_mib'][k]:.0f}"
                                                            for k in ("worker", "grader", "zygote")) + " MiB",
          f"PSS total {mem['pss_total_mib']:.0f} MiB", f"worker < {GOALS['worker_mib']} MiB",
@@ -152,7 +181,10 @@ def main(argv=None):
         results["throughput"] = throughput(tmp, args.jobs)
         print("marginal cost of a correct submission ...", flush=True)
         results["marginal"] = marginal(tmp, args.jobs)
+        print("the same 20 submissions with and without the sandbox ...", flush=True)
+        results["sandbox_throughput"] = sandbox_throughput(tmp, args.jobs)
     print("checks alone (the floor), memory, training ...", flush=True)
+    results["sandbox"] = part("sandbox", 30)
     results["floor"] = part("floor")
     results["memory"] = part("memory")
     results["training"] = part("training", args.steps, args.repeats)

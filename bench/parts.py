@@ -130,7 +130,39 @@ def training(steps, repeats):
     return {"steps": steps, "batch_size": batch_size, "repeats": repeats, **results}
 
 
+def sandbox_startup(n=30):
+    """Milliseconds to start and to stop one worker (a one-line notebook) in each containment this host
+    offers, against no containment: the difference is the sandbox's own cost per worker."""
+    from autograder import sandbox
+    from autograder.worker_client import Worker
+    from autograder.zygote import Zygote
+    modes = ["none"]
+    for mode in ("namespaces", "uid"):
+        try:
+            modes.append(sandbox.detect(force=mode))
+        except sandbox.SandboxUnavailable:
+            pass
+    out = {}
+    for mode in modes + ["none"]:  # "none" again at the end, so drift shows
+        starts, stops = [], []
+        with Zygote(mode=mode) as zygote:
+            for _ in range(n):
+                worker = Worker(zygote, ["x = 1"], ASSIGNMENT, course_config.GRADING,
+                                course_config.CHECKS_MODULE[ASSIGNMENT])
+                started = time.perf_counter()
+                worker.start()
+                ready = time.perf_counter()
+                worker.stop()
+                starts.append(ready - started)
+                stops.append(time.perf_counter() - ready)
+        out.setdefault(mode, []).append({"start_ms": 1000 * statistics.median(starts),
+                                         "stop_ms": 1000 * statistics.median(stops)})
+    base = statistics.mean(r["start_ms"] + r["stop_ms"] for r in out["none"])
+    return {"workers_per_mode": n, "modes": out,
+            "overhead_ms": {m: out[m][0]["start_ms"] + out[m][0]["stop_ms"] - base for m in modes if m != "none"}}
+
+
 if __name__ == "__main__":
     name, args = sys.argv[1], [int(a) for a in sys.argv[2:]]
-    out = {"floor": floor, "memory": memory, "training": training}[name](*args)
+    out = {"floor": floor, "memory": memory, "training": training, "sandbox": sandbox_startup}[name](*args)
     print(json.dumps(out))

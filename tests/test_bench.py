@@ -34,3 +34,13 @@ def test_the_training_comparison_uses_the_same_budget_and_a_comparable_network()
         assert run["step_ms"] > 0 and 0 < run["valid_nll"] < 5
     # Same hidden layers; RealNVP's conditioner sees one coordinate instead of the masked pair.
     assert 0.9 < ours["parameters"] / theirs["parameters"] < 1.1
+
+
+def test_the_sandbox_cost_is_measured_for_every_containment_offered():
+    proc = subprocess.run([sys.executable, "-m", "bench.parts", "sandbox", "3"], cwd=course_config.ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert len(out["modes"]["none"]) == 2 and "namespaces" in out["overhead_ms"]
+    for runs in out["modes"].values():
+        assert all(r["start_ms"] > 0 and r["stop_ms"] > 0 for r in runs)
