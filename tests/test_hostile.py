@@ -260,3 +260,33 @@ def test_a_batch_of_50_with_10_hostile_submissions_gives_everyone_a_row(tmp_path
     for name in hostile:
         want = sum(POINTS[t] for t in POINTS if t not in CORPUS[name][1])
         assert rows[name]["score"] == want, name
+
+
+def _numbers(value):
+    """Every float in a (nested) reference entry."""
+    import numpy as np
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _numbers(v)]
+    if isinstance(value, (list, tuple)):
+        return [x for v in value for x in _numbers(v)]
+    if isinstance(value, (np.ndarray, np.generic, float, int)) and not isinstance(value, bool):
+        return [float(x) for x in np.ravel(np.asarray(value, dtype="float64"))]
+    return []
+
+
+def test_no_reference_value_reaches_a_check_message(corpus):
+    """Every check message the students of the corpus get, scanned for every reference value (to 4
+    significant digits). Values that the release itself shows, and whole numbers, are public."""
+    import re
+    rows = corpus[0]
+    release_text = nbformat.writes(examples.notebook("release"))
+    public = {f"{float(x):.4g}" for x in re.findall(r"-?\d+\.\d+", release_text)}
+    secret = {f"{v:.4g}" for v in _numbers(checks.load_reference(ASSIGNMENT))
+              if v == v and v != round(v)} - public
+    leaks = {}
+    for name, result in rows.items():
+        for test in result["tests"]:
+            shown = {f"{float(x):.4g}" for x in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", test["output"])}
+            if shown & secret:
+                leaks[(name, test["extra_data"]["grade_id"])] = sorted(shown & secret)
+    assert len(secret) > 50 and leaks == {}, leaks
