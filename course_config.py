@@ -36,6 +36,22 @@ FEEDBACK_DIR = "feedback"
 #: Seconds a single notebook cell may run when nbgrader or nbclient executes a notebook.
 EXECUTION_TIMEOUT = 600
 
+#: nbgrader's exchange: the shared folder through which ``release_assignment``, ``fetch_assignment``, ``submit``,
+#: ``collect``, ``release_feedback`` and ``fetch_feedback`` pass files on a shared machine or JupyterHub. It must
+#: exist, be writable by everyone and have the sticky bit (``mkdir -p /srv/nbgrader/exchange && chmod 1777``).
+#: Students' nbgrader needs the same root and COURSE_ID: ``python -m autograder student-config`` prints the
+#: file to install as ``/etc/jupyter/nbgrader_config.py`` for them.
+EXCHANGE_ROOT = "/srv/nbgrader/exchange"
+
+#: ``nbgrader zip_collect``: how a submission file downloaded from the LMS is named. This one matches
+#: Blackboard's "download assignment" archive, ``<assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file>``
+#: (e.g. ``normalising_flows_jdoe_attempt_2025-02-03-17-45-00_normalising_flows.ipynb``). nbgrader matches it
+#: against the file's full path, hence the leading ``.*/``; the timestamp becomes ``timestamp.txt`` (the late
+#: flag). For Canvas (``<name>_[LATE_]<user id>_<file id>_<file>``, no time in it) use
+#: ``r".*/(?P<student_id>[^_/]+)_(?:LATE_)?\d+_\d+_(?P<file_id>[^/]+)$"``.
+ZIP_COLLECT_REGEXP = (r".*/[^/]*?_(?P<student_id>[A-Za-z0-9.\-]+)_attempt_"
+                      r"(?P<timestamp>\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d)_(?P<file_id>[^/]+)$")
+
 #: Overrides for the notebook's ``parameters`` cell (papermill convention) used whenever a notebook
 #: is executed for checking rather than for learning: the pipeline tests, the autograder's worker and
 #: the reference-value build. Each name must exist in the parameters cell.
@@ -97,6 +113,8 @@ def apply_nbgrader_config(c):
     # Figures and the self-check module travel with the notebook; checkpoints and caches do not.
     c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
     c.Execute.timeout = EXECUTION_TIMEOUT
+    c.Exchange.root = EXCHANGE_ROOT
+    c.FileNameCollectorPlugin.named_regexp = ZIP_COLLECT_REGEXP
     # Solutions are committed without outputs, so generating them does not execute the notebook (nbgrader's
     # default would run the whole training at full budget). The tests execute them at SHORT_BUDGET instead.
     from nbgrader.preprocessors import ClearMarkScheme, ClearOutput, IncludeHeaderFooter, LockCells

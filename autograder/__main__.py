@@ -1,4 +1,4 @@
-"""Command line: python -m autograder {normalise,validate,reference} ..."""
+"""Command line: python -m autograder {normalise,validate,reference,grade,batch,answers,merge-manual,...} ..."""
 import argparse
 import os
 import sys
@@ -34,6 +34,19 @@ def main(argv=None):
     p = sub.add_parser("gradescope", parents=[unsafe],
                        help="grade ROOT/submission/*.ipynb into ROOT/results/results.json")
     p.add_argument("--root", default="/autograder")
+    p = sub.add_parser("student-config", help="print the nbgrader config students need (exchange, course id, "
+                                              "timeout); --release writes release/<assignment>/nbgrader_config.py")
+    p.add_argument("--release", action="store_true")
+    p = sub.add_parser("answers", help="write OUT/<assignment>/answers.html (written answers beside the model answer "
+                                       "and rubric) and a manual_scores.csv template, for a batch's output OUT")
+    p.add_argument("out")
+    p.add_argument("--force", action="store_true", help="overwrite an existing manual_scores.csv")
+    p = sub.add_parser("merge-manual", help="fold hand-given scores (student,grade_id,max_points,score,comment) into "
+                                            "OUT's results.json files and grades.csv, and the gradebook")
+    p.add_argument("out")
+    p.add_argument("scores")
+    p.add_argument("--gradebook", nargs="?", const="auto",
+                   help="also write them into nbgrader's gradebook (default URL: the course's gradebook.db)")
     p = sub.add_parser("demo", parents=[unsafe], help="grade the bundled example submissions and print the score table")
     p.add_argument("--dir", default="build/demo")
     args = parser.parse_args(argv)
@@ -113,6 +126,37 @@ def _run(args, course_config):
             print(batch.table(rows, assignment))
         print(f"results: {out}/<assignment>/<student>/results.json, {out}/<assignment>/grades.csv, "
               f"{out}/<assignment>/report/index.html, {out}/feedback/<student>/<assignment>/")
+        if db:
+            from autograder import gradebook
+            print(f"gradebook: {db}; notebooks for formgrader: "
+                  f"{gradebook.course_root(db) / course_config.AUTOGRADED_DIR}/<student>/<assignment>/")
+        return 0
+
+    if args.command == "student-config":
+        from autograder import nbgrader_path
+        if args.release:
+            for path in nbgrader_path.write_release_configs():
+                print(f"wrote {path}")
+        else:
+            print(nbgrader_path.student_config(exchange=True), end="")
+        return 0
+    if args.command in ("answers", "merge-manual"):
+        from autograder import answers
+        try:
+            if args.command == "answers":
+                for path in answers.export(args.out, force=args.force):
+                    print(f"wrote {path}")
+                return 0
+            db = f"sqlite:///{course_config.ROOT / 'gradebook.db'}" if args.gradebook == "auto" else args.gradebook
+            counts = answers.merge(args.out, args.scores, db)
+        except answers.ManualError as e:
+            print("error: nothing was changed:\n  " + "\n  ".join(e.problems), file=sys.stderr)
+            return 2
+        for assignment, n in counts.items():
+            print(f"{assignment}: merged {n} hand-given score(s) into results.json, grades.csv"
+                  + (" and the gradebook" if db else ""))
+        if not counts:
+            print("no scores to merge (every score cell is empty)")
         return 0
 
     if args.command == "normalise":

@@ -8,7 +8,7 @@ import traceback
 from pathlib import Path
 
 import course_config
-from autograder import checks, feedback, grade, notebooks, report, sandbox
+from autograder import answers, checks, feedback, grade, notebooks, report, sandbox
 from autograder.zygote import Zygote
 
 
@@ -195,23 +195,15 @@ def write_csv(rows, path, assignment):
             w.writerow([csv_text(student)] + [s.get(i, 0) for i in items] + [result["score"]])
 
 
-def write_gradebook(rows, assignment, db_url):
-    """Put the per-test-cell scores into nbgrader's gradebook (auto_score of each grade cell)."""
-    from nbgrader.api import Gradebook, MissingEntry
-    with Gradebook(db_url, course_config.COURSE_ID) as gb:
-        gb.find_assignment(assignment)
-        for student, result in rows.items():
-            gb.update_or_create_student(student)
-            try:
-                submission = gb.find_submission(assignment, student)
-            except MissingEntry:
-                submission = gb.add_submission(assignment, student)
-            scores = {t["extra_data"]["grade_id"]: t["score"] for t in result["tests"]}
-            for nb in submission.notebooks:
-                for g in nb.grades:
-                    if g.name in scores:
-                        g.auto_score = scores[g.name]
-            gb.db.commit()
+def write_gradebook(rows, assignment, db_url, submissions=None, within=None):
+    """Scores into nbgrader's gradebook (auto_score of each grade cell), creating the assignment and its cells in
+    a new database, and the ``autograded/`` notebooks formgrader shows next to it (``autograder.gradebook``).
+    ``submissions``: {student: notebook path}; ``within``: the batch folder. Returns the autograded folder."""
+    from autograder import gradebook
+    try:
+        return gradebook.write(rows, assignment, db_url, submissions, within=within)
+    except gradebook.GradebookError as e:
+        raise BatchError(str(e)) from None
 
 
 def _grade_and_store(zygote, student, path, digest, out, assignment, limits, within):
@@ -301,8 +293,10 @@ def run(directory, out=None, assignments=None, gradebook=None, limits=None, jobs
     for assignment, rows in graded.items():
         write_csv(rows, out / assignment / "grades.csv", assignment)
         feedback.write_instructor_report(rows, out / assignment / "report", assignment)
+        paths = {student: submissions[(assignment, student)] for student in rows}
+        answers.store(rows, paths, out / assignment, assignment, directory)
         if gradebook:
-            write_gradebook(rows, assignment, gradebook)
+            write_gradebook(rows, assignment, gradebook, paths, directory)
     return graded, out
 
 

@@ -1,8 +1,13 @@
-"""nbgrader's own grading path, run on a throwaway course directory: ``nbgrader autograde``.
+"""nbgrader's own paths, run on a throwaway course directory, and the nbgrader settings students get.
 
-The hidden test cells of the source notebook run our checks inside the student's kernel, so nbgrader's
-gradebook and ``python -m autograder`` must agree cell by cell. Used by the tests (agreement) and by
-``make bench`` (throughput against nbgrader).
+* ``nbgrader autograde``: the hidden test cells of the source notebook run our checks inside the student's
+  kernel, so nbgrader's gradebook and ``python -m autograder`` must agree cell by cell. Used by the tests
+  (agreement) and by ``make bench`` (throughput against nbgrader).
+* ``write_course_config``: a throwaway course gets an ``nbgrader_config.py`` that loads course_config.py with its
+  own root, so nbgrader commands and formgrader run from inside it (the exchange and formgrader tests).
+* ``student_config``: what students' nbgrader needs from course_config.py, which they do not have: the
+  execution timeout (shipped in each release folder by ``make release``), and the exchange and course id
+  (``python -m autograder student-config``, for the hub's ``/etc/jupyter/nbgrader_config.py``).
 """
 import os
 import shutil
@@ -56,3 +61,44 @@ def scores(course, assignment, students):
             nb = gb.find_submission_notebook(assignment, assignment, student)
             out[student] = {g.name: g.auto_score for g in nb.grades}
     return out
+
+
+def write_course_config(course, **settings):
+    """An ``nbgrader_config.py`` in ``course`` that applies course_config.py with ``course`` as the root, plus
+    ``settings`` ({"Section.name": value}), so nbgrader commands and formgrader can run from inside it."""
+    lines = ["# A throwaway course: course_config.py's settings with this folder as the course root.",
+             "import sys", f"sys.path.insert(0, {str(course_config.ROOT)!r})", "import course_config",
+             "c = get_config()  # noqa: F821", "course_config.apply_nbgrader_config(c)",
+             f"c.CourseDirectory.root = {str(Path(course).resolve())!r}"]
+    lines += [f"c.{key} = {value!r}" for key, value in settings.items()]
+    path = Path(course) / "nbgrader_config.py"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+STUDENT_CONFIG = "nbgrader_config.py"
+
+
+def student_config(exchange=False):
+    """The text of an nbgrader config file for students, from course_config.py. ``exchange``: also the exchange
+    root and course id (the hub-wide file); without it, only what ``nbgrader validate`` needs next to a release
+    notebook (nbgrader's own cell timeout is 30 s; the notebooks' training cells take longer)."""
+    lines = [f"# nbgrader settings for students of {course_config.COURSE_ID}.",
+             "# Generated from the course's course_config.py (make release); edit that file, not this one.",
+             "c = get_config()  # noqa: F821",
+             f"c.Execute.timeout = {course_config.EXECUTION_TIMEOUT!r}"]
+    if exchange:
+        lines += [f"c.CourseDirectory.course_id = {course_config.COURSE_ID!r}",
+                  f"c.Exchange.root = {course_config.EXCHANGE_ROOT!r}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_release_configs(root=course_config.ROOT):
+    """``release/<assignment>/nbgrader_config.py`` for every assignment (run by ``make release``)."""
+    written = []
+    for assignment in course_config.ASSIGNMENTS:
+        folder = Path(root) / course_config.RELEASE_DIR / assignment
+        if folder.is_dir():
+            (folder / STUDENT_CONFIG).write_text(student_config())
+            written.append(folder / STUDENT_CONFIG)
+    return written

@@ -1,0 +1,344 @@
+"""Written answers, graded by hand: collected at batch time, exported for TAs, and merged back.
+
+The flow, for each assignment of a batch output folder OUT:
+
+1. ``python -m autograder batch`` stores each student's written answers (the markdown solution cells that carry
+   points, e.g. ``bimodal_discussion``) in ``OUT/<assignment>/written_answers.json``.
+2. ``python -m autograder answers OUT`` writes ``OUT/<assignment>/answers.html``: each question with the model
+   answer and TA rubric of the source notebook beside every student's answer, and ``OUT/<assignment>/
+   manual_scores.csv``, a template with one row per student and question (``student, grade_id, max_points,
+   score, comment``). Unanswered questions are pre-filled with 0.
+3. ``python -m autograder merge-manual OUT scores.csv`` checks every row first (known student and grade_id,
+   a score between 0 and the points, one row per pair), then writes the scores into each student's results.json
+   (a test entry per question) and feedback, grades.csv and, with ``--gradebook``, nbgrader's gradebook as manual
+   scores. If anything is wrong it lists every problem and changes nothing.
+"""
+import csv
+import io
+import json
+import math
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import course_config
+from autograder import checks, notebooks, report
+
+ANSWERS_FILE = "written_answers.json"
+PAGE_FILE = "answers.html"
+TEMPLATE_FILE = "manual_scores.csv"
+COLUMNS = ("student", "grade_id", "max_points", "score", "comment")
+BEGIN, END = "BEGIN SOLUTION", "END SOLUTION"
+
+
+class ManualError(Exception):
+    """Manual scores that cannot be merged; ``problems`` lists every reason, one per line."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def questions(assignment):
+    """[{grade_id, points, question, model}] for the hand-graded cells of the source notebook, in order:
+    ``question`` is the markdown cell just above the answer cell, ``model`` the solution region (model answer
+    and rubric)."""
+    cells = checks.source_cells(assignment)
+    out = []
+    for i, cell in enumerate(cells):
+        meta = notebooks.grade_meta(cell)
+        if not (meta.get("grade") and meta.get("solution") and cell.cell_type == "markdown"):
+            continue
+        above = cells[i - 1] if i and cells[i - 1].cell_type == "markdown" else None
+        out.append({"grade_id": meta["grade_id"], "points": meta["points"],
+                    "question": above.source if above is not None else "", "model": _region(cell.source)})
+    return out
+
+
+def _region(source):
+    lines = source.splitlines()
+    inside = [i for i, line in enumerate(lines) if BEGIN in line or END in line]
+    return "\n".join(lines[inside[0] + 1:inside[-1]]).strip() if len(inside) >= 2 else source.strip()
+
+
+def _answer(nb, grade_id):
+    """(status, text) of one written answer: answered, no response (the release's stub), or missing."""
+    if nb is None:
+        return "unreadable", ""
+    cell = next((c for c in nb.cells if notebooks.grade_meta(c).get("grade_id") == grade_id), None)
+    if cell is None:
+        return "missing", ""
+    text = cell.source.strip() if isinstance(cell.source, str) else ""
+    if not text or text == course_config.TEXT_STUB:
+        return "no response", text
+    return "answered", text
+
+
+def store(rows, paths, folder, assignment, within=None):
+    """Write ``folder/written_answers.json``: {student: {grade_id: {status, text}}} for ``rows``' students,
+    read from their submissions ``paths`` ({student: notebook})."""
+    ids = [q["grade_id"] for q in questions(assignment)]
+    found = {}
+    for student in rows:
+        try:
+            data = notebooks.submission_bytes(paths[student], course_config.GRADING["submission_bytes"], within)
+            nb = notebooks.read(paths[student], data)
+        except (notebooks.NotebookError, KeyError):
+            nb = None
+        found[student] = {gid: dict(zip(("status", "text"), _answer(nb, gid))) for gid in ids}
+    report.write_atomic(found, Path(folder) / ANSWERS_FILE)
+
+
+def _assignments(out):
+    return [a for a in course_config.ASSIGNMENTS if (Path(out) / a / ANSWERS_FILE).exists()]
+
+
+def _markdown(text):
+    from nbconvert.filters import markdown2html
+    return markdown2html(text)
+
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Written answers: {{ assignment }}</title>
+<style>
+ body { font-family: system-ui, sans-serif; margin: 1.5rem; max-width: 90rem; }
+ .question { border-top: 3px solid #444; margin-top: 2rem; }
+ .grid { display: grid; grid-template-columns: 3fr 2fr; gap: 1.5rem; align-items: start; }
+ .model { position: sticky; top: 0; background: #f3f6fa; padding: 0.5rem 1rem; border: 1px solid #c9d3df;
+          max-height: 95vh; overflow: auto; font-size: 0.92rem; }
+ .answer { border: 1px solid #ddd; margin: 0 0 1rem 0; padding: 0.5rem 1rem; }
+ .answer h3 { margin: 0.2rem 0; font-size: 1rem; }
+ .text { white-space: pre-wrap; font-family: ui-monospace, monospace; font-size: 0.9rem; }
+ .none { color: #a00; font-style: italic; }
+ .meta { color: #555; font-size: 0.85rem; }
+</style></head>
+<body>
+<h1>Written answers: {{ assignment }}</h1>
+<p class="meta">{{ students|length }} students, {{ items|length }} question(s). Enter scores in
+<code>{{ template }}</code>, then run <code>python -m autograder merge-manual OUT {{ template }}</code>.
+Student text is shown exactly as submitted (Markdown source, not rendered).</p>
+{% for q in items %}
+<section class="question" id="{{ q.grade_id }}">
+<h2>{{ q.grade_id }} ({{ q.points }} points)</h2>
+<div class="grid">
+<div>
+<details open><summary>The question</summary>{{ q.question_html|safe }}</details>
+{% for student in students %}{% set a = answers[student][q.grade_id] %}
+<article class="answer" id="{{ q.grade_id }}-{{ loop.index }}">
+<h3>{{ student }}</h3>
+{% if a.status == "answered" %}<div class="text">{{ a.text }}</div>
+{% else %}<p class="none">{{ a.status }}{% if a.status == "no response" %} (the answer cell was left as
+released){% elif a.status == "missing" %} (the answer cell is not in the notebook){% endif %}</p>{% endif %}
+</article>
+{% endfor %}
+</div>
+<aside class="model"><h3>Model answer and rubric</h3>{{ q.model_html|safe }}</aside>
+</div>
+</section>
+{% endfor %}
+</body></html>
+"""
+
+
+def export(out, force=False):
+    """Write the answers page and the scores template of every assignment in ``out``; returns the paths.
+    An existing template is kept (a TA may be filling it in) unless ``force``."""
+    import jinja2
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    page = env.from_string(PAGE)
+    written = []
+    found = _assignments(out)
+    if not found:
+        raise ManualError([f"{out}: no {ANSWERS_FILE} in any assignment folder; run python -m autograder batch "
+                           "first (with this folder as --out)"])
+    for assignment in found:
+        folder = Path(out) / assignment
+        answers = json.loads((folder / ANSWERS_FILE).read_text())
+        items = [{**q, "question_html": _markdown(q["question"]), "model_html": _markdown(q["model"])}
+                 for q in questions(assignment)]
+        students = sorted(answers)
+        html = page.render(assignment=assignment, items=items, students=students, answers=answers,
+                           template=TEMPLATE_FILE)
+        _write_text(folder / PAGE_FILE, html)
+        written.append(folder / PAGE_FILE)
+        template = folder / TEMPLATE_FILE
+        if template.exists() and not force:
+            continue
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(COLUMNS)
+        for student in students:
+            for q in items:
+                blank = answers[student][q["grade_id"]]["status"] != "answered"
+                w.writerow([_csv_text(student), q["grade_id"], q["points"], 0 if blank else "",
+                            "No response." if blank else ""])
+        _write_text(template, buf.getvalue())
+        written.append(template)
+    return written
+
+
+def _csv_text(value):
+    from autograder.batch import csv_text
+    return csv_text(value)
+
+
+def _write_text(path, text):
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", newline="") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _students(out, assignment):
+    folder = Path(out) / assignment
+    return sorted(p.parent.name for p in folder.glob("*/results.json"))
+
+
+def read_scores(out, scores_csv):
+    """Check every row of ``scores_csv`` against ``out``: {(assignment, student, grade_id): (score, comment)}.
+    Rows with an empty score are not graded yet and are skipped. Raises ManualError listing every problem."""
+    points = {q["grade_id"]: (a, q["points"]) for a in course_config.ASSIGNMENTS for q in questions(a)}
+    students = {a: set(_students(out, a)) for a in course_config.ASSIGNMENTS}
+    problems, scores = [], {}
+    try:
+        text = Path(scores_csv).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ManualError([f"{scores_csv}: cannot be read ({e})"]) from None
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip().lower() for h in next(reader, [])]
+    missing = [c for c in ("student", "grade_id", "score") if c not in header]
+    if missing:
+        raise ManualError([f"{scores_csv}: the header must name the columns {', '.join(COLUMNS)} "
+                           f"(missing: {', '.join(missing)}; found: {', '.join(header) or 'nothing'})"])
+    col = {name: header.index(name) for name in COLUMNS if name in header}
+    for line, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            problems.append(f"line {line}: {len(row)} fields, the header has {len(header)}")
+            continue
+        get = {name: row[i].strip() for name, i in col.items()}
+        student, gid, raw = get["student"], get["grade_id"], get["score"]
+        if gid not in points:
+            problems.append(f"line {line}: unknown grade_id {gid!r} (hand-graded ids: {', '.join(sorted(points))})")
+            continue
+        assignment, most = points[gid]
+        if student not in students[assignment] and student.startswith("'") and student[1:] in students[assignment]:
+            student = student[1:]  # the template quotes names a spreadsheet would read as a formula
+        if student not in students[assignment]:
+            problems.append(f"line {line}: unknown student {student!r} for {assignment} (no results.json in "
+                            f"{Path(out) / assignment})")
+            continue
+        if "max_points" in get and get["max_points"] and _number(get["max_points"]) != most:
+            problems.append(f"line {line}: max_points {get['max_points']} for {gid}, but the notebook gives {most:g}")
+        if not raw:
+            continue
+        score = _number(raw)
+        if score is None:
+            problems.append(f"line {line}: score {raw!r} is not a number")
+        elif not 0 <= score <= most:
+            problems.append(f"line {line}: score {raw} for {gid} is outside 0..{most:g}")
+        elif (assignment, student, gid) in scores:
+            problems.append(f"line {line}: a second score for {student} / {gid}")
+        else:
+            scores[(assignment, student, gid)] = (score, get.get("comment", ""))
+    if problems:
+        raise ManualError([f"{scores_csv}: {p}" for p in problems])
+    return scores
+
+
+def _number(text):
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+HAND_NOTE = re.compile(r"^Graded by hand later: .*$", re.M)
+
+
+def apply_to_result(result, gid, points, score, comment):
+    """``result`` with the hand-given score of ``gid`` as a test entry (replacing an earlier one)."""
+    tests = [t for t in result["tests"] if t.get("extra_data", {}).get("grade_id") != gid]
+    tests.append({"name": f"{gid}: written answer, graded by hand", "score": score, "max_score": points,
+                  "status": "passed" if score >= points else "failed",
+                  "output": comment or ("full marks" if score >= points else ""), "visibility": "visible",
+                  "extra_data": {"grade_id": gid, "item": gid, "hidden": False, "mistake": None, "manual": True}})
+    extra = dict(result.get("extra_data", {}))
+    if "manual" in extra:  # the written answers still waiting for a TA
+        extra["manual"] = [m for m in extra["manual"] if m.get("grade_id") != gid]
+    result = {**result, "tests": tests, "score": sum(t["score"] for t in tests), "extra_data": extra}
+    pending = [f"{q['grade_id']} ({q['points']} points)" for q in questions(extra["assignment"])
+               if not any(t["extra_data"].get("grade_id") == q["grade_id"] for t in tests)]
+    note = ("Graded by hand later: " + ", ".join(pending) + ".") if pending else ""
+    result["output"] = HAND_NOTE.sub(note, result.get("output") or "").strip()
+    return result
+
+
+def _rendered(result):
+    """``result`` as the grader's own result object writes it, so its feedback text shows the hand-given score."""
+    try:
+        from autograder.results import SubmissionResult
+    except ImportError:  # a grader without the typed result object: keep the dict as merged
+        return result
+    return SubmissionResult.from_gradescope(result).to_gradescope()
+
+
+def merge(out, scores_csv, db_url=None):
+    """Fold the scores of ``scores_csv`` into ``out``'s results.json files and grades.csv, and into nbgrader's
+    gradebook at ``db_url`` if given. Every row is checked before anything is written. Returns the number of
+    scores merged per assignment."""
+    from autograder import batch, feedback
+    scores = read_scores(out, scores_csv)
+    points = {q["grade_id"]: q["points"] for a in course_config.ASSIGNMENTS for q in questions(a)}
+    results = {}
+    for (assignment, student, gid), (score, comment) in scores.items():
+        path = Path(out) / assignment / student / "results.json"
+        result = results.get(path) or json.loads(path.read_text())
+        results[path] = _rendered(apply_to_result(result, gid, points[gid], score, comment))
+    if db_url:
+        _merge_gradebook(scores, db_url)
+    for path, result in results.items():
+        report.write_atomic(result, path)
+        feedback.write_student(path.parent.name, result, out, path.parent.parent.name)
+    counts = {}
+    for assignment, *_ in scores:
+        counts[assignment] = counts.get(assignment, 0) + 1
+    for assignment in counts:
+        folder = Path(out) / assignment
+        rows = {s: json.loads((folder / s / "results.json").read_text()) for s in _students(out, assignment)}
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".grades.csv.")
+        os.close(fd)
+        batch.write_csv(rows, tmp, assignment)
+        os.replace(tmp, folder / "grades.csv")
+    return counts
+
+
+def _merge_gradebook(scores, db_url):
+    """Manual scores and comments into the gradebook, in one transaction: all of them or, on a problem, none."""
+    from nbgrader.api import MissingEntry
+    from autograder.gradebook import open_gradebook
+    problems = []
+    with open_gradebook(db_url) as gb:
+        try:
+            for (assignment, student, gid), (score, comment) in scores.items():
+                try:
+                    grade = gb.find_grade(gid, assignment, assignment, student)
+                    note = gb.find_comment(gid, assignment, assignment, student)
+                except MissingEntry:
+                    problems.append(f"the gradebook has no {gid} for {student} in {assignment} (run batch "
+                                    "--gradebook first)")
+                    continue
+                grade.manual_score = score
+                grade.needs_manual_grade = False
+                note.manual_comment = comment or None
+            if problems:
+                raise ManualError(problems)
+            gb.db.commit()
+        except BaseException:
+            gb.db.rollback()
+            raise
