@@ -35,6 +35,8 @@ release: $(STAMP)
 	  $(NBGRADER) generate_solution $$a $(NBCONFIG) --force --log-level=WARN || exit 1; \
 	done
 	$(PY) -m autograder normalise release solutions
+	@# The README's points tables come from the source notebooks' metadata.
+	$(PY) -m autograder validate --markdown README.md
 
 # Rebuild the hidden checks' reference values from solutions/ (the only way they change).
 reference: $(STAMP)
@@ -61,14 +63,25 @@ test: $(STAMP)
 bench: release
 	$(PY) -m bench
 
-# A Gradescope autograder bundle: setup.sh, run_autograder and what grading needs.
-gradescope: $(STAMP)
-	rm -rf dist/gradescope && mkdir -p dist/gradescope
-	cp autograder/gradescope/setup.sh autograder/gradescope/run_autograder requirements.lock course_config.py dist/gradescope/
-	git ls-files autograder source release | grep -v '^autograder/gradescope/' | xargs -I{} cp --parents {} dist/gradescope/
-	rm -f dist/gradescope_autograder.zip
-	cd dist/gradescope && $(CURDIR)/$(PY) -c "import shutil; shutil.make_archive('../gradescope_autograder', 'zip', '.')"
-	@echo "wrote dist/gradescope_autograder.zip"
+# A Gradescope autograder bundle, built from what is committed (git archive of HEAD), never from the working tree:
+# an uncommitted edit or new file cannot slip in. It refuses while bundled files have uncommitted changes, since
+# those would be silently left out; ALLOW_DIRTY=1 builds HEAD anyway. Needs git and a Python, not the venv.
+BUNDLED := autograder source release course_config.py requirements.lock
+gradescope:
+	@dirty="$$(git status --porcelain --untracked-files=all -- $(BUNDLED))"; \
+	if [ -n "$$dirty" ]; then \
+	  echo "$$dirty" | sed 's/^/  /'; \
+	  if [ -z "$(ALLOW_DIRTY)" ]; then \
+	    echo "make gradescope: the files above have uncommitted changes; the bundle is built from HEAD only, so commit them (or run make gradescope ALLOW_DIRTY=1 to bundle HEAD without them)"; exit 1; \
+	  fi; \
+	  echo "make gradescope: bundling HEAD $$(git rev-parse --short HEAD) without the uncommitted changes above"; \
+	fi
+	rm -rf dist/gradescope dist/gradescope_autograder.zip && mkdir -p dist/gradescope
+	git archive --format=tar HEAD $(BUNDLED) | tar -x -C dist/gradescope
+	cp -p dist/gradescope/autograder/gradescope/setup.sh dist/gradescope/autograder/gradescope/run_autograder dist/gradescope/
+	git rev-parse HEAD > dist/gradescope/COMMIT
+	cd dist/gradescope && $(or $(BOOT_PY),$(PYTHON)) -c "import os, zipfile; z = zipfile.ZipFile('../gradescope_autograder.zip', 'w', zipfile.ZIP_DEFLATED); [z.write(os.path.join(d, f)) for d, _, fs in sorted(os.walk('.')) for f in sorted(fs)]; z.close()"
+	@echo "wrote dist/gradescope_autograder.zip from commit $$(git rev-parse --short HEAD)"
 
 clean:
 	rm -rf gradebook.db submitted autograded feedback .pytest_cache

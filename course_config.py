@@ -95,6 +95,25 @@ GRADING = {
 #: grader process with its own pre-warmed zygote and one worker at a time: plan on about 1 GB of RAM per slot.
 BATCH_JOBS = None
 
+#: Due dates, per assignment (ISO 8601 with a UTC offset). ``batch`` compares nbgrader's
+#: ``submitted/<student>/<assignment>/timestamp.txt`` with them; on Gradescope the due date of the
+#: assignment there (``submission_metadata.json``) is used instead, and this one only when Gradescope gives none.
+DUE_DATES = {"normalising_flows": None, "realnvp_multiscale": None}
+
+#: When a submission counts as late: more than ``grace_minutes`` after the due date. Late submissions are
+#: flagged (results.json, grades.csv, the feedback and the instructor report); no points are taken off here,
+#: so any penalty is applied once, where the course keeps its grades.
+LATE_POLICY = {"grace_minutes": 5}
+
+#: What Gradescope shows students (results.json). Hidden checks: "hidden", "after_due_date",
+#: "after_published" or "visible"; their results appear when the instructor publishes the grades by default.
+#: ``visibility`` is the whole result's, ``stdout_visibility`` that of the autograder's own log.
+GRADESCOPE = {
+    "hidden_check_visibility": "after_published",
+    "visibility": "visible",
+    "stdout_visibility": "hidden",
+}
+
 #: Code put in place of a solution region in the student release.
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 TEXT_STUB = "YOUR ANSWER HERE"

@@ -13,7 +13,10 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("normalise", help="strip outputs, add cell ids and validate notebooks under DIRs")
     p.add_argument("dirs", nargs="+")
-    sub.add_parser("validate", help="check release/ and solutions/ against source/ and summarise points")
+    p = sub.add_parser("validate", help="check release/ and solutions/ against source/ and summarise points")
+    p.add_argument("--markdown", nargs="?", const="-", metavar="FILE",
+                   help="print each assignment's points table as Markdown, or with FILE (e.g. README.md) rewrite "
+                        "the generated tables in it")
     p = sub.add_parser("reference", help="rebuild autograder/reference/ from solutions/")
     p.add_argument("--check", action="store_true", help="only report whether the stored values are stale")
     unsafe = argparse.ArgumentParser(add_help=False)
@@ -69,19 +72,22 @@ def _run(args, course_config):
         submitted = examples.build_demo(root / "submitted")
         print(f"example submissions: {', '.join(sorted(examples.DEMO))} (in {submitted})")
         graded, out = batch.run(submitted, root / "graded", unsafe=args.unsafe_no_sandbox)
+        from autograder.feedback import STATUS_WORDS, typed
         for assignment, rows in graded.items():
             print(batch.table(rows, assignment))
-            for student, result in rows.items():
-                failed = [t for t in result["tests"] if t["status"] != "passed"]
-                print(f"\n{student}: {result['score']:g} points" + (":" if failed else ""))
-                reasons = {t["output"].splitlines()[0] for t in failed}
-                if len(failed) > 1 and len(reasons) == 1:  # one cause for every check: say it once
-                    print(f"  - all {len(failed)} failed checks: {reasons.pop()[:200]}")
+            for student, row in rows.items():
+                result = typed(row)
+                failed = [c for c in result.checks if c.status != "passed"]
+                print(f"\n{student}: {result.score:g} points" + (":" if failed else ""))
+                if result.status != "graded":  # one cause for every check: say it once
+                    print(f"  - {result.status}: {result.reason[:200]}")
                     continue
-                for t in failed[:4]:
-                    print(f"  - {t['name']}\n      {t['output'].splitlines()[0][:200]}")
+                for c in failed[:4]:
+                    print(f"  - {c.name} [{STATUS_WORDS[c.status]}]\n      {(c.message.splitlines() or [''])[0][:200]}")
                 if len(failed) > 4:
                     print(f"  ... and {len(failed) - 4} more failed checks")
+                for note in result.limit_notes()[:2]:
+                    print(f"  ! {note.text[:200]}")
             print()
         print(f"results: {out}/<assignment>/<student>/results.json and {out}/<assignment>/grades.csv")
         print(f"feedback: {out}/feedback/<student>/<assignment>/feedback.html (and .md)")
@@ -92,23 +98,11 @@ def _run(args, course_config):
         from autograder import batch, report
         result = batch.grade_file(args.submission, args.out, unsafe=args.unsafe_no_sandbox)
         report.write_atomic(result, args.out)
-        print(f"{args.submission}: {result['score']:g} / {sum(t['max_score'] for t in result['tests']):g} "
-              f"-> {args.out}")
+        print(f"{args.submission}: {result.score:g} / {result.max_score:g} -> {args.out}")
         return 0
     if args.command == "gradescope":
-        from pathlib import Path
-        from autograder import batch, report
-        root = Path(args.root)
-        notebooks_found = sorted((root / "submission").rglob("*.ipynb"))
-        preferred = [p for p in notebooks_found if p.stem in course_config.ASSIGNMENTS]
-        default = root / "submission" / f"{course_config.ASSIGNMENTS[0]}.ipynb"  # graded as missing
-        target = (preferred or notebooks_found or [default])[0]
-        result = batch.grade_file(target, root / "results" / "results.json", unsafe=args.unsafe_no_sandbox)
-        if len(notebooks_found) > 1:
-            result["output"] = (f"Several notebooks were submitted; graded {target.name}.\n" + result["output"])
-        report.write_atomic(result, root / "results" / "results.json")
-        print(f"{target}: {result['score']:g} points")
-        return 0
+        from autograder.gradescope import grade_submission
+        return grade_submission(args.root, unsafe=args.unsafe_no_sandbox)
     if args.command == "batch":
         from autograder import batch
         if not os.path.isdir(args.directory):
@@ -166,6 +160,14 @@ def _run(args, course_config):
         return 0
     if args.command == "validate":
         from autograder import validate
+        if args.markdown == "-":
+            print("\n\n".join(validate.points_block(a) for a in course_config.ASSIGNMENTS))
+            return 0
+        if args.markdown:
+            changed = validate.write_points_into(args.markdown)
+            print(f"{args.markdown}: " + (f"points tables updated ({', '.join(changed)})" if changed
+                                          else "points tables up to date"))
+            return 0
         return validate.main()
     if args.command == "reference":
         from autograder import checks, reference

@@ -92,19 +92,39 @@ def find_submissions(directory, assignments=None):
     return dict(sorted(found.items(), key=lambda kv: (order.get(kv[0][0], len(order)), kv[0][1]))), refused
 
 
-def _progress(done, total, label, started):
-    width = 30
-    filled = int(width * done / max(total, 1))
-    elapsed = time.monotonic() - started
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
-                     f"{elapsed:6.1f}s {label[:30]:<30}")
-    if done == total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
+class _Progress:
+    """A batch's progress on stderr: a ``rich`` bar on a terminal; one plain line per submission (no carriage
+    returns, nothing redrawn) when stderr is a file or a pipe, as in CI logs."""
+
+    def __init__(self, total, done=0, stream=None):
+        self.total, self.started, self.stream = total, time.monotonic(), stream or sys.stderr
+        self.live = self.stream.isatty()
+        if self.live:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            self._bar = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                 TextColumn("{task.description}"), console=Console(file=self.stream))
+            self._bar.start()
+            self._task = self._bar.add_task("", total=total, completed=done)
+        else:
+            self.stream.write(f"grading {total} submissions" + (f" ({done} already graded)" if done else "") + "\n")
+            self.stream.flush()
+
+    def update(self, done, label):
+        if self.live:
+            self._bar.update(self._task, completed=done, description=label[:40])
+        else:
+            self.stream.write(f"[{done}/{self.total}] {time.monotonic() - self.started:.1f}s {label}\n")
+            self.stream.flush()
+
+    def close(self):
+        if self.live:
+            self._bar.stop()
 
 
 def grade_one(path, zygote, assignment, limits=None, within=None):
-    """Grade one submission; a grader failure still gives the student a row (score 0, reason)."""
+    """Grade one submission into a results.SubmissionResult; a grader failure still gives the student a row
+    (score 0, status grader_error, the reason)."""
     try:
         return grade.grade(path, zygote, assignment, limits, within)
     except Exception as e:  # noqa: BLE001 (one bad submission never stops the batch)
@@ -113,8 +133,7 @@ def grade_one(path, zygote, assignment, limits=None, within=None):
 
 
 def _failure(assignment, error):
-    return report.results(assignment, {}, f"The grader failed on this submission ({type(error).__name__}: {error}). "
-                                     "Your instructor has been told; nothing was lost.", time.monotonic())
+    return report.grader_failed(assignment, error)
 
 
 def _digest(path, within):
@@ -123,6 +142,21 @@ def _digest(path, within):
         return hashlib.sha256(_read(path, within)).hexdigest()
     except notebooks.NotebookError:
         return None
+
+
+def submission_lateness(path, assignment):
+    """A results.Lateness from nbgrader's ``timestamp.txt`` next to the notebook (written by ``nbgrader submit``
+    and ``collect``), against ``course_config.DUE_DATES`` under ``course_config.LATE_POLICY``; None when
+    there is no timestamp or no due date."""
+    from autograder import results
+    due = getattr(course_config, "DUE_DATES", {}).get(assignment)
+    try:
+        stamp = notebooks.submission_bytes(Path(path).parent / "timestamp.txt", 200).decode("utf-8", "replace")
+    except notebooks.NotebookError:
+        return None
+    if not due or results.parse_time(stamp) is None:
+        return None
+    return results.lateness(stamp, due, getattr(course_config, "LATE_POLICY", {}), source="timestamp.txt")
 
 
 def _finished(folder, digest):
@@ -172,11 +206,8 @@ def _sandbox_mode(unsafe):
 
 
 def item_scores(result):
-    scores = {}
-    for test in result["tests"]:
-        item = test.get("extra_data", {}).get("item") or test["name"].split(":")[0]
-        scores[item] = scores.get(item, 0) + test["score"]
-    return scores
+    """{item: points} of one result (a SubmissionResult or its results.json dict)."""
+    return feedback.typed(result).item_scores()
 
 
 def csv_text(value):
@@ -185,14 +216,25 @@ def csv_text(value):
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
+CSV_AFTER_ITEMS = ["total", "max", "status", "late", "minutes_late", "submitted_at", "sid", "email"]
+
+
 def write_csv(rows, path, assignment):
+    """grades.csv: a row per student, a column per item, the total, then how the submission went (status,
+    lateness, and the student id and email Gradescope gave, when it did)."""
     items = list(checks.items(assignment))
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["student"] + items + ["total"])
+        w.writerow(["student"] + items + CSV_AFTER_ITEMS)
         for student, result in rows.items():
-            s = item_scores(result)
-            w.writerow([csv_text(student)] + [s.get(i, 0) for i in items] + [result["score"]])
+            r = feedback.typed(result)
+            s = r.item_scores()
+            late = r.lateness
+            who = r.students[0] if r.students else None
+            w.writerow([csv_text(student)] + [s.get(i, 0) for i in items]
+                       + [r.score, r.max_score, r.status, int(bool(late and late.late)),
+                          late.minutes_late if late else "", (late.submitted_at or "") if late else "",
+                          csv_text(who.sid or "") if who else "", csv_text(who.email or "") if who else ""])
 
 
 def write_gradebook(rows, assignment, db_url, submissions=None, within=None):
@@ -210,11 +252,13 @@ def _grade_and_store(zygote, student, path, digest, out, assignment, limits, wit
     """Grade one submission, then write its results and feedback; ``graded.json`` last, so a killed batch
     regrades it. ``within``: the batch folder, below which no symbolic link is followed."""
     result = grade_one(path, zygote, assignment, limits, within)
+    result.lateness = submission_lateness(path, assignment)
     folder = out / assignment / student
-    report.write_atomic(result, folder / "results.json")
+    stored = result.to_gradescope()
+    report.write_atomic(stored, folder / "results.json")
     feedback.write_student(student, result, out, assignment)
     report.write_atomic({"submission_sha256": digest}, folder / "graded.json")
-    return result
+    return stored
 
 
 # One grading slot of the parallel pool: a grader process (spawned, so it shares nothing with the parent)
@@ -238,6 +282,31 @@ def default_jobs():
     return course_config.BATCH_JOBS or len(os.sched_getaffinity(0))
 
 
+def _grade_todo(todo, done, submissions, out, limits, directory, mode, jobs, progress):
+    """Grade ``todo`` into ``done`` ({(assignment, student): results.json dict}), in this process or a pool."""
+    if jobs == 1:
+        with Zygote(mode=mode) as zygote:
+            for (assignment, student), path, digest in todo:
+                done[(assignment, student)] = _grade_and_store(zygote, student, path, digest, out, assignment,
+                                                               limits, directory)
+                progress.update(len(done), f"{assignment}/{student}")
+    elif todo:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_slot_start, initargs=(mode,)) as pool:
+            futures = {pool.submit(_slot_grade, student, path, digest, out, assignment, limits, directory): key
+                       for key, path, digest in todo for assignment, student in [key]}
+            for future in as_completed(futures):
+                assignment, student = key = futures[future]
+                try:
+                    done[key] = future.result()
+                except Exception as e:  # noqa: BLE001 (a grading slot died: no graded.json, so a rerun retries)
+                    done[key] = _failure(assignment, e).to_gradescope()
+                    report.write_atomic(done[key], out / assignment / student / "results.json")
+                progress.update(len(done), f"{assignment}/{student}")
+
+
 def run(directory, out=None, assignments=None, gradebook=None, limits=None, jobs=None, unsafe=False):
     """Grade every submission under ``directory`` with ``jobs`` parallel slots, each worker in a sandbox.
 
@@ -256,7 +325,7 @@ def run(directory, out=None, assignments=None, gradebook=None, limits=None, jobs
     for name, reason in refused.items():
         sys.stderr.write(f"refused a submission named {name!r}: {reason}\n")
     report.write_atomic(refused, out / "refused.json")
-    done, todo, started = {}, [], time.monotonic()
+    done, todo = {}, []
     for key, path in submissions.items():
         digest = _digest(path, directory)
         stored = _finished(out / key[0] / key[1], digest)
@@ -265,28 +334,11 @@ def run(directory, out=None, assignments=None, gradebook=None, limits=None, jobs
         else:
             todo.append((key, path, digest))
     jobs = max(1, min(jobs or default_jobs(), len(todo)))
-    _progress(len(done), len(submissions), "", started)
-    if jobs == 1:
-        with Zygote(mode=mode) as zygote:
-            for (assignment, student), path, digest in todo:
-                done[(assignment, student)] = _grade_and_store(zygote, student, path, digest, out, assignment,
-                                                               limits, directory)
-                _progress(len(done), len(submissions), student, started)
-    elif todo:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_slot_start, initargs=(mode,)) as pool:
-            futures = {pool.submit(_slot_grade, student, path, digest, out, assignment, limits, directory): key
-                       for key, path, digest in todo for assignment, student in [key]}
-            for future in as_completed(futures):
-                assignment, student = key = futures[future]
-                try:
-                    done[key] = future.result()
-                except Exception as e:  # noqa: BLE001 (a grading slot died: no graded.json, so a rerun retries)
-                    done[key] = _failure(assignment, e)
-                    report.write_atomic(done[key], out / assignment / student / "results.json")
-                _progress(len(done), len(submissions), student, started)
+    progress = _Progress(len(submissions), len(done))
+    try:
+        _grade_todo(todo, done, submissions, out, limits, directory, mode, jobs, progress)
+    finally:
+        progress.close()
     graded = {}
     for assignment, student in submissions:
         graded.setdefault(assignment, {})[student] = done[(assignment, student)]

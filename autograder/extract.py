@@ -1,5 +1,6 @@
 """Which code of a submission runs in the worker: the student's cells, never their copy of the tests."""
 import re
+from dataclasses import dataclass, field
 
 import course_config
 from autograder import checks, notebooks
@@ -19,8 +20,50 @@ def _release_cells(assignment):
             {c.get("id") for c in cells if course_config.SKIP_WHEN_GRADING_TAG in _tags(c)})
 
 
+@dataclass
+class Code:
+    """What the worker runs for a submission: ``sources`` in order, a ``labels`` entry per source naming it as
+    the student sees it in Jupyter (never a cell number), and ``notes`` for the student."""
+    sources: list = field(default_factory=list)
+    labels: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
+_STUB_LINES = {"YOUR CODE HERE", "YOUR ANSWER HERE"}
+
+
+def _short(text, width=60):
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def cell_label(cell, heading=None):
+    """How a student finds this code cell: the exercise it answers (its grade_id), else its first comment
+    line, else its first line of code; with the markdown heading above it, when there is one."""
+    grade_id = notebooks.grade_meta(cell).get("grade_id")
+    if notebooks.grade_meta(cell).get("solution") and grade_id:
+        return f"your answer to exercise `{grade_id}`"
+    lines = [ln.strip() for ln in cell.source.splitlines() if ln.strip()]
+    comments = [ln.lstrip("#").strip() for ln in lines if ln.startswith("#")]
+    comments = [c for c in comments if c and c not in _STUB_LINES]
+    if comments:
+        label = f"the cell starting \"# {_short(comments[0], 50)}\""
+    elif lines:
+        label = f"the cell starting `{_short(lines[0], 50)}`"
+    else:
+        label = "an empty cell"
+    return label + (f" in section \"{_short(heading, 50)}\"" if heading else "")
+
+
 def student_code(nb, assignment):
-    """(sources to run, notes for the student) for a submission notebook.
+    """(sources to run, notes for the student) for a submission notebook; see ``labelled_code``."""
+    code = labelled_code(nb, assignment)
+    return code.sources, code.notes
+
+
+def labelled_code(nb, assignment):
+    """A ``Code`` for a submission notebook.
 
     Skips test cells, whether recognised by their nbgrader metadata or by their text (a student who
     strips the metadata does not get their test cells run). Skips the cells that only train or draw: those
@@ -30,24 +73,29 @@ def student_code(nb, assignment):
     """
     known_tests, skip_ids = _release_cells(assignment)
     overrides = course_config.SHORT_BUDGET[assignment]
-    sources, notes, placed = [], [], False
+    code, placed, heading = Code(), False, None
     for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            found = _HEADING.findall(cell.source)
+            heading = found[-1] if found else heading
         if cell.cell_type != "code":
             continue
         if notebooks.is_test_cell(cell) or cell.source.strip() in known_tests:
             continue
         if cell.get("id") in skip_ids or course_config.SKIP_WHEN_GRADING_TAG in _tags(cell):
             continue
-        sources.append(cell.source)
+        code.sources.append(cell.source)
+        code.labels.append(cell_label(cell, heading))
         tagged = "parameters" in _tags(cell)
         if not placed and (tagged or set(overrides) <= set(_ASSIGNS.findall(cell.source))):
-            sources.append("\n".join(f"{k} = {v!r}" for k, v in overrides.items()))
+            code.sources.append("\n".join(f"{k} = {v!r}" for k, v in overrides.items()))
+            code.labels.append("the grader's short training budget, set after your parameters cell")
             placed = True
     if not placed:
-        notes.append("The parameters cell was not found, so your notebook ran with its own training budget.")
+        code.notes.append("The parameters cell was not found, so your notebook ran with its own training budget.")
     ids = {notebooks.grade_meta(c).get("grade_id") for c in nb.cells}
     texts = {c.source.strip() for c in nb.cells}
     if not any(i and i.startswith(checks.items(assignment)) for i in ids) and not (known_tests & texts):
-        notes.append(f"This notebook does not look like the `{assignment}` assignment (none of its graded "
-                     "cells are here). Did you submit the right file?")
-    return sources, notes
+        code.notes.append(f"This notebook does not look like the `{assignment}` assignment (none of its graded "
+                          "cells are here). Did you submit the right file?")
+    return code

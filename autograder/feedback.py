@@ -1,130 +1,156 @@
-"""Per-student feedback (Markdown and HTML) and the instructor's report after a batch."""
-import html
+"""Per-student feedback (Markdown and HTML) and the instructor's report after a batch, from Jinja2 templates.
+
+Everything is rendered from the typed result (``results.SubmissionResult``); nothing here reads meaning out
+of message text. The HTML templates autoescape; the Markdown template escapes every ``<`` and every ``&`` that
+would start an entity in every value (``_md_value``) and puts what the student's code printed in a fence longer than any run of backticks
+in it, so no text from a submission becomes markup on a page.
+"""
+import functools
+import re
 from collections import Counter
 from pathlib import Path
 
+import jinja2
+from markupsafe import Markup
+
 from autograder import checks
+from autograder.results import SubmissionResult
 
-LIMIT_MARKS = ("worker running your code stopped", "could not be read", "was skipped", "grader failed")
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
-
-def _items(result):
-    """[(item, [tests])] in notebook order."""
-    order = {}
-    for t in result["tests"]:
-        order.setdefault(t["extra_data"]["item"], []).append(t)
-    return list(order.items())
+#: How each check status reads to a student.
+STATUS_WORDS = {"passed": "passed", "failed": "failed", "error": "not graded (grader error)",
+                "limit": "stopped by a limit", "missing": "not run"}
 
 
-def _first_line_and_rest(text):
-    lines = text.strip().splitlines() or [""]
-    return lines[0], "\n".join(lines[1:])
+def typed(result):
+    """A SubmissionResult, from itself or from its results.json dict."""
+    return result if isinstance(result, SubmissionResult) else SubmissionResult.from_gradescope(result)
 
 
-def markdown(student, result, assignment):
-    total = sum(t["max_score"] for t in result["tests"])
-    out = [f"# Feedback on `{assignment}` for {student}", "",
-           f"**Automatically graded score: {result['score']:g} / {total:g}**", "",
-           "| item | points | checks passed |", "|---|---|---|"]
-    for item, tests in _items(result):
-        got, best = sum(t["score"] for t in tests), sum(t["max_score"] for t in tests)
-        passed = sum(t["status"] == "passed" for t in tests)
-        out.append(f"| {item} | {got:g} / {best:g} | {passed} of {len(tests)} |")
-    for item, tests in _items(result):
-        got, best = sum(t["score"] for t in tests), sum(t["max_score"] for t in tests)
-        out += ["", f"## {item}: {got:g} / {best:g}", ""]
-        for t in tests:
-            what = t["name"].split(": ", 1)[-1]
-            kind = "hidden check" if t["extra_data"].get("hidden") else "visible check"
-            if t["status"] == "passed":
-                out.append(f"- passed ({t['score']:g} / {t['max_score']:g}, {kind}): {what}")
-            else:
-                out.append(f"- **failed** (0 / {t['max_score']:g}, {kind}): {what}")
-                out.append(f"  - what went wrong: {t['output'].strip()}")
-                mistake = t["extra_data"].get("mistake")
-                if mistake:
-                    out.append(f"  - recognised mistake: `{mistake}`")
-    if result.get("output", "").strip():
-        out += ["", "## Notes from the grader", "", "```", result["output"].strip(), "```"]
-    return "\n".join(out) + "\n"
+_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")  # an & that would start an HTML entity
 
 
-def html_page(title, body):
-    style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.45}"
-             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}"
-             ".fail{color:#a40000}.pass{color:#246b24}pre{background:#f5f5f5;padding:.6em;white-space:pre-wrap}")
-    return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body>\n{body}\n</body></html>\n")
+def _md_value(value):
+    """Every ``{{ }}`` value of a Markdown template: no tag and no entity from any text (a fence is already safe);
+    a lone ``>`` or ``&`` stays readable in the raw file."""
+    if isinstance(value, Markup):
+        return value
+    text = "" if value is None else str(value)
+    return _ENTITY.sub("&amp;", text).replace("<", "&lt;")
 
 
-def html_feedback(student, result, assignment):
-    e = html.escape
-    total = sum(t["max_score"] for t in result["tests"])
-    parts = [f"<h1>Feedback on <code>{e(assignment)}</code> for {e(student)}</h1>",
-             f"<p><b>Automatically graded score: {result['score']:g} / {total:g}</b></p>",
-             "<table><tr><th>item</th><th>points</th><th>checks passed</th></tr>"]
-    for item, tests in _items(result):
-        got, best = sum(t["score"] for t in tests), sum(t["max_score"] for t in tests)
-        passed = sum(t["status"] == "passed" for t in tests)
-        parts.append(f"<tr><td>{e(item)}</td><td>{got:g} / {best:g}</td><td>{passed} of {len(tests)}</td></tr>")
-    parts.append("</table>")
-    for item, tests in _items(result):
-        got, best = sum(t["score"] for t in tests), sum(t["max_score"] for t in tests)
-        parts.append(f"<h2>{e(item)}: {got:g} / {best:g}</h2><ul>")
-        for t in tests:
-            what = e(t["name"].split(": ", 1)[-1])
-            kind = "hidden check" if t["extra_data"].get("hidden") else "visible check"
-            if t["status"] == "passed":
-                parts.append(f"<li class='pass'>passed ({t['score']:g} / {t['max_score']:g}, {kind}): {what}</li>")
-            else:
-                mistake = t["extra_data"].get("mistake")
-                extra = f"<br>recognised mistake: <code>{e(mistake)}</code>" if mistake else ""
-                parts.append(f"<li class='fail'><b>failed</b> (0 / {t['max_score']:g}, {kind}): {what}"
-                             f"<br>what went wrong: {e(t['output'].strip())}{extra}</li>")
-        parts.append("</ul>")
-    if result.get("output", "").strip():
-        parts.append(f"<h2>Notes from the grader</h2><pre>{e(result['output'].strip())}</pre>")
-    return html_page(f"Feedback: {student}", "\n".join(parts))
+def _fence(text, lang=""):
+    """A fenced code block that ``text`` cannot close early."""
+    longest = max((len(run) for run in re.findall(r"`+", str(text))), default=0)
+    bar = "`" * max(3, longest + 1)
+    return Markup(f"{bar}{lang}\n{text}\n{bar}")
 
 
-def write_student(student, result, root, assignment):
+def _points(value):
+    return f"{value:g}"
+
+
+def _ticks(text):
+    """HTML for a message that marks code with Markdown backticks: escaped first, then `x` becomes <code>x</code>."""
+    escaped = str(Markup.escape("" if text is None else text))
+    return Markup(re.sub(r"`([^`<>]+)`", r"<code>\1</code>", escaped))
+
+
+def _duration(minutes):
+    """How late, in the unit a person would use."""
+    if minutes < 120:
+        return f"{minutes:.0f} minutes"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.1f} hours"
+    return f"{minutes / 1440:.1f} days"
+
+
+@functools.cache
+def _env(kind):
+    """The Jinja2 environment for ``html`` (autoescape) or ``md`` templates."""
+    if kind == "html":
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                                 undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    else:
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,
+                                 finalize=_md_value, undefined=jinja2.StrictUndefined,
+                                 trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters.update(points=_points, fence=_fence, duration=_duration, ticks=_ticks)
+    env.globals.update(STATUS_WORDS=STATUS_WORDS)
+    return env
+
+
+def _context(result, student, for_gradescope, settings=None):
+    result = typed(result)
+    catalogue = checks.protocol(result.assignment).MISTAKES
+    items = []
+    for item, found in result.items():
+        shown = [c for c in found if not (for_gradescope and c.hidden)]
+        items.append({"name": item, "checks": shown, "hidden_count": len(found) - len(shown),
+                      "hidden_points": sum(c.points for c in found if c not in shown),
+                      "score": sum(c.score for c in shown), "best": sum(c.points for c in shown),
+                      "passed": sum(c.status == "passed" for c in shown), "total": len(shown)})
+    hidden_later = for_gradescope and any(c.hidden for c in result.checks)
+    return {"r": result, "student": student, "items": items, "catalogue": catalogue,
+            "hidden_later": hidden_later, "settings": settings or {},
+            "visible_score": sum(i["score"] for i in items), "visible_best": sum(i["best"] for i in items),
+            "who": ", ".join(s.name or s.sid or s.email or "" for s in result.students if s.name or s.sid or s.email)}
+
+
+def markdown(result, student=None, for_gradescope=False, settings=None):
+    """The student's feedback as Markdown. ``for_gradescope``: the text Gradescope shows on every submission,
+    so hidden checks are only counted there (their results follow Gradescope's visibility setting)."""
+    return _env("md").get_template("feedback.md.j2").render(_context(result, student, for_gradescope, settings))
+
+
+def html_feedback(result, student=None):
+    return _env("html").get_template("feedback.html.j2").render(_context(result, student, False))
+
+
+def write_student(student, result, root, assignment=None):
     """feedback/{student}/{assignment}/feedback.md and .html under ``root`` (nbgrader's layout)."""
-    folder = Path(root) / "feedback" / student / assignment
+    result = typed(result)
+    folder = Path(root) / "feedback" / student / result.assignment
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "feedback.md").write_text(markdown(student, result, assignment))
-    (folder / "feedback.html").write_text(html_feedback(student, result, assignment))
+    (folder / "feedback.md").write_text(markdown(result, student))
+    (folder / "feedback.html").write_text(html_feedback(result, student))
     return folder
 
 
 # ---- the instructor's report ---------------------------------------------------------------------
 def summarise(rows, assignment):
-    """Numbers for the instructor: totals, pass rates per check, mistake counts, limit hits."""
+    """Numbers for the instructor: totals, pass rates per check, mistake counts, limit hits, lateness."""
+    rows = {student: typed(r) for student, r in rows.items()}
     catalogue = checks.protocol(assignment).MISTAKES
-    totals = [r["score"] for r in rows.values()]
-    best = max((sum(t["max_score"] for t in r["tests"]) for r in rows.values()), default=0)
-    per_check, mistakes, limits = {}, Counter(), []
-    missing = [student for student, r in rows.items() if r.get("output", "").startswith("Nothing was submitted")]
+    totals = [r.score for r in rows.values()]
+    best = max((r.max_score for r in rows.values()), default=0)
+    per_check, mistakes, limits, statuses = {}, Counter(), [], Counter()
+    missing = [student for student, r in rows.items() if r.status == "missing"]
+    late = [(student, r.lateness.minutes_late) for student, r in rows.items() if r.lateness and r.lateness.late]
     for student, r in rows.items():
-        for t in r["tests"]:
-            name = t["name"]
-            per_check.setdefault(name, [0, 0])
-            per_check[name][0] += t["status"] == "passed"
-            per_check[name][1] += 1
-        for m in {t["extra_data"].get("mistake") for t in r["tests"]} - {None}:
+        for c in r.checks:
+            per_check.setdefault(c.name, [0, 0])
+            per_check[c.name][0] += c.status == "passed"
+            per_check[c.name][1] += 1
+            statuses[c.status] += 1
+        for m in {c.mistake for c in r.checks} - {None}:
             mistakes[m] += 1
-        text = r.get("output", "")
-        hit = [line for line in text.splitlines() if any(mark in line for mark in LIMIT_MARKS)]
+        if r.status in ("unreadable", "grader_error", "unavailable"):
+            limits.append((student, r.reason[:200]))
+            continue
+        hit = [n.text for n in r.limit_notes()] + [c.message for c in r.checks if c.status in ("limit", "error")]
         if hit:
             limits.append((student, hit[0][:200]))
     per_item = {}
     for r in rows.values():
-        for item, tests in _items(r):
+        for item, found in r.items():
             per_item.setdefault(item, [0, 0])
-            per_item[item][0] += sum(t["score"] for t in tests)
-            per_item[item][1] += sum(t["max_score"] for t in tests)
+            per_item[item][0] += sum(c.score for c in found)
+            per_item[item][1] += sum(c.points for c in found)
     return {"totals": totals, "best": best, "per_check": per_check, "per_item": per_item,
             "mistakes": [(m, n, catalogue[m]) for m, n in mistakes.most_common()], "limits": limits,
-            "missing": missing}
+            "missing": missing, "late": late, "statuses": dict(statuses)}
 
 
 def _plots(summary, folder):
@@ -166,42 +192,13 @@ def _plots(summary, folder):
 
 def write_instructor_report(rows, folder, assignment):
     """folder/index.html with PNG plots for one assignment's batch: what to re-teach, at a glance."""
-    e = html.escape
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     s = summarise(rows, assignment)
     _plots(s, folder)
     n = len(s["totals"])
-    mean = sum(s["totals"]) / n if n else 0
-    parts = [f"<h1>Instructor report: {e(assignment)}, {n} submissions</h1>",
-             f"<p>Mean automatically graded score {mean:.1f} / {s['best']:g}; "
-             f"{sum(t == s['best'] for t in s['totals'])} full marks, {sum(t == 0 for t in s['totals'])} zero"
-             + (f", of which {len(s['missing'])} submitted nothing ({e(', '.join(s['missing']))})" if s["missing"] else "")
-             + ".</p>"]
-    if s["mistakes"]:
-        parts.append("<h2>Re-teach first</h2><ol>")
-        for m, count, entry in s["mistakes"][:3]:
-            parts.append(f"<li><b>{e(m)}</b> ({count} of {n}): {e(entry['message'])}. "
-                         f"<i>Notes: {e(entry['section'])}</i></li>")
-        parts.append("</ol>")
-    parts.append("<h2>Points per item</h2><table><tr><th>item</th><th>mean points</th><th>share</th></tr>")
-    for item, (got, best) in s["per_item"].items():
-        parts.append(f"<tr><td>{e(item)}</td><td>{got / n:.2f} / {best / n:g}</td>"
-                     f"<td>{100 * got / best if best else 0:.0f}%</td></tr>")
-    parts.append("</table>")
-    parts.append("<img src='scores.png' alt='score distribution'><br>")
-    parts.append("<img src='pass_rates.png' alt='pass rate per check'><br>")
-    if s["mistakes"]:
-        parts.append("<h2>Recognised mistakes</h2><img src='mistakes.png' alt='mistake counts'>"
-                     "<table><tr><th>mistake</th><th>submissions</th><th>item</th><th>how it is recognised</th></tr>")
-        for m, count, entry in s["mistakes"]:
-            parts.append(f"<tr><td>{e(m)}</td><td>{count}</td><td>{e(entry['item'])}</td>"
-                         f"<td>{e(entry['recognised'])}</td></tr>")
-        parts.append("</table>")
-    parts.append("<h2>Submissions that hit a limit or could not be read</h2>")
-    if s["limits"]:
-        parts.append("<ul>" + "".join(f"<li>{e(st)}: {e(msg)}</li>" for st, msg in s["limits"]) + "</ul>")
-    else:
-        parts.append("<p>None.</p>")
-    (folder / "index.html").write_text(html_page("Instructor report", "\n".join(parts)))
+    page = _env("html").get_template("report.html.j2").render(
+        assignment=assignment, s=s, n=n, mean=sum(s["totals"]) / n if n else 0,
+        full=sum(t == s["best"] for t in s["totals"]), zero=sum(t == 0 for t in s["totals"]))
+    (folder / "index.html").write_text(page)
     return folder / "index.html"

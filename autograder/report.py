@@ -1,4 +1,4 @@
-"""Results in Gradescope's schema (results.json), written atomically, plus the summary text."""
+"""Assembling a submission's typed result (``results.SubmissionResult``) and writing results.json atomically."""
 import json
 import os
 import tempfile
@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from autograder import checks, notebooks
+from autograder.results import CheckResult, Note, SubmissionResult
 
 HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
 
@@ -39,44 +40,63 @@ def manual_cells(assignment):
             if notebooks.grade_meta(c).get("grade") and notebooks.grade_meta(c).get("solution")]
 
 
-def summary(notes, worker):
-    lines = list(notes) + worker.skip_notes
-    if worker.cell_errors:
-        lines.append(f"{len(worker.cell_errors)} of your code cells raised an error while your notebook ran:")
-        lines += [f"  cell {i + 1}: {msg.splitlines()[-1][:300]}" for i, msg in worker.cell_errors[:10]]
-    lines += worker.deaths
+def check_results(assignment, status="missing", message=""):
+    """One CheckResult per graded test cell of the source notebook, all with the same status."""
+    return [CheckResult(test_id=c["test_id"], item=c["item"], description=c["description"], points=c["points"],
+                        hidden=c["hidden"], status=status, message=message) for c in test_cells(assignment)]
+
+
+def not_graded(assignment, status, reason, started, advice="", check_status="missing"):
+    """A result for a submission whose checks never ran: ``status`` says why (missing, unreadable,
+    grader_error, unavailable); every check scores 0 with ``reason``."""
+    return SubmissionResult(assignment=assignment, checks=check_results(assignment, check_status, reason),
+                            status=status, reason=(reason + " " + advice).strip(), manual=manual_cells(assignment),
+                            execution_time=time.monotonic() - started)
+
+
+def grader_failed(assignment, error):
+    """The grader itself failed on a submission (a bug, a slot that died): every check is an error."""
+    reason = (f"The grader failed on this submission ({type(error).__name__}: {error}). "
+              "Your instructor has been told; nothing was lost.")
+    return not_graded(assignment, "grader_error", reason, time.monotonic(), check_status="error")
+
+
+def unavailable(assignment, reason):
+    """No grading is possible here (no sandbox): nothing about the submission was judged."""
+    return not_graded(assignment, "unavailable", f"Grading is unavailable: {reason}", time.monotonic(),
+                      advice="Nothing about your submission was judged; please tell your instructor.",
+                      check_status="error")
+
+
+def _last_line(text):
+    lines = [ln for ln in str(text).strip().splitlines() if ln.strip()]
+    return (lines[-1] if lines else "")[:300]
+
+
+def assemble(assignment, found, code, worker, started):
+    """The SubmissionResult of a submission whose checks ran: ``found`` the CheckResults from the plugin,
+    ``code`` the extract.Code the worker ran (its labels name cells as the student sees them)."""
+    def label(i):
+        return code.labels[i] if 0 <= i < len(code.labels) else "one of your cells"
+    notes = [Note("info", text) for text in code.notes]
+    for i, why in worker.skips:
+        notes.append(Note("limit", f"{label(i)} was skipped: while running it, {why}", where=label(i)))
+    for i, message in worker.cell_errors[:10]:
+        notes.append(Note("cell_error", _last_line(message), where=label(i)))
+    if len(worker.cell_errors) > 10:
+        notes.append(Note("cell_error", f"... and {len(worker.cell_errors) - 10} more cells raised an error"))
+    for death in dict.fromkeys(worker.deaths):
+        notes.append(Note("limit", death))
     output = worker.output.text().strip()
-    if output:
-        lines.append("Output of your notebook (truncated if long):\n" + output[-4000:])
-    return "\n".join(lines)
-
-
-def results(assignment, outcomes, output, started, missing="this check did not run"):
-    """A Gradescope results dict for ``assignment`` from {test_id: (passed, message, mistake)}."""
-    cells = test_cells(assignment)
-    tests = []
-    for c in cells:
-        passed, message, mistake = outcomes.get(c["test_id"], (False, missing, None))
-        tests.append({
-            "name": f"{c['item']}: {c['description']}",
-            "score": c["points"] if passed else 0,
-            "max_score": c["points"],
-            "status": "passed" if passed else "failed",
-            "output": message if not passed else "passed",
-            "visibility": "visible",
-            "extra_data": {"grade_id": c["test_id"], "item": c["item"], "hidden": c["hidden"],
-                           "mistake": mistake},
-        })
-    manual = manual_cells(assignment)
-    if manual:
-        output = (output + "\n" if output else "") + "Graded by hand later: " + ", ".join(
-            f"{gid} ({pts} points)" for gid, pts in manual) + "."
-    return {"score": sum(t["score"] for t in tests), "output": output, "tests": tests,
-            "execution_time": round(time.monotonic() - started, 2), "extra_data": {"assignment": assignment}}
+    return SubmissionResult(assignment=assignment, checks=list(found), notes=notes,
+                            cell_output=output[-4000:] if output else "", manual=manual_cells(assignment),
+                            execution_time=time.monotonic() - started)
 
 
 def write_atomic(data, path):
-    """Write JSON so a reader never sees a half-written file."""
+    """Write JSON so a reader never sees a half-written file. A SubmissionResult is written as results.json."""
+    if isinstance(data, SubmissionResult):
+        data = data.to_gradescope()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")

@@ -107,7 +107,8 @@ class Worker:
         self.cell_errors = []
         self.deaths = []
         self.startup_failure = None
-        self.skipped, self.skip_notes = set(), []
+        self.skipped = set()
+        self.skips = []  # (index of the source in ``sources``, why it was skipped)
 
     def __enter__(self):
         return self
@@ -144,7 +145,7 @@ class Worker:
             if self.current_cell is not None and self.current_cell not in self.skipped \
                     and len(self.skipped) < self.limits["max_skipped_cells"]:
                 self.skipped.add(self.current_cell)
-                self.skip_notes.append(f"code cell {self.current_cell + 1} was skipped: while running it, {e}")
+                self.skips.append((self.current_cell, str(e)))
                 return self.start()
             self.startup_failure = e
             raise

@@ -5,6 +5,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import copy  # noqa: E402
+import json  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -51,3 +52,34 @@ def run_test_cell(test_id, ns, assignment=ASSIGNMENT):
     except nf.CheckFailure as e:
         return str(e), e.mistake
     return None
+
+
+def read_results(path):
+    """A results.json the grader wrote, checked against autograder/results.schema.json."""
+    from autograder import results
+    data = json.loads(open(path).read())
+    results.validate(data)
+    return data
+
+
+def _written_by_students(path):
+    return any(part in ("submitted", "submission", "in") for part in path.parts)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_results_file_follows_the_schema(tmp_path_factory):
+    """After the session: every results.json any test wrote (under pytest's temporary folders) validates
+    against the schema, not only those a test reads. Files inside submission folders are a student's."""
+    yield
+    import jsonschema
+    from autograder import results
+    base = tmp_path_factory.getbasetemp()
+    bad = []
+    for path in sorted(base.rglob("results.json")):
+        if path.is_symlink() or _written_by_students(path.relative_to(base)):
+            continue
+        try:
+            results.validate(json.loads(path.read_text()))
+        except (ValueError, jsonschema.ValidationError) as e:
+            bad.append(f"{path}: {str(e).splitlines()[0]}")
+    assert not bad, "results.json files that break autograder/results.schema.json:\n" + "\n".join(bad[:20])

@@ -8,6 +8,7 @@ import pytest
 
 import course_config
 from autograder import batch, checks, examples, notebooks, report
+from conftest import read_results
 
 ASSIGNMENT = "normalising_flows"
 CELLS = report.test_cells(ASSIGNMENT)
@@ -66,7 +67,7 @@ def test_every_student_gets_a_row_and_a_results_file(graded):
         assert json.loads((out / ASSIGNMENT / student / "results.json").read_text())["score"] == \
             rows[student]["score"]
     lines = (out / ASSIGNMENT / "grades.csv").read_text().splitlines()
-    assert lines[0].split(",") == ["student", *checks.items(ASSIGNMENT), "total"]
+    assert lines[0].split(",") == ["student", *checks.items(ASSIGNMENT), *batch.CSV_AFTER_ITEMS]
     assert len(lines) == len(students) + 1
 
 
@@ -82,7 +83,7 @@ def test_a_mixed_batch_grades_each_notebook_as_its_own_assignment(mixed):
     assert failed(graded[other]["partly_wrong"]) == wrong
     assert "no such file" in graded[other]["untouched"]["output"]  # submitted nothing for it
     lines = (out / other / "grades.csv").read_text().splitlines()
-    assert lines[0].split(",") == ["student", *checks.items(other), "total"] and len(lines) == len(students) + 1
+    assert lines[0].split(",") == ["student", *checks.items(other), *batch.CSV_AFTER_ITEMS] and len(lines) == len(students) + 1
     assert (out / other / "report" / "index.html").exists()
     assert (out / "feedback" / "partly_wrong" / other / "feedback.md").exists()
     # told apart by its graded cells, not by its folder or file name
@@ -91,17 +92,34 @@ def test_a_mixed_batch_grades_each_notebook_as_its_own_assignment(mixed):
 
 
 def test_results_follow_the_gradescope_schema(graded):
-    rows, _, _ = graded
-    for result in rows.values():
-        assert set(result) >= {"score", "output", "tests"}
+    rows, out, _ = graded
+    hidden_visibility = course_config.GRADESCOPE["hidden_check_visibility"]
+    for student, result in rows.items():
+        assert read_results(out / ASSIGNMENT / student / "results.json") == result  # validates against the schema
         assert result["score"] == sum(t["score"] for t in result["tests"])
+        assert result["output_format"] == "md" and result["visibility"] and result["stdout_visibility"]
+        numbers = [t["number"] for t in result["tests"]]
+        assert len(set(numbers)) == len(numbers)
         for t in result["tests"]:
-            assert set(t) >= {"name", "score", "max_score", "status", "output", "visibility"}
             grade_id = t["extra_data"]["grade_id"]
             assert t["name"].startswith(t["extra_data"]["item"] + ": ") and grade_id.startswith(t["extra_data"]["item"])
+            assert t["tags"] == [t["extra_data"]["item"]]
             assert t["max_score"] == POINTS[grade_id]  # points come from the notebook's metadata
-            assert t["status"] in ("passed", "failed") and t["visibility"] == "visible"
+            assert t["visibility"] == (hidden_visibility if t["extra_data"]["hidden"] else "visible")
             assert "Traceback" not in t["output"]
+
+
+def test_check_statuses_are_set_where_they_happen(graded):
+    """A worker death is a limit, a missing notebook is missing, a wrong answer is failed: from the typed result,
+    not from the message text."""
+    rows, _, _ = graded
+    status = {s: {t["extra_data"]["grade_id"]: t["extra_data"]["status"] for t in r["tests"]} for s, r in rows.items()}
+    crashed = examples.OS_EXIT_IN_INVERSE.failing
+    assert {g for g, st in status["crashes_in_inverse"].items() if st == "limit"} == crashed
+    assert set(status["no_notebook"].values()) == {"missing"} and rows["no_notebook"]["extra_data"]["status"] == "missing"
+    assert rows["truncated_file"]["extra_data"]["status"] == "unreadable"
+    assert {st for st in status["partly_wrong"].values()} == {"passed", "failed"}
+    assert set(status["complete"].values()) == {"passed"}
 
 
 def test_solutions_score_full_marks(graded):

@@ -1,0 +1,79 @@
+"""``python -m autograder gradescope``: grade the notebook in ``ROOT/submission/`` into ``ROOT/results/results.json``.
+
+Gradescope runs ``run_autograder`` (next to this file) once per submission; it calls this command. The result
+carries who submitted and when, from Gradescope's ``ROOT/submission_metadata.json``
+(https://gradescope-autograders.readthedocs.io/en/latest/submission_metadata/): the students' names, student ids
+(``sid``) and emails, and a late flag from ``created_at`` against the assignment's ``due_date`` under
+``course_config.LATE_POLICY``. A results.json is always written: when no sandbox can be had here, it says that
+grading is unavailable and scores 0, and when this command cannot even start, ``run_autograder`` writes one.
+"""
+import json
+import sys
+from pathlib import Path
+
+import course_config
+from autograder import report, results
+
+
+def read_metadata(path):
+    """Gradescope's submission metadata as a dict, or {} when it is absent or unreadable (local runs)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        if Path(path).exists():
+            print(f"submission_metadata.json could not be read ({e}); grading without it", file=sys.stderr)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def students(metadata):
+    """results.Student for each user of the submission (several for a group submission)."""
+    out = []
+    for user in metadata.get("users") or []:
+        if not isinstance(user, dict):
+            continue
+        text = {k: (str(user[k]) if user.get(k) not in (None, "") else None) for k in ("name", "sid", "email")}
+        gid = user.get("id")
+        out.append(results.Student(**text, gradescope_id=gid if isinstance(gid, int) else None))
+    return out
+
+
+def lateness(metadata, assignment):
+    """Late or not: the submission's ``created_at`` against Gradescope's due date (else course_config's)."""
+    due = (metadata.get("assignment") or {}).get("due_date") or getattr(course_config, "DUE_DATES", {}).get(assignment)
+    submitted = metadata.get("created_at")
+    if not submitted or not due:
+        return None
+    return results.lateness(submitted, due, getattr(course_config, "LATE_POLICY", {}), source="gradescope")
+
+
+def pick_notebook(folder):
+    """(the notebook to grade, every notebook found) under the submission folder."""
+    found = sorted(p for p in Path(folder).rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    preferred = [p for p in found if p.stem in course_config.ASSIGNMENTS]
+    default = Path(folder) / f"{course_config.ASSIGNMENTS[0]}.ipynb"  # nothing submitted: graded as missing
+    return (preferred or found or [default])[0], found
+
+
+def grade_submission(root, unsafe=False):
+    """Grade ``root``'s submission into ``root/results/results.json``; returns the exit status (0)."""
+    from autograder import batch
+    root = Path(root)
+    out = root / "results" / "results.json"
+    metadata = read_metadata(root / "submission_metadata.json")
+    target, found = pick_notebook(root / "submission")
+    try:
+        result = batch.grade_file(target, out, unsafe=unsafe)
+    except batch.BatchError as e:  # no sandbox here: say so, never crash, never run the code unconfined
+        print(f"grading unavailable: {e}", file=sys.stderr)
+        result = report.unavailable(batch._which(target) or course_config.ASSIGNMENTS[0], str(e))
+    result.students = students(metadata)
+    result.lateness = lateness(metadata, result.assignment)
+    if len(found) > 1:
+        result.notes.insert(0, results.Note("info", f"Several notebooks were submitted; graded {target.name}."))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    report.write_atomic(result, out)
+    who = ", ".join(s.email or s.sid or s.name or "?" for s in result.students) or "unknown student"
+    late = " (late)" if result.lateness and result.lateness.late else ""
+    print(f"{target.name} ({who}){late}: {result.score:g} / {result.max_score:g}, status {result.status}")
+    return 0

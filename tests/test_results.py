@@ -1,0 +1,226 @@
+"""The typed result (autograder/results.py): statuses from pytest's report data, the schema, the renderers."""
+import csv
+import io
+import json
+import subprocess
+import sys
+import textwrap
+
+import jsonschema
+import pytest
+
+import course_config
+from autograder import batch, extract, examples, feedback, report, results
+
+ASSIGNMENT = "normalising_flows"
+
+
+def _result(status="failed", message="wrong", **kwargs):
+    checks = report.check_results(ASSIGNMENT, "passed")
+    checks[0].status, checks[0].message = status, message
+    return results.SubmissionResult(assignment=ASSIGNMENT, checks=checks, manual=report.manual_cells(ASSIGNMENT),
+                                    **kwargs)
+
+
+# ---- statuses, decided from pytest's report data -----------------------------------------------------------
+RUN_CHECKS = textwrap.dedent("""
+    import json, sys
+    from autograder import checks, grade
+    from autograder.worker_client import WorkerDied
+    nf = checks.protocol("normalising_flows")
+    kind = sys.argv[1]
+
+    class Dead:
+        def ask(self, request):
+            raise WorkerDied("the worker running your code stopped: it was killed (SIGKILL)")
+
+    def ask(request):  # a student's failure whose text looks like a crash of the grader
+        raise nf.CheckFailure("Traceback (most recent call last):\\n  File x, line 1\\nValueError: mine")
+
+    if kind == "grader_bug":  # a bug in the grader's own check code: not a CheckFailure
+        def broken(*args):
+            raise KeyError("a bug in the grader's own check code")
+        checks.run_test_cell = broken
+
+    ref = checks.load_reference("normalising_flows")
+    plugin = grade._Plugin("normalising_flows", None, ref)
+    plugin._ask = grade._asker("normalising_flows", Dead(), plugin.worker_died) if kind == "dead" else ask
+    found = grade.run_checks("normalising_flows", plugin._ask, ref, plugin)
+    print(json.dumps({t: [c.status, c.message] for t, c in found.items()}))
+""")
+
+
+@pytest.fixture(scope="module")
+def statuses():
+    out = {}
+    for kind in ("student_traceback", "grader_bug", "dead"):
+        proc = subprocess.run([sys.executable, "-c", RUN_CHECKS, kind], capture_output=True, text=True,
+                              cwd=course_config.ROOT, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        out[kind] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
+
+
+def test_a_students_message_that_says_traceback_is_a_failure_not_a_grader_error(statuses):
+    found = statuses["student_traceback"]
+    assert len(found) == len(report.test_cells(ASSIGNMENT))
+    assert {s for s, _ in found.values()} == {"failed"}
+    assert all("ValueError: mine" in m for _, m in found.values())
+
+
+def test_an_exception_in_the_check_code_is_an_internal_error(statuses):
+    found = statuses["grader_bug"]
+    assert {s for s, _ in found.values()} == {"error"}
+    assert all(m == "the grader could not run this check (internal error); please tell your instructor"
+               for _, m in found.values())
+
+
+def test_a_dead_worker_makes_the_check_a_limit_hit(statuses):
+    found = statuses["dead"]
+    assert {s for s, _ in found.values()} == {"limit"}
+    assert all("SIGKILL" in m for _, m in found.values())
+
+
+# ---- the stored form -------------------------------------------------------------------------------------
+def test_results_json_round_trips_and_validates():
+    r = _result(students=[results.Student("Ada", "123", "ada@example.com", 7)],
+                lateness=results.lateness("2026-03-02T10:00:00+01:00", "2026-03-01T23:59:00Z", {"grace_minutes": 5}))
+    r.checks[0].mistake = "acl-wrong-sign"
+    stored = r.to_gradescope()
+    results.validate(stored)
+    again = results.SubmissionResult.from_gradescope(json.loads(json.dumps(stored)))
+    assert again.to_gradescope() == stored
+    assert again.checks[0].mistake == "acl-wrong-sign" and again.lateness.late and again.students[0].sid == "123"
+
+
+def test_points_come_from_the_notebook_metadata():
+    stored = _result().to_gradescope()
+    maxima = {t["extra_data"]["grade_id"]: t["max_score"] for t in stored["tests"]}
+    assert maxima == {c["test_id"]: c["points"] for c in report.test_cells(ASSIGNMENT)}
+
+
+@pytest.mark.parametrize("breakage", [
+    lambda d: d.update(visibility="students_only"),
+    lambda d: d["tests"][0].update(status="limit"),  # Gradescope knows passed/failed only
+    lambda d: d["tests"][0]["extra_data"].update(status="crashed"),
+    lambda d: d["tests"][0].update(score=-1),
+    lambda d: d["tests"][1].update(status="passed") or d["tests"][1]["extra_data"].update(status="failed"),
+    lambda d: d["extra_data"].pop("assignment"),
+    lambda d: d.update(surprise=1),
+])
+def test_the_schema_rejects_what_gradescope_or_our_readers_could_not_use(breakage):
+    stored = _result().to_gradescope()
+    breakage(stored)
+    with pytest.raises(jsonschema.ValidationError):
+        results.validate(stored)
+
+
+def test_hidden_checks_get_the_configured_visibility():
+    stored = _result().to_gradescope({"hidden_check_visibility": "after_due_date"})
+    vis = {t["extra_data"]["hidden"]: t["visibility"] for t in stored["tests"]}
+    assert vis == {True: "after_due_date", False: "visible"}
+    assert _result().to_gradescope()["tests"][-1]["visibility"] == course_config.GRADESCOPE["hidden_check_visibility"]
+
+
+def test_gradescope_output_does_not_show_hidden_checks_results():
+    r = _result()
+    hidden = next(c for c in r.checks if c.hidden)
+    hidden.status, hidden.message = "failed", "HIDDEN-DETAIL"
+    md = r.to_gradescope()["output"]
+    assert "HIDDEN-DETAIL" not in md and hidden.description not in md and "hidden check" in md
+    assert "HIDDEN-DETAIL" in feedback.markdown(r, "s")  # the batch feedback, released after grading, has it
+
+
+# ---- lateness --------------------------------------------------------------------------------------------
+def test_nbgrader_timestamps_and_the_grace_period():
+    policy = {"grace_minutes": 5}
+    assert not results.lateness("2026-03-02 00:04:00.000000 UTC", "2026-03-02T00:00:00+00:00", policy).late
+    late = results.lateness("2026-03-02 00:06:00.000000 UTC", "2026-03-02T00:00:00+00:00", policy)
+    assert late.late and late.minutes_late == 6
+    assert not results.lateness(None, "2026-03-02T00:00:00Z", policy).late
+    assert results.parse_time("not a time") is None
+
+
+def test_batch_reads_the_nbgrader_timestamp_next_to_the_notebook(tmp_path, monkeypatch):
+    folder = tmp_path / "alice" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    (folder / "timestamp.txt").write_text("2026-03-03 12:00:00.000000 UTC")
+    monkeypatch.setitem(course_config.DUE_DATES, ASSIGNMENT, "2026-03-02T23:59:00+00:00")
+    late = batch.submission_lateness(folder / f"{ASSIGNMENT}.ipynb", ASSIGNMENT)
+    assert late.late and late.source == "timestamp.txt" and late.minutes_late == 12 * 60 + 1
+    monkeypatch.setitem(course_config.DUE_DATES, ASSIGNMENT, None)
+    assert batch.submission_lateness(folder / f"{ASSIGNMENT}.ipynb", ASSIGNMENT) is None
+
+
+# ---- renderers -------------------------------------------------------------------------------------------
+HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+
+
+def test_feedback_escapes_everything_from_the_submission():
+    r = _result(message=HOSTILE + " ```", cell_output="```\n" + HOSTILE + "\n````",
+                notes=[results.Note("cell_error", HOSTILE, where="the cell starting `x`")])
+    page = feedback.html_feedback(r, HOSTILE)
+    assert "<script>" not in page and "<img" not in page and "&lt;script&gt;" in page
+    md = feedback.markdown(r, HOSTILE)
+    outside_fence = md.split("## Output of your notebook")[0]
+    assert "<script>" not in outside_fence and "<img" not in outside_fence
+    fence = md.split("## Output of your notebook")[1]
+    bar = fence.strip().splitlines()[2]
+    assert set(bar) == {"`"} and len(bar) > 4  # longer than the student's own runs of backticks
+    assert fence.strip().endswith(bar)
+
+
+def test_feedback_names_cells_as_the_student_sees_them():
+    nb = examples.notebook("solutions")
+    code = extract.labelled_code(nb, ASSIGNMENT)
+    assert len(code.labels) == len(code.sources)
+    at = next(i for i, lab in enumerate(code.labels) if "affine_coupling_layer" in lab)
+
+    class Worker:
+        skips = [(at, "it exited with code 3")]
+        cell_errors = [(at + 1, "Traceback...\nNameError: name 'flow' is not defined")]
+        deaths = ["the worker running your code stopped: it exited with code 3"]
+
+        class output:
+            @staticmethod
+            def text():
+                return ""
+    r = report.assemble(ASSIGNMENT, report.check_results(ASSIGNMENT, "passed"), code, Worker, 0)
+    md = feedback.markdown(r, "s")
+    assert "your answer to exercise `affine_coupling_layer` was skipped" in md
+    assert "NameError: name 'flow' is not defined" in md and code.labels[at + 1] in md
+    assert "code cell" not in md and "cell 5" not in md
+    assert all(n.where for n in r.notes if n.kind != "limit" or "skipped" in n.text)
+
+
+def test_grades_csv_has_items_total_status_lateness_and_ids(tmp_path):
+    r = _result(students=[results.Student("Ada", "=1+1", "ada@example.com")],
+                lateness=results.lateness("2026-03-03T00:00:00Z", "2026-03-02T00:00:00Z", {"grace_minutes": 5}))
+    path = tmp_path / "grades.csv"
+    batch.write_csv({"ada": r.to_gradescope(), "bob": _result(status="passed")}, path, ASSIGNMENT)
+    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    assert rows[0]["total"] == f"{r.score:g}" and rows[0]["max"] == f"{r.max_score:g}"
+    assert rows[0]["late"] == "1" and rows[0]["minutes_late"] == "1440.0" and rows[1]["late"] == "0"
+    assert rows[0]["sid"] == "'=1+1" and rows[0]["email"] == "ada@example.com"  # no formula from a student id
+    assert rows[1]["status"] == "graded"
+
+
+def test_progress_without_a_terminal_writes_plain_lines():
+    stream = io.StringIO()
+    p = batch._Progress(3, 1, stream=stream)
+    p.update(2, "alice")
+    p.update(3, "bob")
+    p.close()
+    text = stream.getvalue()
+    assert "\r" not in text and "[3/3]" in text and text.count("\n") == 3
+
+
+def test_progress_on_a_terminal_uses_rich():
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+    stream = Tty()
+    p = batch._Progress(2, stream=stream)
+    p.update(2, "alice")
+    p.close()
+    assert p.live and "2/2" in stream.getvalue()
