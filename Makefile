@@ -5,8 +5,15 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# The course's assignments, read from course_config.py (the one place that lists them).
-ASSIGNMENTS := $(shell $(PYTHON) -c "import course_config; print(*course_config.ASSIGNMENTS)")
+# The course's assignments, read from course_config.py (the one place that lists them), with the venv's Python
+# once it exists. Without a Python that can read them, stop here with the reason (not an empty loop later).
+BOOT_PY := $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+ASSIGNMENTS := $(shell $(BOOT_PY) -c "import course_config; print(*course_config.ASSIGNMENTS)" 2>/dev/null)
+ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),default)),)
+ifeq ($(strip $(ASSIGNMENTS)),)
+$(error cannot read the assignments from course_config.py with "$(BOOT_PY)": $(if $(shell command -v $(BOOT_PY) 2>/dev/null),it fails to import course_config.py,it is not installed); install Python 3.11 or run make PYTHON=/path/to/python3.11)
+endif
+endif
 # nbgrader reads the course's single config file through this flag (0.9.6 has no --config alias).
 NBGRADER := $(VENV)/bin/nbgrader
 NBCONFIG := --JupyterApp.config_file=course_config.py
@@ -35,6 +42,8 @@ release: $(STAMP)
 	  $(NBGRADER) generate_solution $$a $(NBCONFIG) --force --log-level=WARN || exit 1; \
 	done
 	$(PY) -m autograder normalise release solutions
+	@# Students get no course_config.py: ship the settings nbgrader validate needs (its timeout) with each release.
+	$(PY) -m autograder student-config --release
 	@# The README's points tables come from the source notebooks' metadata.
 	$(PY) -m autograder validate --markdown README.md
 
@@ -84,4 +93,4 @@ gradescope:
 	@echo "wrote dist/gradescope_autograder.zip from commit $$(git rev-parse --short HEAD)"
 
 clean:
-	rm -rf gradebook.db submitted autograded feedback .pytest_cache
+	rm -rf gradebook.db submitted autograded feedback downloaded submitted_graded .pytest_cache

@@ -47,7 +47,8 @@ EXCHANGE_ROOT = "/srv/nbgrader/exchange"
 #: Blackboard's "download assignment" archive, ``<assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file>``
 #: (e.g. ``normalising_flows_jdoe_attempt_2025-02-03-17-45-00_normalising_flows.ipynb``). nbgrader matches it
 #: against the file's full path, hence the leading ``.*/``; the timestamp becomes ``timestamp.txt`` (the late
-#: flag). For Canvas (``<name>_[LATE_]<user id>_<file id>_<file>``, no time in it) use
+#: flag; ``autograder.lms`` reads its dashed form, which nbgrader alone refuses). For Canvas
+#: (``<name>_[LATE_]<user id>_<file id>_<file>``, no time in it) use
 #: ``r".*/(?P<student_id>[^_/]+)_(?:LATE_)?\d+_\d+_(?P<file_id>[^/]+)$"``.
 ZIP_COLLECT_REGEXP = (r".*/[^/]*?_(?P<student_id>[A-Za-z0-9.\-]+)_attempt_"
                       r"(?P<timestamp>\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d)_(?P<file_id>[^/]+)$")
@@ -134,6 +135,8 @@ def apply_nbgrader_config(c):
     c.Execute.timeout = EXECUTION_TIMEOUT
     c.Exchange.root = EXCHANGE_ROOT
     c.FileNameCollectorPlugin.named_regexp = ZIP_COLLECT_REGEXP
+    from autograder.lms import LmsFileNameCollector  # reads the LMS's dashed times, which nbgrader misreads
+    c.ZipCollectApp.collector_plugin = LmsFileNameCollector
     # Solutions are committed without outputs, so generating them does not execute the notebook (nbgrader's
     # default would run the whole training at full budget). The tests execute them at SHORT_BUDGET instead.
     from nbgrader.preprocessors import ClearMarkScheme, ClearOutput, IncludeHeaderFooter, LockCells

@@ -27,6 +27,9 @@ from autograder import checks, notebooks
 
 BIN = Path(sys.executable).parent
 
+#: What nbgrader's submit (or zip_collect) leaves next to a notebook, and its feedback steps need in autograded/.
+SUBMIT_FILES = ("timestamp.txt", "submission_secret.txt")
+
 
 class GradebookError(Exception):
     """The gradebook cannot take these results; the message says why in one line."""
@@ -155,7 +158,8 @@ def _timestamp(submission):
 
 
 def write_autograded(gb, db_url, assignment, student, submission, result, root, within=None):
-    """Write ``root/autograded/<student>/<assignment>/`` as ``nbgrader autograde`` would, and the grades.
+    """Write ``root/autograded/<student>/<assignment>/`` as ``nbgrader autograde`` would (the notebook, the
+    assignment's other files from source/, and nbgrader's SUBMIT_FILES), and the grades.
 
     Returns the notebook's path, or None without a readable submission: then every grade cell has the score our
     grader gave (0 for an unreadable or missing file, as nbgrader gives a missing notebook), and no notebook is
@@ -192,6 +196,10 @@ def write_autograded(gb, db_url, assignment, student, submission, result, root, 
             copy = dest / Path(path).relative_to(source)
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, copy)
+        for name in SUBMIT_FILES:  # generate_feedback and release_feedback read them from autograded/
+            kept = Path(submission).parent / name
+            if kept.is_file() and not kept.is_symlink():
+                shutil.copy(kept, dest / name)
         target = dest / f"{assignment}.ipynb"
         nbformat.write(nb, str(target))
     # Our grader is the authority: its scores, whatever nbgrader's determine_grade made of the outputs.
