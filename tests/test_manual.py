@@ -15,7 +15,7 @@ import nbformat
 import pytest
 
 import course_config
-from autograder import answers, batch, examples, gradebook, nbgrader_path, notebooks
+from autograder import answers, batch, examples, nbgrader_path, notebooks, results
 
 A = "normalising_flows"
 ANSWER = "Two modes helped: my NLL went from 1.31 to 1.12. <script>alert('x')</script> & the flow can't tear a blob."
@@ -203,6 +203,8 @@ def test_merge_manual_folds_scores_into_results_grades_and_gradebook(course, tmp
         written = [t for t in alice["tests"] if t["extra_data"]["grade_id"] == "bimodal_discussion"]
         assert len(written) == 1 and written[0]["score"] == 1.5 and written[0]["max_score"] == 2
         assert written[0]["output"] == "Good evidence; no failure mode."
+        results.validate(alice)  # still a results.json the grader may write (the schema)
+        assert "Good evidence" in (out / "feedback" / "alice" / A / "feedback.md").read_text()
         with open(out / A / "grades.csv", newline="") as f:
             table = {r["student"]: r for r in csv.DictReader(f)}
         assert float(table["alice"]["total"]) == auto["alice"] + 1.5
