@@ -274,3 +274,19 @@ def test_a_grader_failure_still_writes_a_results_file_for_everyone(tmp_path, mon
         result = json.loads((out / ASSIGNMENT / student / "results.json").read_text())
         assert result["score"] == 0 and "simulated grader bug" in result["output"]
         assert len(result["tests"]) == len(CELLS)
+
+
+def test_a_real_batchs_pages_render_in_a_browser(graded, tmp_path):
+    """The feedback of a submission that crashed the worker, and the instructor report, drawn by Chromium."""
+    from browser import dom, ink, screenshot
+    from test_pages import keep
+    rows, out, _ = graded
+    page = out / "feedback" / "crashes_in_inverse" / ASSIGNMENT / "feedback.html"
+    assert ink(keep(screenshot(page, tmp_path / "batch_feedback_crashes_in_inverse.png"))) > 0.01
+    text = dom(page)
+    assert f"Automatically graded score: {rows['crashes_in_inverse']['score']:g} / {TOTAL:g}" in text
+    assert "stopped by a limit" in text and "exited with code 3" in text
+    assert "code cell" not in text  # cells are named as the student sees them, never by number
+    report_page = out / ASSIGNMENT / "report" / "index.html"
+    assert ink(keep(screenshot(report_page, tmp_path / "batch_instructor_report.png"))) > 0.02
+    assert "<li>crashes_in_inverse:" in dom(report_page)

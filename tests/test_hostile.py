@@ -18,6 +18,7 @@ from nbformat.v4 import new_code_cell
 
 import course_config
 from autograder import batch, checks, examples, notebooks, report
+from conftest import read_results
 
 ASSIGNMENT = "normalising_flows"
 POINTS = {c["test_id"]: c["points"] for c in report.test_cells(ASSIGNMENT)}
@@ -177,6 +178,12 @@ def corpus(tmp_path_factory):
     return graded[ASSIGNMENT], out / ASSIGNMENT, root, time.monotonic() - started
 
 
+def test_every_results_file_of_the_corpus_follows_the_schema(corpus):
+    rows, out, _, _ = corpus
+    for name in rows:
+        read_results(out / name / "results.json")
+
+
 def test_the_corpus_is_large_enough():
     assert len(CORPUS) >= 25
 
@@ -204,7 +211,7 @@ def test_no_process_is_left_running(corpus):
 
 def test_fake_results_files_do_not_count(corpus):
     rows, out, _, _ = corpus
-    stored = json.loads((out / "fake_results_files" / "results.json").read_text())
+    stored = read_results(out / "fake_results_files" / "results.json")
     assert stored["score"] == rows["fake_results_files"]["score"] < 999
     assert "999" not in (out / "grades.csv").read_text()
 
@@ -255,6 +262,8 @@ def test_a_batch_of_50_with_10_hostile_submissions_gives_everyone_a_row(tmp_path
     graded, out = batch.run(submitted, tmp_path / "graded", limits=LIMITS)
     rows, out = graded[ASSIGNMENT], out / ASSIGNMENT
     assert len(rows) == 50
+    for name in rows:
+        assert read_results(out / name / "results.json") == rows[name]  # and it follows the schema
     lines = (out / "grades.csv").read_text().splitlines()
     assert len(lines) == 51 and {line.split(",")[0] for line in lines[1:]} == set(rows)
     for name in hostile:

@@ -21,6 +21,7 @@ def keep(png):
     if where:
         os.makedirs(where, exist_ok=True)
         shutil.copy(png, os.path.join(where, os.path.basename(png)))
+    return png
 
 
 def _student(kind):

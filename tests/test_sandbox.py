@@ -30,6 +30,7 @@ from nbformat.v4 import new_code_cell
 
 import course_config
 from autograder import batch, examples, notebooks, report, sandbox
+from conftest import read_results
 
 ASSIGNMENT = "normalising_flows"
 POINTS = {c["test_id"]: c["points"] for c in report.test_cells(ASSIGNMENT)}
@@ -334,7 +335,7 @@ def _run_unprivileged(submitted, out, jobs):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "unprivileged user namespace" in done.stderr, done.stderr[-2000:]
     folder = out / ASSIGNMENT
-    return {p.name: json.loads((p / "results.json").read_text()) for p in folder.iterdir() if p.is_dir()
+    return {p.name: read_results(p / "results.json") for p in folder.iterdir() if p.is_dir()
             and (p / "results.json").exists()}
 
 
@@ -382,7 +383,7 @@ def test_every_score_is_exact_attackers_and_victims(graded):
 
 def test_stored_results_are_the_graders(graded):
     for name, want in graded["expected"].items():
-        stored = json.loads((graded["out"] / name / "results.json").read_text())
+        stored = read_results(graded["out"] / name / "results.json")  # and it follows the schema
         assert stored["score"] == want, name
     assert "999" not in (graded["out"] / "grades.csv").read_text()
 
