@@ -146,15 +146,15 @@ def _digest(path, within):
 
 def submission_lateness(path, assignment):
     """A results.Lateness from nbgrader's ``timestamp.txt`` next to the notebook (written by ``nbgrader submit``
-    and ``collect``), against ``course_config.DUE_DATES`` under ``course_config.LATE_POLICY``; None when
-    there is no timestamp or no due date."""
+    and ``collect``), against ``course_config.DUE_DATES`` under ``course_config.LATE_POLICY`` (never late
+    without a due date, but the time is kept); None when there is no readable timestamp."""
     from autograder import results
     due = getattr(course_config, "DUE_DATES", {}).get(assignment)
     try:
         stamp = notebooks.submission_bytes(Path(path).parent / "timestamp.txt", 200).decode("utf-8", "replace")
     except notebooks.NotebookError:
         return None
-    if not due or results.parse_time(stamp) is None:
+    if results.parse_time(stamp) is None:
         return None
     return results.lateness(stamp, due, getattr(course_config, "LATE_POLICY", {}), source="timestamp.txt")
 

@@ -149,6 +149,9 @@ def test_batch_reads_the_nbgrader_timestamp_next_to_the_notebook(tmp_path, monke
     late = batch.submission_lateness(folder / f"{ASSIGNMENT}.ipynb", ASSIGNMENT)
     assert late.late and late.source == "timestamp.txt" and late.minutes_late == 12 * 60 + 1
     monkeypatch.setitem(course_config.DUE_DATES, ASSIGNMENT, None)
+    kept = batch.submission_lateness(folder / f"{ASSIGNMENT}.ipynb", ASSIGNMENT)
+    assert not kept.late and kept.submitted_at == "2026-03-03T12:00:00+00:00" and kept.due is None
+    (folder / "timestamp.txt").unlink()
     assert batch.submission_lateness(folder / f"{ASSIGNMENT}.ipynb", ASSIGNMENT) is None
 
 
