@@ -218,6 +218,24 @@ def cgroup_create(pid, limits):
     return done
 
 
+def sweep_stale_cgroups():
+    """Remove worker cgroups whose worker is gone (left by a zygote killed before it cleaned up). A cgroup
+    that still holds a process cannot be removed, so a live worker of another grader is never touched."""
+    if os.geteuid() != 0:
+        return
+    for path in set(_cgroup_dirs("x").values()):
+        for stale in path.parent.glob(cgroup_name("*")):
+            try:
+                os.kill(int(stale.name.rsplit("-", 1)[1]), 0)
+            except ProcessLookupError:
+                try:
+                    stale.rmdir()
+                except OSError:
+                    pass
+            except (OSError, ValueError):
+                pass
+
+
 def cgroup_join(pid):
     for path in set(_cgroup_dirs(cgroup_name(pid)).values()):
         try:
@@ -356,6 +374,20 @@ def _close_fds(keep):
     os.closerange(low, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
 
+def die_with_parent():
+    """SIGKILL this process when the process that forked it ends."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def kill_group(pid):
+    """SIGKILL a worker's process group and the worker itself."""
+    for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            kill()
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def _mirror_exit(pid):
     """Wait for ``pid`` and end this process the same way it ended."""
     while True:
@@ -404,7 +436,7 @@ def contain(plan, keep_fds, main):
     if pid:
         _mirror_exit(pid)
     # PID 1 of the new namespace: when it ends, the kernel kills everything else in it.
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # (its parent is outside the namespace: getppid() says 0)
+    die_with_parent()  # (its parent is outside the namespace: getppid() says 0)
     _close_fds(keep_fds)
     if root:
         cgroup_join(outer)

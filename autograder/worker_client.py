@@ -10,7 +10,7 @@ import signal
 import threading
 import time
 
-from autograder import wire
+from autograder import sandbox, wire
 
 
 class WorkerDied(Exception):
@@ -152,11 +152,7 @@ class Worker:
         self.cell_errors = message.get("cell_errors", [])
 
     def _kill(self):
-        for kill in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
-            try:
-                kill()
-            except (ProcessLookupError, PermissionError):
-                pass
+        sandbox.kill_group(self.pid)
 
     def _reap(self):
         status = self.zygote.wait(self.pid)

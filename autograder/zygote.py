@@ -134,6 +134,8 @@ def _preload_stdlib():
 
 def main(sock, preload):
     from autograder import worker_child
+    sandbox.die_with_parent()  # a grader killed with SIGKILL takes its zygote, and so its workers, along
+    sandbox.sweep_stale_cgroups()  # left by a zygote that was killed before it could clean up
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("MPLBACKEND", "Agg")
     if preload:  # import, but never run a TF op here: forking after an op is unsafe
@@ -150,9 +152,13 @@ def main(sock, preload):
     busy = {}  # reaped workers whose clean-up must be tried again
     while True:
         data = sock.recv(65536)
-        if not data:
-            for pid, plan in busy.items():
-                sandbox.cleanup(pid, plan, seconds=30)
+        if not data:  # the grader is gone: end what it left running, then clean up after everything
+            for pid in plans:
+                sandbox.kill_group(pid)
+            for pid, plan in {**busy, **plans}.items():
+                if pid in plans:
+                    os.waitpid(pid, 0)
+                sandbox.cleanup(pid, plan, seconds=20)
             return
         command = json.loads(data)
         if command["op"] == "spawn":
@@ -163,6 +169,7 @@ def main(sock, preload):
             if pid == 0:
                 status = 70
                 try:
+                    sandbox.die_with_parent()
                     sock.close()
                     ours.close()
                     os.close(out_r)

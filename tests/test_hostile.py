@@ -225,6 +225,19 @@ def test_every_case_ends_within_the_submission_cap(corpus):
         assert result["execution_time"] < LIMITS["submission_seconds"] + 30, name
 
 
+def _session_processes(sid):
+    """Live processes of session ``sid``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            found.append(int(entry))
+    return found
+
+
 def test_a_killed_batch_resumes_without_regrading_or_losing_anyone(tmp_path):
     submitted = tmp_path / "submitted"
     sol, rel = examples.notebook("solutions"), examples.notebook("release")
@@ -240,6 +253,11 @@ def test_a_killed_batch_resumes_without_regrading_or_losing_anyone(tmp_path):
         time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    # The zygote dies with its grader and each worker with its zygote: nothing of the session survives.
+    deadline = time.monotonic() + 10
+    while _session_processes(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _session_processes(proc.pid) == []
     assert (done / "s0" / "graded.json").exists() and not (done / "grades.csv").exists()
     first = (done / "s0" / "results.json").stat().st_mtime_ns
     subprocess.run(command, cwd=ROOT, check=True, capture_output=True)

@@ -235,7 +235,7 @@ def build_batch(root, port):
 
 
 def _processes():
-    """{pid: (uid, parent pid, command line)} of every process on the host."""
+    """{pid: (uid, parent pid, session, command line)} of every process on the host."""
     out = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -246,12 +246,17 @@ def _processes():
         except OSError:
             continue
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        out[int(entry)] = (int(fields["Uid"].split()[1]), int(fields["PPid"]), cmd)
+        try:
+            session = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[3])
+        except (OSError, IndexError, ValueError):
+            continue
+        out[int(entry)] = (int(fields["Uid"].split()[1]), int(fields["PPid"]), session, cmd)
     return out
 
 
 def _leftovers(before):
-    """Processes the batch left: our orphans (this process is their subreaper), or any worker uid.
+    """Processes the batch left: our orphans (this process is their subreaper), and any zygote or worker of
+    this test session (other graders may run on the same machine).
 
     Orphans that were killed are zombies until their reaper waits for them: reap those first, since a
     zombie has already ended."""
@@ -262,21 +267,32 @@ def _leftovers(before):
                 break
         except ChildProcessError:
             break
-    left = {}
-    for pid, (uid, ppid, cmd) in _processes().items():
+    left, session = {}, os.getsid(0)
+    for pid, (uid, ppid, sid, cmd) in _processes().items():
         if pid in before or pid == os.getpid() or "multiprocessing.resource_tracker" in cmd:
             continue  # (the pool's resource tracker belongs to this process and ends with it)
-        if ppid == os.getpid() or uid >= sandbox.UID_BASE or "autograder.zygote" in cmd:
+        if ppid == os.getpid() or sid == session and (uid >= sandbox.UID_BASE or "autograder.zygote" in cmd):
             left[pid] = (uid, cmd[:120])
     return left
 
 
 def _scratch_state():
-    return set(os.listdir("/tmp")), set(os.listdir("/dev/shm"))
+    """What a batch could leave in the shared scratch folders: the grader's temp folders (``nf-``, TensorFlow's
+    ``__autograph_generated_*``), what the attackers write (``stolen-``, ``filler``), and anything owned by a
+    worker's uid or ``nobody``. (Other programs on this machine may use /tmp meanwhile; their files are not
+    the batch's.)"""
+    def ours(folder, name):
+        try:
+            owner = os.lstat(os.path.join(folder, name)).st_uid
+        except OSError:
+            return False
+        return (name.startswith(("nf-", "stolen-", "filler", "__autograph_generated")) or owner >= sandbox.UID_BASE
+                or owner == 65534)
+    return tuple({n for n in os.listdir(f) if ours(f, n)} for f in ("/tmp", "/dev/shm"))
 
 
-def _cgroups_left():
-    return [str(p) for p in Path("/sys/fs/cgroup").rglob("nf-grader-worker-*")] if AS_ROOT else []
+def _cgroups():
+    return {str(p) for p in Path("/sys/fs/cgroup").rglob("nf-grader-worker-*")} if AS_ROOT else set()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -292,7 +308,7 @@ def _run_batch(mode, jobs, tmp, unprivileged=False):
     try:
         submitted, expected = build_batch(tmp, listener.port)
         out = Path(tmp) / "graded"
-        before, scratch = _processes(), _scratch_state()
+        before, scratch, cgroups = _processes(), _scratch_state(), _cgroups()
         if unprivileged:
             rows = _run_unprivileged(submitted, out, jobs)
         else:
@@ -307,7 +323,7 @@ def _run_batch(mode, jobs, tmp, unprivileged=False):
                     os.environ["NF_GRADER_SANDBOX"] = env_mode
         return {"rows": rows, "expected": expected, "out": out / ASSIGNMENT, "accepted": listener.accepted,
                 "leftovers": _leftovers(before), "scratch_before": scratch, "scratch_after": _scratch_state(),
-                "cgroups": _cgroups_left()}
+                "cgroups": sorted(_cgroups() - cgroups)}
     finally:
         listener.close()
 
