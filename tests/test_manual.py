@@ -216,3 +216,17 @@ def test_merge_manual_folds_scores_into_results_grades_and_gradebook(course, tmp
             assert gb.find_submission(A, "alice").score == auto["alice"] + 1.5
     carol = json.loads((out / A / "carol" / "results.json").read_text())
     assert not any(t["extra_data"]["grade_id"] == "bimodal_discussion" for t in carol["tests"])
+
+
+def test_the_answers_page_as_a_ta_sees_it(course, tmp_path):
+    """Drawn by headless Chromium: every answer shows, the model answer and rubric beside it, and a student's
+    markup stays text (no script of theirs runs in a TA's browser)."""
+    from browser import dom, ink, screenshot
+    root, db, out, rows = course
+    answers.export(out, force=True)
+    page = out / A / answers.PAGE_FILE
+    png = screenshot(page, tmp_path / "answers.png")
+    assert ink(png) > 0.02  # something is drawn, not a blank page
+    shown = dom(page)
+    assert "<script>alert" not in shown and "&lt;script&gt;alert('x')&lt;/script&gt;" in shown
+    assert shown.count('class="answer"') == 3 and "Rubric for TAs" in shown
