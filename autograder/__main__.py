@@ -72,7 +72,8 @@ def _run(args, course_config):
         submitted = examples.build_demo(root / "submitted")
         print(f"example submissions: {', '.join(sorted(examples.DEMO))} (in {submitted})")
         graded, out = batch.run(submitted, root / "graded", unsafe=args.unsafe_no_sandbox)
-        from autograder.feedback import STATUS_WORDS, typed
+        from autograder.feedback import STATUS_WORDS
+        from autograder.results import typed
         for assignment, rows in graded.items():
             print(batch.table(rows, assignment))
             for student, row in rows.items():

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import course_config
 from autograder import checks, notebooks, report
+from autograder.results import typed
 
 ANSWERS_FILE = "written_answers.json"
 PAGE_FILE = "answers.html"
@@ -180,8 +181,7 @@ def export(out, force=False):
 
 
 def _csv_text(value):
-    from autograder.batch import csv_text
-    return csv_text(value)
+    return report.csv_text(value)
 
 
 def _write_text(path, text):
@@ -281,18 +281,14 @@ def apply_to_result(result, gid, points, score, comment):
 
 def _rendered(result):
     """``result`` as the grader's own result object writes it, so its feedback text shows the hand-given score."""
-    try:
-        from autograder.results import SubmissionResult
-    except ImportError:  # a grader without the typed result object: keep the dict as merged
-        return result
-    return SubmissionResult.from_gradescope(result).to_gradescope()
+    return typed(result).to_gradescope()
 
 
 def merge(out, scores_csv, db_url=None):
     """Fold the scores of ``scores_csv`` into ``out``'s results.json files and grades.csv, and into nbgrader's
     gradebook at ``db_url`` if given. Every row is checked before anything is written. Returns the number of
     scores merged per assignment."""
-    from autograder import batch, feedback
+    from autograder import feedback
     scores = read_scores(out, scores_csv)
     points = {q["grade_id"]: q["points"] for a in course_config.ASSIGNMENTS for q in questions(a)}
     results = {}
@@ -313,7 +309,7 @@ def merge(out, scores_csv, db_url=None):
         rows = {s: json.loads((folder / s / "results.json").read_text()) for s in _students(out, assignment)}
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".grades.csv.")
         os.close(fd)
-        batch.write_csv(rows, tmp, assignment)
+        report.write_csv(rows, tmp, assignment)
         os.replace(tmp, folder / "grades.csv")
     return counts
 

@@ -205,38 +205,6 @@ def _sandbox_mode(unsafe):
     return mode
 
 
-def item_scores(result):
-    """{item: points} of one result (a SubmissionResult or its results.json dict)."""
-    return feedback.typed(result).item_scores()
-
-
-def csv_text(value):
-    """A text cell a spreadsheet will not run as a formula (OWASP's advice: prefix a quote)."""
-    value = str(value)
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-CSV_AFTER_ITEMS = ["total", "max", "status", "late", "minutes_late", "submitted_at", "sid", "email"]
-
-
-def write_csv(rows, path, assignment):
-    """grades.csv: a row per student, a column per item, the total, then how the submission went (status,
-    lateness, and the student id and email Gradescope gave, when it did)."""
-    items = list(checks.items(assignment))
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["student"] + items + CSV_AFTER_ITEMS)
-        for student, result in rows.items():
-            r = feedback.typed(result)
-            s = r.item_scores()
-            late = r.lateness
-            who = r.students[0] if r.students else None
-            w.writerow([csv_text(student)] + [s.get(i, 0) for i in items]
-                       + [r.score, r.max_score, r.status, int(bool(late and late.late)),
-                          late.minutes_late if late else "", (late.submitted_at or "") if late else "",
-                          csv_text(who.sid or "") if who else "", csv_text(who.email or "") if who else ""])
-
-
 def write_gradebook(rows, assignment, db_url, submissions=None, within=None):
     """Scores into nbgrader's gradebook (auto_score of each grade cell), creating the assignment and its cells in
     a new database, and the ``autograded/`` notebooks formgrader shows next to it (``autograder.gradebook``).
@@ -343,7 +311,7 @@ def run(directory, out=None, assignments=None, gradebook=None, limits=None, jobs
     for assignment, student in submissions:
         graded.setdefault(assignment, {})[student] = done[(assignment, student)]
     for assignment, rows in graded.items():
-        write_csv(rows, out / assignment / "grades.csv", assignment)
+        report.write_csv(rows, out / assignment / "grades.csv", assignment)
         feedback.write_instructor_report(rows, out / assignment / "report", assignment)
         paths = {student: submissions[(assignment, student)] for student in rows}
         answers.store(rows, paths, out / assignment, assignment, directory)
@@ -362,7 +330,7 @@ def table(rows, assignment):
     width = max([len(s) for s in rows] + [7])
     lines = [f"{assignment}:", f"{'student':<{width}} " + " ".join(f"{s:>11}" for s in short) + f" {'total':>7}"]
     for student, result in rows.items():
-        s = item_scores(result)
+        s = report.item_scores(result)
         lines.append(f"{student:<{width}} " + " ".join(f"{s.get(i, 0):>5g} / {maxima[i]:<3g}" for i in items)
                      + f" {result['score']:>4g}/{sum(maxima.values()):g}")
     lines.append("  " + ", ".join(f"{s} = {i}" for s, i in zip(short, items)))

@@ -14,18 +14,13 @@ import jinja2
 from markupsafe import Markup
 
 from autograder import checks
-from autograder.results import SubmissionResult
+from autograder.results import typed
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 #: How each check status reads to a student.
 STATUS_WORDS = {"passed": "passed", "failed": "failed", "error": "not graded (grader error)",
                 "limit": "stopped by a limit", "missing": "not run"}
-
-
-def typed(result):
-    """A SubmissionResult, from itself or from its results.json dict."""
-    return result if isinstance(result, SubmissionResult) else SubmissionResult.from_gradescope(result)
 
 
 _ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")  # an & that would start an HTML entity

@@ -1,4 +1,5 @@
 """Assembling a submission's typed result (``results.SubmissionResult``) and writing results.json atomically."""
+import csv
 import json
 import os
 import tempfile
@@ -6,7 +7,7 @@ import time
 from pathlib import Path
 
 from autograder import checks, notebooks
-from autograder.results import CheckResult, Note, SubmissionResult
+from autograder.results import CheckResult, Note, SubmissionResult, typed
 
 HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
 
@@ -104,3 +105,35 @@ def write_atomic(data, path):
         json.dump(data, f, indent=1)
         f.write("\n")
     os.replace(tmp, path)
+
+
+def item_scores(result):
+    """{item: points} of one result (a SubmissionResult or its results.json dict)."""
+    return typed(result).item_scores()
+
+
+def csv_text(value):
+    """A text cell a spreadsheet will not run as a formula (OWASP's advice: prefix a quote)."""
+    value = str(value)
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+CSV_AFTER_ITEMS = ["total", "max", "status", "late", "minutes_late", "submitted_at", "sid", "email"]
+
+
+def write_csv(rows, path, assignment):
+    """grades.csv: a row per student, a column per item, the total, then how the submission went (status,
+    lateness, and the student id and email Gradescope gave, when it did)."""
+    items = list(checks.items(assignment))
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["student"] + items + CSV_AFTER_ITEMS)
+        for student, result in rows.items():
+            r = typed(result)
+            s = r.item_scores()
+            late = r.lateness
+            who = r.students[0] if r.students else None
+            w.writerow([csv_text(student)] + [s.get(i, 0) for i in items]
+                       + [r.score, r.max_score, r.status, int(bool(late and late.late)),
+                          late.minutes_late if late else "", (late.submitted_at or "") if late else "",
+                          csv_text(who.sid or "") if who else "", csv_text(who.email or "") if who else ""])

@@ -229,3 +229,8 @@ def lateness(submitted_at, due, policy, source=None):
     late = bool(when and deadline and minutes > policy.get("grace_minutes", 0))
     return Lateness(submitted_at=when.isoformat() if when else None, due=deadline.isoformat() if deadline else None,
                     late=late, minutes_late=round(max(minutes, 0.0), 1), source=source)
+
+
+def typed(result):
+    """A SubmissionResult, from itself or from its results.json dict."""
+    return result if isinstance(result, SubmissionResult) else SubmissionResult.from_gradescope(result)

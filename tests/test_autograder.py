@@ -67,7 +67,7 @@ def test_every_student_gets_a_row_and_a_results_file(graded):
         assert json.loads((out / ASSIGNMENT / student / "results.json").read_text())["score"] == \
             rows[student]["score"]
     lines = (out / ASSIGNMENT / "grades.csv").read_text().splitlines()
-    assert lines[0].split(",") == ["student", *checks.items(ASSIGNMENT), *batch.CSV_AFTER_ITEMS]
+    assert lines[0].split(",") == ["student", *checks.items(ASSIGNMENT), *report.CSV_AFTER_ITEMS]
     assert len(lines) == len(students) + 1
 
 
@@ -83,7 +83,7 @@ def test_a_mixed_batch_grades_each_notebook_as_its_own_assignment(mixed):
     assert failed(graded[other]["partly_wrong"]) == wrong
     assert "no such file" in graded[other]["untouched"]["output"]  # submitted nothing for it
     lines = (out / other / "grades.csv").read_text().splitlines()
-    assert lines[0].split(",") == ["student", *checks.items(other), *batch.CSV_AFTER_ITEMS] and len(lines) == len(students) + 1
+    assert lines[0].split(",") == ["student", *checks.items(other), *report.CSV_AFTER_ITEMS] and len(lines) == len(students) + 1
     assert (out / other / "report" / "index.html").exists()
     assert (out / "feedback" / "partly_wrong" / other / "feedback.md").exists()
     # told apart by its graded cells, not by its folder or file name

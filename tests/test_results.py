@@ -200,7 +200,7 @@ def test_grades_csv_has_items_total_status_lateness_and_ids(tmp_path):
     r = _result(students=[results.Student("Ada", "=1+1", "ada@example.com")],
                 lateness=results.lateness("2026-03-03T00:00:00Z", "2026-03-02T00:00:00Z", {"grace_minutes": 5}))
     path = tmp_path / "grades.csv"
-    batch.write_csv({"ada": r.to_gradescope(), "bob": _result(status="passed")}, path, ASSIGNMENT)
+    report.write_csv({"ada": r.to_gradescope(), "bob": _result(status="passed")}, path, ASSIGNMENT)
     rows = list(csv.DictReader(io.StringIO(path.read_text())))
     assert rows[0]["total"] == f"{r.score:g}" and rows[0]["max"] == f"{r.max_score:g}"
     assert rows[0]["late"] == "1" and rows[0]["minutes_late"] == "1440.0" and rows[1]["late"] == "0"
