@@ -235,7 +235,7 @@ def build_batch(root, port):
 
 
 def _processes():
-    """{pid: (uid, parent pid, session, command line)} of every process on the host."""
+    """{pid: (uid, parent pid, session, state, command line)} of every process on the host."""
     out = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -243,37 +243,36 @@ def _processes():
         try:
             status = Path(f"/proc/{entry}/status").read_text()
             cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
+            stat_fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
             continue
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        try:
-            session = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[3])
-        except (OSError, IndexError, ValueError):
-            continue
-        out[int(entry)] = (int(fields["Uid"].split()[1]), int(fields["PPid"]), session, cmd)
+        out[int(entry)] = (int(fields["Uid"].split()[1]), int(fields["PPid"]), int(stat_fields[3]), stat_fields[0],
+                           cmd)
     return out
 
 
-def _leftovers(before):
+def _leftovers(before, seconds=15):
     """Processes the batch left: our orphans (this process is their subreaper), and any zygote or worker of
-    this test session (other graders may run on the same machine).
-
-    Orphans that were killed are zombies until their reaper waits for them: reap those first, since a
-    zombie has already ended."""
-    time.sleep(1)
+    this test session (other graders may run on the same machine). A process that is still on its way out
+    (a zombie, or one that ends within ``seconds``) has not been left behind."""
+    deadline = time.monotonic() + seconds
     while True:
-        try:
-            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+        while True:  # reap our orphans: a killed orphan is a zombie until its reaper waits for it
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
+            except ChildProcessError:
                 break
-        except ChildProcessError:
-            break
-    left, session = {}, os.getsid(0)
-    for pid, (uid, ppid, sid, cmd) in _processes().items():
-        if pid in before or pid == os.getpid() or "multiprocessing.resource_tracker" in cmd:
-            continue  # (the pool's resource tracker belongs to this process and ends with it)
-        if ppid == os.getpid() or sid == session and (uid >= sandbox.UID_BASE or "autograder.zygote" in cmd):
-            left[pid] = (uid, cmd[:120])
-    return left
+        left, session = {}, os.getsid(0)
+        for pid, (uid, ppid, sid, state, cmd) in _processes().items():
+            if pid in before or pid == os.getpid() or state == "Z" or "multiprocessing.resource_tracker" in cmd:
+                continue  # (the pool's resource tracker belongs to this process and ends with it)
+            if ppid == os.getpid() or sid == session and (uid >= sandbox.UID_BASE or "autograder.zygote" in cmd):
+                left[pid] = (uid, state, cmd[:120])
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.5)
 
 
 def _scratch_state():
