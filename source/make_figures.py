@@ -133,14 +133,15 @@ def affine_coupling_layer():
     save(fig, "affine_coupling_layer")
 
 
-def _draw_tensor(ax, mask, origin, cell=0.45, depth_offset=(0.22, 0.22), title=None):
-    """Draw an h x w x c tensor as c stacked grids; mask has shape (h, w, c) with 1 = copied."""
+def _draw_tensor(ax, mask, origin, cell=0.45, depth_offset=(0.22, 0.22), title=None, fill=None):
+    """Draw an h x w x c tensor as c stacked grids; mask has shape (h, w, c) with 1 = copied. ``fill``: one
+    colour for every cell instead."""
     h, w, c = mask.shape
     for k in reversed(range(c)):
         ox, oy = origin[0] + k * depth_offset[0], origin[1] + k * depth_offset[1]
         for i in range(h):
             for j in range(w):
-                color = COPY if mask[i, j, k] else CHANGE
+                color = fill or (COPY if mask[i, j, k] else CHANGE)
                 ax.add_patch(Rectangle((ox + j * cell, oy + (h - 1 - i) * cell), cell, cell,
                                        fc=color, ec="black", lw=0.5))
     if title:
@@ -229,23 +230,14 @@ def factor_out():
         p.set_facecolor("#f0f0f0")
     arrow(ax, (3.9, 1.6), (5.7, 1.6))
     ax.text(4.8, 1.85, "coupling\nsqueeze\ncoupling", ha="center", va="bottom", fontsize=9)
-    n = len(ax.patches)
     _draw_tensor(ax, np.ones((4, 4, 8), int), (6.0, 0.2), cell=0.45, depth_offset=(0.18, 0.18),
-                 title="$4\\times4\\times8$")
-    for p in ax.patches[n:]:
-        p.set_facecolor("#f0f0f0")
+                 title="$4\\times4\\times8$", fill="#f0f0f0")
     arrow(ax, (9.4, 2.2), (11.3, 3.0))
     arrow(ax, (9.4, 1.2), (11.3, 0.5))
-    n = len(ax.patches)
     _draw_tensor(ax, np.ones((4, 4, 4), int), (11.6, 2.4), cell=0.3, depth_offset=(0.14, 0.14))
-    for p in ax.patches[n:]:
-        p.set_facecolor(COPY)
     ax.text(14.2, 3.0, "$\\mathbf{z}^{(k+1)}\\in\\mathbb{R}^{4\\times4\\times4}$\nfactored out:\ngoes to the base",
             va="center", fontsize=10)
-    n = len(ax.patches)
-    _draw_tensor(ax, np.ones((4, 4, 4), int), (11.6, -0.4), cell=0.3, depth_offset=(0.14, 0.14))
-    for p in ax.patches[n:]:
-        p.set_facecolor(CHANGE)
+    _draw_tensor(ax, np.zeros((4, 4, 4), int), (11.6, -0.4), cell=0.3, depth_offset=(0.14, 0.14))
     ax.text(14.2, 0.2, "$\\mathbf{h}^{(k+1)}\\in\\mathbb{R}^{4\\times4\\times4}$\nprocessed by\nthe next scale",
             va="center", fontsize=10)
     save(fig, "factor_out_latent_variables")
@@ -384,22 +376,14 @@ def ms_factor_out():
     arrow(ax, (3.4, 1.5), (5.7, 1.5))
     ax.text(4.55, 1.75, "3 checkerboard\ncouplings\nsqueeze\n3 channel\ncouplings", ha="center", va="bottom",
             fontsize=9)
-    n = len(ax.patches)
-    _draw_tensor(ax, np.ones((4, 4, 4), int), (6.0, 0.2), cell=0.45, depth_offset=(0.25, 0.25), title="[4, 4, 4]")
-    for k, p in enumerate(ax.patches[n:]):  # _draw_tensor draws the back channel first
-        p.set_facecolor(COPY if k >= 32 else CHANGE)
+    first_two = np.concatenate([np.ones((4, 4, 2), int), np.zeros((4, 4, 2), int)], axis=-1)  # channels 1-2 copied
+    _draw_tensor(ax, first_two, (6.0, 0.2), cell=0.45, depth_offset=(0.25, 0.25), title="[4, 4, 4]")
     arrow(ax, (9.0, 2.3), (11.1, 3.0))
     arrow(ax, (9.0, 1.1), (11.1, 0.5))
-    n = len(ax.patches)
     _draw_tensor(ax, np.ones((4, 4, 2), int), (11.4, 2.4), cell=0.3, depth_offset=(0.16, 0.16))
-    for p in ax.patches[n:]:
-        p.set_facecolor(COPY)
     ax.text(13.2, 3.0, "$\\mathbf{z}^{(1)}$: channels 1-2, [4, 4, 2]\nfactored out:\ngoes to the base",
             va="center", fontsize=10)
-    n = len(ax.patches)
-    _draw_tensor(ax, np.ones((4, 4, 2), int), (11.4, -0.4), cell=0.3, depth_offset=(0.16, 0.16))
-    for p in ax.patches[n:]:
-        p.set_facecolor(CHANGE)
+    _draw_tensor(ax, np.zeros((4, 4, 2), int), (11.4, -0.4), cell=0.3, depth_offset=(0.16, 0.16))
     ax.text(13.2, 0.2, "$\\mathbf{h}^{(1)}$: channels 3-4, [4, 4, 2]\nprocessed by\nthe final scale",
             va="center", fontsize=10)
     save(fig, "factor_out_latent_variables", MS)
