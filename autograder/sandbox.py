@@ -403,6 +403,18 @@ def _mirror_exit(pid):
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 70)
 
 
+def _enter_namespaces():
+    """Unshare the mount, PID, network, IPC and UTS namespaces (and, without root, the user namespace, keeping
+    this process's uid and gid inside it). The next child forked is PID 1 of the new PID namespace."""
+    root = os.geteuid() == 0
+    uid, gid = os.getuid(), os.getgid()
+    _unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | (0 if root else CLONE_NEWUSER))
+    if not root:
+        Path("/proc/self/setgroups").write_text("deny")
+        Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
+        Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
+
+
 def worker_uid(outer_pid):
     return UID_BASE + outer_pid
 
@@ -426,12 +438,7 @@ def contain(plan, keep_fds, main):
         _contain_uid(plan, keep_fds, main, outer)
     uid, gid = os.getuid(), os.getgid()
     roots = readable_roots(plan.repo)  # while the host's paths are still in view
-    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
-    _unshare(flags | (0 if root else CLONE_NEWUSER))
-    if not root:
-        Path("/proc/self/setgroups").write_text("deny")
-        Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
-        Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
+    _enter_namespaces()
     pid = os.fork()
     if pid:
         _mirror_exit(pid)
@@ -580,17 +587,10 @@ _DETECTED = {}
 
 def _probe_namespaces():
     """Fork a child that builds a minimal namespace sandbox; True if it could."""
-    root = os.geteuid() == 0
     pid = os.fork()
     if pid == 0:
         try:
-            uid, gid = os.getuid(), os.getgid()
-            _unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
-                     | (0 if root else CLONE_NEWUSER))
-            if not root:
-                Path("/proc/self/setgroups").write_text("deny")
-                Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
-                Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
+            _enter_namespaces()
             inner = os.fork()
             if inner == 0:
                 try:
