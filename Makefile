@@ -72,10 +72,13 @@ test: $(STAMP)
 bench: release
 	$(PY) -m bench
 
-# A Gradescope autograder bundle, built from what is committed (git archive of HEAD), never from the working tree:
-# an uncommitted edit or new file cannot slip in. It refuses while bundled files have uncommitted changes, since
-# those would be silently left out; ALLOW_DIRTY=1 builds HEAD anyway. Needs git and a Python, not the venv.
+# One Gradescope autograder bundle per assignment, dist/gradescope_<assignment>.zip, each built from what is committed
+# (git archive of HEAD), never from the working tree: an uncommitted edit or new file cannot slip in. Each bundle
+# names its assignment in its ASSIGNMENT file (/autograder/source/ASSIGNMENT on Gradescope), so it grades that notebook only. It refuses while bundled files have
+# uncommitted changes, since those would be silently left out; ALLOW_DIRTY=1 builds HEAD anyway. Needs git and a
+# Python, not the venv.
 BUNDLED := autograder source release course_config.py requirements.lock
+ZIP_PY := $(if $(wildcard $(PY)),$(CURDIR)/$(PY),$(PYTHON))
 gradescope:
 	@dirty="$$(git status --porcelain --untracked-files=all -- $(BUNDLED))"; \
 	if [ -n "$$dirty" ]; then \
@@ -85,12 +88,14 @@ gradescope:
 	  fi; \
 	  echo "make gradescope: bundling HEAD $$(git rev-parse --short HEAD) without the uncommitted changes above"; \
 	fi
-	rm -rf dist/gradescope dist/gradescope_autograder.zip && mkdir -p dist/gradescope
-	git archive --format=tar HEAD $(BUNDLED) | tar -x -C dist/gradescope
-	cp -p dist/gradescope/autograder/gradescope/setup.sh dist/gradescope/autograder/gradescope/run_autograder dist/gradescope/
-	git rev-parse HEAD > dist/gradescope/COMMIT
-	cd dist/gradescope && $(or $(BOOT_PY),$(PYTHON)) -c "import os, zipfile; z = zipfile.ZipFile('../gradescope_autograder.zip', 'w', zipfile.ZIP_DEFLATED); [z.write(os.path.join(d, f)) for d, _, fs in sorted(os.walk('.')) for f in sorted(fs)]; z.close()"
-	@echo "wrote dist/gradescope_autograder.zip from commit $$(git rev-parse --short HEAD)"
+	@for a in $(ASSIGNMENTS); do \
+	  rm -rf dist/gradescope_$$a dist/gradescope_$$a.zip && mkdir -p dist/gradescope_$$a && \
+	  git archive --format=tar HEAD $(BUNDLED) | tar -x -C dist/gradescope_$$a && \
+	  cp -p dist/gradescope_$$a/autograder/gradescope/setup.sh dist/gradescope_$$a/autograder/gradescope/run_autograder dist/gradescope_$$a/ && \
+	  git rev-parse HEAD > dist/gradescope_$$a/COMMIT && echo $$a > dist/gradescope_$$a/ASSIGNMENT && \
+	  (cd dist/gradescope_$$a && "$(ZIP_PY)" -c "import os, zipfile; z = zipfile.ZipFile('../gradescope_$$a.zip', 'w', zipfile.ZIP_DEFLATED); [z.write(os.path.join(d, f)) for d, _, fs in sorted(os.walk('.')) for f in sorted(fs)]; z.close()") && \
+	  echo "wrote dist/gradescope_$$a.zip (grades $$a.ipynb) from commit $$(git rev-parse --short HEAD)" || exit 1; \
+	done
 
 clean:
 	rm -rf gradebook.db submitted autograded feedback downloaded submitted_graded .pytest_cache

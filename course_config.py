@@ -45,12 +45,15 @@ EXCHANGE_ROOT = "/srv/nbgrader/exchange"
 
 #: ``nbgrader zip_collect``: how a submission file downloaded from the LMS is named. This one matches
 #: Blackboard's "download assignment" archive, ``<assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file>``
-#: (e.g. ``normalising_flows_jdoe_attempt_2025-02-03-17-45-00_normalising_flows.ipynb``). nbgrader matches it
+#: (e.g. ``normalising_flows_j_doe_attempt_2025-02-03-17-45-00_normalising_flows.ipynb``), with the Blackboard
+#: assignment named by its id here. Both the id and a user name may hold underscores, so the id is matched as
+#: one of ASSIGNMENTS and the user name is everything between it and ``_attempt_``. nbgrader matches it
 #: against the file's full path, hence the leading ``.*/``; the timestamp becomes ``timestamp.txt`` (the late
 #: flag; ``autograder.lms`` reads its dashed form, which nbgrader alone refuses). For Canvas
 #: (``<name>_[LATE_]<user id>_<file id>_<file>``, no time in it) use
 #: ``r".*/(?P<student_id>[^_/]+)_(?:LATE_)?\d+_\d+_(?P<file_id>[^/]+)$"``.
-ZIP_COLLECT_REGEXP = (r".*/[^/]*?_(?P<student_id>[A-Za-z0-9.\-]+)_attempt_"
+ZIP_COLLECT_REGEXP = (r".*/(?:" + "|".join(a.replace(".", r"\.") for a in ASSIGNMENTS)
+                      + r")_(?P<student_id>[A-Za-z0-9._\-]+)_attempt_"
                       r"(?P<timestamp>\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d)_(?P<file_id>[^/]+)$")
 
 #: Overrides for the notebook's ``parameters`` cell (papermill convention) used whenever a notebook
@@ -120,6 +123,82 @@ CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 TEXT_STUB = "YOUR ANSWER HERE"
 
 
+# ---- checked at import: a typo fails at start, naming the key ---------------------------------------------
+class ConfigError(ValueError):
+    """course_config.py has a setting that is unknown, missing or of the wrong kind; the message names it."""
+
+
+#: Every setting of this file, with what its value must be. Readers index these (``GRADING["cell_seconds"]``),
+#: never ``.get`` them with a default: the check below has made sure each one is there.
+_NUMBER = (int, float)
+_GRADING_KEYS = ("check_seconds", "cell_seconds", "max_skipped_cells", "submission_seconds", "memory_bytes",
+                 "file_bytes", "output_bytes", "processes", "scratch_bytes", "message_bytes", "submission_bytes")
+_VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+
+
+def _problems(settings):
+    import datetime
+    import difflib
+    problems = []
+
+    def near(name, known):
+        close = difflib.get_close_matches(name, known, n=1)
+        return f" (did you mean {close[0]}?)" if close else ""
+
+    def keys(name, value, known, required=True):
+        if not isinstance(value, dict):
+            return problems.append(f"{name} must be a dict")
+        for key in value:
+            if key not in known:
+                problems.append(f"{name}: unknown key {key!r}{near(str(key), known)}")
+        for key in known if required else ():
+            if key not in value:
+                problems.append(f"{name}: missing key {key!r}")
+
+    known = {"ROOT", "COURSE_ID", "ASSIGNMENTS", "CHECKS_MODULE", "SOURCE_DIR", "RELEASE_DIR", "SOLUTION_DIR",
+             "SUBMITTED_DIR", "AUTOGRADED_DIR", "FEEDBACK_DIR", "EXECUTION_TIMEOUT", "EXCHANGE_ROOT",
+             "ZIP_COLLECT_REGEXP", "SHORT_BUDGET", "SKIP_WHEN_GRADING_TAG", "GRADING", "BATCH_JOBS", "DUE_DATES",
+             "LATE_POLICY", "GRADESCOPE", "CODE_STUB", "TEXT_STUB"}
+    for name in settings:
+        if name.isupper() and not name.startswith("_") and name not in known:
+            problems.append(f"unknown setting {name}{near(name, known)}")
+    for name in known - set(settings):
+        problems.append(f"missing setting {name}")
+    assignments = tuple(settings.get("ASSIGNMENTS", ()))
+    keys("CHECKS_MODULE", settings.get("CHECKS_MODULE"), assignments)
+    keys("SHORT_BUDGET", settings.get("SHORT_BUDGET"), assignments)
+    keys("DUE_DATES", settings.get("DUE_DATES"), assignments, required=False)
+    keys("GRADING", settings.get("GRADING"), _GRADING_KEYS)
+    keys("LATE_POLICY", settings.get("LATE_POLICY"), ("grace_minutes",))
+    keys("GRADESCOPE", settings.get("GRADESCOPE"), ("hidden_check_visibility", "visibility", "stdout_visibility"))
+    for key, value in (settings.get("GRADING") or {}).items():
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            problems.append(f"GRADING: {key} must be a positive whole number, not {value!r}")
+    for key, value in (settings.get("GRADESCOPE") or {}).items():
+        if value not in _VISIBILITIES:
+            problems.append(f"GRADESCOPE: {key} must be one of {', '.join(_VISIBILITIES)}, not {value!r}")
+    grace = (settings.get("LATE_POLICY") or {}).get("grace_minutes", 0)
+    if not isinstance(grace, _NUMBER) or grace < 0:
+        problems.append(f"LATE_POLICY: grace_minutes must be a number of minutes, not {grace!r}")
+    for key, value in (settings.get("DUE_DATES") or {}).items():
+        try:
+            if value is not None and datetime.datetime.fromisoformat(value).tzinfo is None:
+                problems.append(f"DUE_DATES: {key} needs a UTC offset (e.g. 2026-03-02T23:59:00+00:00)")
+        except (TypeError, ValueError):
+            problems.append(f"DUE_DATES: {key} is not an ISO 8601 time: {value!r}")
+    jobs = settings.get("BATCH_JOBS")
+    if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
+        problems.append(f"BATCH_JOBS must be None or a whole number of at least 1, not {jobs!r}")
+    return problems
+
+
+def check(settings=None):
+    """Raise ConfigError naming every problem of ``settings`` (default: this file's)."""
+    problems = _problems(globals() if settings is None else settings)
+    if problems:
+        raise ConfigError("course_config.py: " + "; ".join(problems))
+
+
 def apply_nbgrader_config(c):
     """Fill a traitlets config object ``c`` with the course's nbgrader settings."""
     c.CourseDirectory.root = str(ROOT)
@@ -146,6 +225,8 @@ def apply_nbgrader_config(c):
     # A student who deletes or edits a graded cell gets the instructor's version back at grading.
     c.OverwriteCells.add_missing_cells = True
 
+
+check()
 
 if "get_config" in globals():  # executed by traitlets as nbgrader's config file
     apply_nbgrader_config(get_config())  # noqa: F821 (injected by traitlets)

@@ -1,14 +1,26 @@
 """Command line: python -m autograder {normalise,validate,reference,grade,batch,answers,merge-manual,...} ..."""
 import argparse
 import os
+import signal
 import sys
+
+
+def _interrupted(signum, frame):
+    """SIGINT or SIGTERM outside the grading loop (which handles them itself, ``batch._stoppable``): every file
+    is written atomically, so stopping here loses nothing; say so in one line instead of a traceback."""
+    sys.stderr.write("interrupted: nothing half-written was kept; rerun the command to finish\n")
+    os._exit(130)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 def main(argv=None):
-    import course_config
+    try:
+        import course_config
+    except ValueError as e:  # course_config.ConfigError: a typo fails here, at start, naming the key
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="python -m autograder")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("normalise", help="strip outputs, add cell ids and validate notebooks under DIRs")
@@ -33,17 +45,25 @@ def main(argv=None):
     p.add_argument("--jobs", type=int, help="submissions graded in parallel (default: course_config.BATCH_JOBS, "
                                             "else one per CPU core)")
     p.add_argument("--gradebook", nargs="?", const="auto",
-                   help="also write scores into nbgrader's gradebook (default URL: the course's gradebook.db)")
+                   help="also write scores into nbgrader's gradebook (default URL: the course's gradebook.db), and "
+                        "the feedback pages nbgrader release_feedback hands to students")
+    p.add_argument("--regrade", nargs="*", metavar="STUDENT",
+                   help="grade again even what is unchanged: everyone, or only the STUDENTs named (a plain rerun "
+                        "regrades exactly what changed)")
     p = sub.add_parser("gradescope", parents=[unsafe],
                        help="grade ROOT/submission/*.ipynb into ROOT/results/results.json")
     p.add_argument("--root", default="/autograder")
+    p.add_argument("--assignment", choices=course_config.ASSIGNMENTS,
+                   help="the assignment this Gradescope autograder grades (run_autograder passes the one in the bundle's ASSIGNMENT file)")
     p = sub.add_parser("student-config", help="print the nbgrader config students need (exchange, course id, "
                                               "timeout); --release writes release/<assignment>/nbgrader_config.py")
     p.add_argument("--release", action="store_true")
     p = sub.add_parser("answers", help="write OUT/<assignment>/answers.html (written answers beside the model answer "
                                        "and rubric) and a manual_scores.csv template, for a batch's output OUT")
     p.add_argument("out")
-    p.add_argument("--force", action="store_true", help="overwrite an existing manual_scores.csv")
+    p.add_argument("--force", action="store_true",
+                   help="write a fresh manual_scores.csv (by default an existing one keeps its rows and gets rows "
+                        "for new students)")
     p = sub.add_parser("merge-manual", help="fold hand-given scores (student,grade_id,max_points,score,comment) into "
                                             "OUT's results.json files and grades.csv, and the gradebook")
     p.add_argument("out")
@@ -53,12 +73,15 @@ def main(argv=None):
     p = sub.add_parser("demo", parents=[unsafe], help="grade the bundled example submissions and print the score table")
     p.add_argument("--dir", default="build/demo")
     args = parser.parse_args(argv)
-    from autograder.batch import BatchError
+    from autograder.batch import BatchError, Interrupted
     try:
         return _run(args, course_config)
     except BatchError as e:  # a grading run that cannot start says why in one line, and grades nothing
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except Interrupted as e:  # finished verdicts are kept; nothing was recorded for the rest
+        print(e, file=sys.stderr)
+        return 130
 
 
 def _run(args, course_config):
@@ -73,13 +96,12 @@ def _run(args, course_config):
         print(f"example submissions: {', '.join(sorted(examples.DEMO))} (in {submitted})")
         graded, out = batch.run(submitted, root / "graded", unsafe=args.unsafe_no_sandbox)
         from autograder.feedback import STATUS_WORDS
-        from autograder.results import typed
         for assignment, rows in graded.items():
             print(batch.table(rows, assignment))
-            for student, row in rows.items():
-                result = typed(row)
+            for student, result in rows.items():
                 failed = [c for c in result.checks if c.status != "passed"]
-                print(f"\n{student}: {result.score:g} points" + (":" if failed else ""))
+                print(f"\n{student}: {result.auto_score:g} of {result.auto_max:g} autograded points"
+                      + (":" if failed else ""))
                 if result.status != "graded":  # one cause for every check: say it once
                     print(f"  - {result.status}: {result.reason[:200]}")
                     continue
@@ -96,14 +118,24 @@ def _run(args, course_config):
         return 0
 
     if args.command == "grade":
-        from autograder import batch, report
-        result = batch.grade_file(args.submission, args.out, unsafe=args.unsafe_no_sandbox)
-        report.write_atomic(result, args.out)
-        print(f"{args.submission}: {result.score:g} / {result.max_score:g} -> {args.out}")
+        from autograder import batch, notebooks, render, store
+        problem = notebooks.not_a_notebook(args.submission, course_config.GRADING["submission_bytes"])
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+        if os.path.islink(args.out) or os.path.isdir(args.out):
+            print(f"error: the results file {args.out} is a link or a folder; give a file path", file=sys.stderr)
+            return 2
+        result = batch.grade_file(args.submission, unsafe=args.unsafe_no_sandbox)
+        store.write_json(args.out, render.results_json(result))
+        print(f"{args.submission}: {result.score:g} / {result.max_score:g} ({result.auto_score:g} of "
+              f"{result.auto_max:g} autograded" + (f", {result.manual_max:g} for written answers graded by hand"
+                                                    if result.manual_max else "")
+              + f"), status {result.status} -> {args.out}")
         return 0
     if args.command == "gradescope":
         from autograder.gradescope import grade_submission
-        return grade_submission(args.root, unsafe=args.unsafe_no_sandbox)
+        return grade_submission(args.root, args.assignment, unsafe=args.unsafe_no_sandbox)
     if args.command == "batch":
         from autograder import batch
         if not os.path.isdir(args.directory):
@@ -116,15 +148,16 @@ def _run(args, course_config):
             print("error: --jobs must be at least 1", file=sys.stderr)
             return 2
         graded, out = batch.run(args.directory, args.out, assignments=args.assignment, gradebook=db,
-                                jobs=args.jobs, unsafe=args.unsafe_no_sandbox)
+                                jobs=args.jobs, unsafe=args.unsafe_no_sandbox, regrade=args.regrade)
         for assignment, rows in graded.items():
             print(batch.table(rows, assignment))
         print(f"results: {out}/<assignment>/<student>/results.json, {out}/<assignment>/grades.csv, "
               f"{out}/<assignment>/report/index.html, {out}/feedback/<student>/<assignment>/")
         if db:
             from autograder import gradebook
-            print(f"gradebook: {db}; notebooks for formgrader: "
-                  f"{gradebook.course_root(db) / course_config.AUTOGRADED_DIR}/<student>/<assignment>/")
+            root = gradebook.course_root(db)
+            print(f"gradebook: {db}; notebooks for formgrader: {root / course_config.AUTOGRADED_DIR}/<student>/"
+                  f"<assignment>/; feedback for nbgrader release_feedback: {root / course_config.FEEDBACK_DIR}/")
         return 0
 
     if args.command == "student-config":
@@ -139,8 +172,8 @@ def _run(args, course_config):
         from autograder import answers
         try:
             if args.command == "answers":
-                for path in answers.export(args.out, force=args.force):
-                    print(f"wrote {path}")
+                for path, what in answers.export(args.out, force=args.force):
+                    print(f"{path}: {what}")
                 return 0
             db = f"sqlite:///{course_config.ROOT / 'gradebook.db'}" if args.gradebook == "auto" else args.gradebook
             counts = answers.merge(args.out, args.scores, db)
@@ -148,8 +181,8 @@ def _run(args, course_config):
             print("error: nothing was changed:\n  " + "\n  ".join(e.problems), file=sys.stderr)
             return 2
         for assignment, n in counts.items():
-            print(f"{assignment}: merged {n} hand-given score(s) into results.json, grades.csv"
-                  + (" and the gradebook" if db else ""))
+            print(f"{assignment}: merged {n} hand-given score(s); rendered results.json, feedback, grades.csv and "
+                  "the report again" + (", and wrote them into the gradebook" if db else ""))
         if not counts:
             print("no scores to merge (every score cell is empty)")
         return 0
@@ -183,10 +216,12 @@ def _run(args, course_config):
                                            else "reference values are STALE: run make reference"))
                 status = max(status, 1 if stale else 0)
             else:
-                print(f"wrote {checks.save_reference(assignment, values)}")
+                print(f"wrote {reference.save(assignment, values)}")
         return status
     return 2
 
 
 if __name__ == "__main__":
+    for _signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(_signal, _interrupted)
     sys.exit(main())

@@ -8,25 +8,26 @@ The flow, for each assignment of a batch output folder OUT:
    answer and TA rubric of the source notebook beside every student's answer, and ``OUT/<assignment>/
    manual_scores.csv``, a template with one row per student and question (``student, grade_id, max_points,
    score, comment``). Unanswered questions are pre-filled with 0.
+   Run again after more students are graded, it adds their rows to the existing template and leaves every row
+   already there, filled in or not, as it was.
 3. ``python -m autograder merge-manual OUT scores.csv`` checks every row first (known student and grade_id,
-   a score between 0 and the points, one row per pair), then writes the scores into each student's results.json
-   (a test entry per question) and feedback, grades.csv and, with ``--gradebook``, nbgrader's gradebook as manual
-   scores. If anything is wrong it lists every problem and changes nothing.
+   a score between 0 and the points, one row per pair), then stores the scores in ``OUT/<assignment>/
+   hand_scores.json``, a record kept apart from the autograded ones (a regrade never touches it), and renders
+   every output again from both (``render.assignment``): results.json, feedback, grades.csv, the report and,
+   with ``--gradebook``, nbgrader's gradebook as manual scores. If anything is wrong it lists every problem and
+   changes nothing.
 """
 import csv
 import io
-import json
 import math
-import os
-import re
-import tempfile
 from pathlib import Path
 
 import course_config
-from autograder import checks, notebooks, report
-from autograder.results import typed
+from autograder import checks, notebooks, render, report
+from autograder import store as storage
+from autograder.results import HandScore
 
-ANSWERS_FILE = "written_answers.json"
+ANSWERS_FILE = storage.WRITTEN_ANSWERS
 PAGE_FILE = "answers.html"
 TEMPLATE_FILE = "manual_scores.csv"
 COLUMNS = ("student", "grade_id", "max_points", "score", "comment")
@@ -76,9 +77,9 @@ def _answer(nb, grade_id):
     return "answered", text
 
 
-def store(rows, paths, folder, assignment, within=None):
-    """Write ``folder/written_answers.json``: {student: {grade_id: {status, text}}} for ``rows``' students,
-    read from their submissions ``paths`` ({student: notebook})."""
+def store(rows, paths, store, assignment, within=None):
+    """Record ``assignment``'s written answers for ``rows``' students: {student: {grade_id: {status, text}}},
+    read from their submissions ``paths`` ({student: notebook}), in the batch's ``store``."""
     ids = [q["grade_id"] for q in questions(assignment)]
     found = {}
     for student in rows:
@@ -87,12 +88,15 @@ def store(rows, paths, folder, assignment, within=None):
             nb = notebooks.read(paths[student], data)
         except (notebooks.NotebookError, KeyError):
             nb = None
+        if rows[student].status == "wrong_assignment":
+            nb = None  # the answers of another assignment's notebook are not answers to these questions
         found[student] = {gid: dict(zip(("status", "text"), _answer(nb, gid))) for gid in ids}
-    report.write_atomic(found, Path(folder) / ANSWERS_FILE)
+    storage.write_json(store.written_answers_path(assignment), found)
 
 
 def _assignments(out):
-    return [a for a in course_config.ASSIGNMENTS if (Path(out) / a / ANSWERS_FILE).exists()]
+    store = storage.Store(out)
+    return [a for a in course_config.ASSIGNMENTS if store.written_answers_path(a).exists()]
 
 
 def _markdown(text):
@@ -144,8 +148,9 @@ released){% elif a.status == "missing" %} (the answer cell is not in the noteboo
 
 
 def export(out, force=False):
-    """Write the answers page and the scores template of every assignment in ``out``; returns the paths.
-    An existing template is kept (a TA may be filling it in) unless ``force``."""
+    """Write the answers page and the scores template of every assignment in ``out``; returns
+    [(path, what was done)]. An existing template keeps every row it has (a TA may be filling it in) and gets
+    rows for the students and questions it lacks; ``force`` writes a fresh, empty one."""
     import jinja2
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     page = env.from_string(PAGE)
@@ -156,45 +161,56 @@ def export(out, force=False):
                            "first (with this folder as --out)"])
     for assignment in found:
         folder = Path(out) / assignment
-        answers = json.loads((folder / ANSWERS_FILE).read_text())
+        answers = storage.Store(out).written_answers(assignment) or {}
         items = [{**q, "question_html": _markdown(q["question"]), "model_html": _markdown(q["model"])}
                  for q in questions(assignment)]
         students = sorted(answers)
         html = page.render(assignment=assignment, items=items, students=students, answers=answers,
                            template=TEMPLATE_FILE)
-        _write_text(folder / PAGE_FILE, html)
-        written.append(folder / PAGE_FILE)
+        storage.write_text(folder / PAGE_FILE, html)
+        written.append((folder / PAGE_FILE, "written"))
         template = folder / TEMPLATE_FILE
-        if template.exists() and not force:
-            continue
+        kept = [] if force else _existing_rows(template)
+        have = {(_plain(row[0]), row[1]) for row in kept[1:] if len(row) > 1}
         buf = io.StringIO()
         w = csv.writer(buf)
-        w.writerow(COLUMNS)
+        for row in kept or [COLUMNS]:
+            w.writerow(row)
+        added = 0
         for student in students:
             for q in items:
+                if (student, q["grade_id"]) in have:
+                    continue
                 blank = answers[student][q["grade_id"]]["status"] != "answered"
-                w.writerow([_csv_text(student), q["grade_id"], q["points"], 0 if blank else "",
+                w.writerow([report.csv_text(student), q["grade_id"], q["points"], 0 if blank else "",
                             "No response." if blank else ""])
-        _write_text(template, buf.getvalue())
-        written.append(template)
+                added += 1
+        if added or not kept:
+            storage.write_text(template, buf.getvalue())
+        what = ("written" if not kept else f"kept {len(kept) - 1} row(s), added {added} for students and questions "
+                "it lacked" if added else f"kept as it was ({len(kept) - 1} rows; no new students)")
+        written.append((template, what))
     return written
 
 
-def _csv_text(value):
-    return report.csv_text(value)
+def _existing_rows(path):
+    """The rows of an existing scores template (header first), or [] when there is none."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as e:
+        raise ManualError([f"{path}: cannot be read ({e}); fix it or run answers --force for a fresh one"]) from None
+    return [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
 
 
-def _write_text(path, text):
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", newline="") as f:
-        f.write(text)
-    os.replace(tmp, path)
+def _plain(name):
+    """A student name as the template wrote it, without the quote that keeps a spreadsheet from running it."""
+    return name[1:] if name.startswith("'") and report.csv_text(name[1:]) == name else name
 
 
 def _students(out, assignment):
-    folder = Path(out) / assignment
-    return sorted(p.parent.name for p in folder.glob("*/results.json"))
+    return storage.Store(out).students(assignment)
 
 
 def read_scores(out, scores_csv):
@@ -258,59 +274,24 @@ def _number(text):
     return value if math.isfinite(value) else None
 
 
-HAND_NOTE = re.compile(r"^Graded by hand later: .*$", re.M)
-
-
-def apply_to_result(result, gid, points, score, comment):
-    """``result`` with the hand-given score of ``gid`` as a test entry (replacing an earlier one)."""
-    tests = [t for t in result["tests"] if t.get("extra_data", {}).get("grade_id") != gid]
-    tests.append({"name": f"{gid}: written answer, graded by hand", "score": score, "max_score": points,
-                  "status": "passed" if score >= points else "failed",
-                  "output": comment or ("full marks" if score >= points else ""), "visibility": "visible",
-                  "extra_data": {"grade_id": gid, "item": gid, "hidden": False, "mistake": None, "manual": True}})
-    extra = dict(result.get("extra_data", {}))
-    if "manual" in extra:  # the written answers still waiting for a TA
-        extra["manual"] = [m for m in extra["manual"] if m.get("grade_id") != gid]
-    result = {**result, "tests": tests, "score": sum(t["score"] for t in tests), "extra_data": extra}
-    pending = [f"{q['grade_id']} ({q['points']} points)" for q in questions(extra["assignment"])
-               if not any(t["extra_data"].get("grade_id") == q["grade_id"] for t in tests)]
-    note = ("Graded by hand later: " + ", ".join(pending) + ".") if pending else ""
-    result["output"] = HAND_NOTE.sub(note, result.get("output") or "").strip()
-    return result
-
-
-def _rendered(result):
-    """``result`` as the grader's own result object writes it, so its feedback text shows the hand-given score."""
-    return typed(result).to_gradescope()
-
-
 def merge(out, scores_csv, db_url=None):
-    """Fold the scores of ``scores_csv`` into ``out``'s results.json files and grades.csv, and into nbgrader's
-    gradebook at ``db_url`` if given. Every row is checked before anything is written. Returns the number of
-    scores merged per assignment."""
-    from autograder import feedback
+    """Store the scores of ``scores_csv`` as ``out``'s hand scores and render every output again: results.json,
+    feedback, grades.csv and the report, and nbgrader's gradebook at ``db_url`` if given. Every row is checked
+    before anything is written. Returns the number of scores merged per assignment."""
     scores = read_scores(out, scores_csv)
-    points = {q["grade_id"]: q["points"] for a in course_config.ASSIGNMENTS for q in questions(a)}
-    results = {}
-    for (assignment, student, gid), (score, comment) in scores.items():
-        path = Path(out) / assignment / student / "results.json"
-        result = results.get(path) or json.loads(path.read_text())
-        results[path] = _rendered(apply_to_result(result, gid, points[gid], score, comment))
-    if db_url:
-        _merge_gradebook(scores, db_url)
-    for path, result in results.items():
-        report.write_atomic(result, path)
-        feedback.write_student(path.parent.name, result, out, path.parent.parent.name)
+    store = storage.Store(out)
     counts = {}
     for assignment, *_ in scores:
         counts[assignment] = counts.get(assignment, 0) + 1
+    if db_url:
+        _merge_gradebook(scores, db_url)
     for assignment in counts:
-        folder = Path(out) / assignment
-        rows = {s: json.loads((folder / s / "results.json").read_text()) for s in _students(out, assignment)}
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".grades.csv.")
-        os.close(fd)
-        report.write_csv(rows, tmp, assignment)
-        os.replace(tmp, folder / "grades.csv")
+        hand = store.hand_scores(assignment)
+        for (a, student, gid), (score, comment) in scores.items():
+            if a == assignment:
+                hand.setdefault(student, {})[gid] = HandScore(score, comment)
+        store.save_hand_scores(assignment, hand)
+        render.assignment(store, assignment, render.stored_results(store, assignment))
     return counts
 
 

@@ -1,6 +1,16 @@
-"""Grade a directory of submissions: results.json per student, grades.csv, nbgrader gradebook scores."""
-import csv
+"""Grade a directory of submissions: find them, decide what needs grading, grade it in parallel slots, and hand
+the results to ``store`` (the records) and ``render`` (everything people read).
+
+What needs grading is decided by fingerprints (``autograder.fingerprint``): a submission is graded when it has
+no finished record, when anything that produced its record changed (its bytes, the checks, the reference
+values, the points, the grader's code, the limits), or when the instructor asks (``--regrade``). Only a finished
+verdict is recorded. SIGINT or SIGTERM stop the batch cleanly: the slots and their workers are killed, nothing
+is recorded for the submissions in flight, and ``Interrupted`` says how many are left. SIGKILL at any moment
+leaves records that are each complete (atomic writes), so a rerun gives the clean run's grades.
+"""
+import hashlib
 import os
+import signal
 import stat
 import sys
 import time
@@ -8,12 +18,24 @@ import traceback
 from pathlib import Path
 
 import course_config
-from autograder import answers, checks, feedback, grade, notebooks, report, sandbox
+from autograder import answers, checks, fingerprint, grade, notebooks, reference, render, report, sandbox
+from autograder import store as storage
+from autograder.results import FINISHED_STATUSES
 from autograder.zygote import Zygote
 
 
 class BatchError(Exception):
-    """The batch cannot start (a bad directory, no sandbox); the message says why in one line."""
+    """The batch cannot start (a bad directory, no sandbox, stale reference values); the message says why in
+    one line."""
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM stopped the batch: ``graded`` submissions have a finished verdict, ``left`` do not (a
+    rerun grades those and nothing else)."""
+
+    def __init__(self, graded, left):
+        self.graded, self.left = graded, left
+        super().__init__(f"interrupted: {graded} graded, {left} left; rerun to continue")
 
 
 def _read(path, within=None):
@@ -124,20 +146,22 @@ class _Progress:
 
 def grade_one(path, zygote, assignment, limits=None, within=None):
     """Grade one submission into a results.SubmissionResult; a grader failure still gives the student a row
-    (score 0, status grader_error, the reason)."""
+    (score 0, status grader_error, the reason). An interrupt is never turned into a verdict."""
+    if _STOP["signal"]:
+        raise KeyboardInterrupt
     try:
-        return grade.grade(path, zygote, assignment, limits, within)
+        result = grade.grade(path, zygote, assignment, limits, within)
     except Exception as e:  # noqa: BLE001 (one bad submission never stops the batch)
+        if _STOP["signal"]:  # its zygote was killed to stop the batch: not a failure of the grader
+            raise KeyboardInterrupt from None
         traceback.print_exc(file=sys.stderr)
-        return _failure(assignment, e)
-
-
-def _failure(assignment, error):
-    return report.grader_failed(assignment, error)
+        result = report.grader_failed(assignment, e)
+    if _STOP["signal"]:  # graded while stopping (its zygote was killed): not a verdict
+        raise KeyboardInterrupt
+    return result
 
 
 def _digest(path, within):
-    import hashlib
     try:
         return hashlib.sha256(_read(path, within)).hexdigest()
     except notebooks.NotebookError:
@@ -149,30 +173,14 @@ def submission_lateness(path, assignment):
     and ``collect``), against ``course_config.DUE_DATES`` under ``course_config.LATE_POLICY`` (never late
     without a due date, but the time is kept); None when there is no readable timestamp."""
     from autograder import results
-    due = getattr(course_config, "DUE_DATES", {}).get(assignment)
+    due = course_config.DUE_DATES.get(assignment)
     try:
         stamp = notebooks.submission_bytes(Path(path).parent / "timestamp.txt", 200).decode("utf-8", "replace")
     except notebooks.NotebookError:
         return None
     if results.parse_time(stamp) is None:
         return None
-    return results.lateness(stamp, due, getattr(course_config, "LATE_POLICY", {}), source="timestamp.txt")
-
-
-def _finished(folder, digest):
-    """The stored result if this submission (same bytes) was fully graded before, else None.
-
-    ``graded.json`` is written last, after results.json and the feedback, so a batch killed midway
-    regrades the student it was working on and keeps everyone before.
-    """
-    import json
-    try:
-        marker = json.loads((folder / "graded.json").read_text())
-        if digest is not None and marker.get("submission_sha256") == digest:
-            return json.loads((folder / "results.json").read_text())
-    except (OSError, ValueError):
-        pass
-    return None
+    return results.lateness(stamp, due, course_config.LATE_POLICY, source="timestamp.txt")
 
 
 def _not_a_link(path, what):
@@ -180,19 +188,24 @@ def _not_a_link(path, what):
         raise BatchError(f"{what} {path} is a symbolic link; give the real path")
 
 
-def grade_file(path, out, assignment=None, unsafe=False):
-    """Grade one notebook with its own zygote; ``out`` is where its results.json will go.
+def _refuse_stale(assignments):
+    stale = reference.refuse_stale(assignments)
+    if stale:
+        raise BatchError("refusing to grade with stale reference values: " + "; ".join(stale))
 
-    The assignment is told from the notebook unless given. Creates ``out``'s folder. The caller writes the
-    result (it may add to it first). Raises BatchError if ``out`` is a link or no sandbox is available.
-    """
-    out = Path(out)
-    _not_a_link(out, "the results file")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    mode = _sandbox_mode(unsafe)
+
+def grade_file(path, assignment=None, unsafe=False):
+    """Grade one notebook with its own zygote, as ``assignment`` (told from the notebook unless given).
+    Raises BatchError if no sandbox is available or the reference values are stale."""
     assignment = assignment or _which(Path(path))
-    with Zygote(mode=mode) as zygote:
-        result = grade_one(path, zygote, assignment)
+    _refuse_stale([assignment])
+    mode = _sandbox_mode(unsafe)
+    try:
+        with _stoppable(), Zygote(mode=mode) as zygote, _in_flight(zygote):
+            result = grade_one(path, zygote, assignment)
+    except KeyboardInterrupt:
+        raise Interrupted(0, 1) from None
+    result.fingerprint = fingerprint.of(assignment, _digest(path, None))
     return result
 
 
@@ -205,44 +218,71 @@ def _sandbox_mode(unsafe):
     return mode
 
 
-def write_gradebook(rows, assignment, db_url, submissions=None, within=None):
-    """Scores into nbgrader's gradebook (auto_score of each grade cell), creating the assignment and its cells in
-    a new database, and the ``autograded/`` notebooks formgrader shows next to it (``autograder.gradebook``).
-    ``submissions``: {student: notebook path}; ``within``: the batch folder. Returns the autograded folder."""
-    from autograder import gradebook
+# ---- interrupts ------------------------------------------------------------------------------------------
+# A signal sets the stop flag. While this process grades in a zygote of its own (``--jobs 1``, ``grade``), the
+# handler kills that zygote, and with it every worker: the submission in flight ends at once, and ``grade_one``
+# turns what it got into KeyboardInterrupt instead of a verdict. Otherwise (waiting for the slots) the handler
+# raises KeyboardInterrupt where the batch waits. Either way no library code sees a KeyboardInterrupt of ours.
+_STOP = {"signal": None, "zygote": None}
+
+
+def _on_signal(signum, frame):
+    _STOP["signal"] = signum
+    zygote = _STOP["zygote"]
+    if zygote is None:
+        raise KeyboardInterrupt
     try:
-        return gradebook.write(rows, assignment, db_url, submissions, within=within)
-    except gradebook.GradebookError as e:
-        raise BatchError(str(e)) from None
+        os.kill(zygote.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
-def _grade_and_store(zygote, student, path, digest, out, assignment, limits, within):
-    """Grade one submission, then write its results and feedback; ``graded.json`` last, so a killed batch
-    regrades it. ``within``: the batch folder, below which no symbolic link is followed."""
-    result = grade_one(path, zygote, assignment, limits, within)
-    result.lateness = submission_lateness(path, assignment)
-    folder = out / assignment / student
-    stored = result.to_gradescope()
-    report.write_atomic(stored, folder / "results.json")
-    feedback.write_student(student, result, out, assignment)
-    report.write_atomic({"submission_sha256": digest}, folder / "graded.json")
-    return stored
+class _in_flight:
+    """While inside, a signal kills ``zygote`` (see ``_on_signal``)."""
+
+    def __init__(self, zygote):
+        self.zygote = zygote
+
+    def __enter__(self):
+        _STOP["zygote"] = self.zygote
+        if _STOP["signal"]:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        _STOP["zygote"] = None
 
 
-# One grading slot of the parallel pool: a grader process (spawned, so it shares nothing with the parent)
-# with its own zygote. pytest.main is not thread-safe, so parallel checks need separate processes.
+class _stoppable:
+    """While inside: SIGINT and SIGTERM stop this process's grading (``_on_signal``)."""
+
+    def __enter__(self):
+        _STOP["signal"] = None
+        self._old = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc):
+        for s, handler in self._old.items():
+            signal.signal(s, handler)
+
+
+# ---- grading slots ---------------------------------------------------------------------------------------
+# One grading slot of the parallel pool: a grader process (spawned, so it shares nothing with the parent) with
+# its own zygote. pytest.main is not thread-safe, so parallel checks need separate processes. Slots ignore
+# SIGINT and SIGTERM (a Ctrl-C reaches the whole process group): the batch decides, and kills them.
 _SLOT = {}
 
 
 def _slot_start(mode):
     from multiprocessing import util
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_IGN)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     _SLOT["zygote"] = Zygote(mode=mode)
     util.Finalize(None, _SLOT["zygote"].close, exitpriority=10)
 
 
-def _slot_grade(*args):
-    return _grade_and_store(_SLOT["zygote"], *args)
+def _slot_grade(path, assignment, limits, within):
+    return grade_one(path, _SLOT["zygote"], assignment, limits, within)
 
 
 def default_jobs():
@@ -250,88 +290,156 @@ def default_jobs():
     return course_config.BATCH_JOBS or len(os.sched_getaffinity(0))
 
 
-def _grade_todo(todo, done, submissions, out, limits, directory, mode, jobs, progress):
-    """Grade ``todo`` into ``done`` ({(assignment, student): results.json dict}), in this process or a pool."""
+def _graded(todo, mode, jobs, limits, within):
+    """Grade ``todo`` ([(key, path, fingerprint)]), yielding (key, result) as each finishes."""
     if jobs == 1:
         with Zygote(mode=mode) as zygote:
-            for (assignment, student), path, digest in todo:
-                done[(assignment, student)] = _grade_and_store(zygote, student, path, digest, out, assignment,
-                                                               limits, directory)
-                progress.update(len(done), f"{assignment}/{student}")
-    elif todo:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_slot_start, initargs=(mode,)) as pool:
-            futures = {pool.submit(_slot_grade, student, path, digest, out, assignment, limits, directory): key
-                       for key, path, digest in todo for assignment, student in [key]}
-            for future in as_completed(futures):
-                assignment, student = key = futures[future]
-                try:
-                    done[key] = future.result()
-                except Exception as e:  # noqa: BLE001 (a grading slot died: no graded.json, so a rerun retries)
-                    done[key] = _failure(assignment, e).to_gradescope()
-                    report.write_atomic(done[key], out / assignment / student / "results.json")
-                progress.update(len(done), f"{assignment}/{student}")
+            for key, path, _ in todo:
+                with _in_flight(zygote):
+                    result = grade_one(path, zygote, key[0], limits, within)
+                yield key, result
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_slot_start, initargs=(mode,))
+    try:
+        futures = {pool.submit(_slot_grade, path, key[0], limits, within): key for key, path, _ in todo}
+        for future in as_completed(futures):
+            try:
+                result = future.result()
+            except Exception as e:  # noqa: BLE001 (a slot died: a grader_error row, never a record)
+                result = report.grader_failed(futures[future][0], e)
+            yield futures[future], result
+    except BaseException:
+        for process in list((pool._processes or {}).values()):  # stop now: in-flight work is discarded
+            process.kill()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
-def run(directory, out=None, assignments=None, gradebook=None, limits=None, jobs=None, unsafe=False):
-    """Grade every submission under ``directory`` with ``jobs`` parallel slots, each worker in a sandbox.
+# ---- the batch ------------------------------------------------------------------------------------------
+def _plan(submissions, store, within, limits, regrade):
+    """Split submissions into (done {key: record}, todo [(key, path, fingerprint)], reasons {reason: count})."""
+    done, todo, reasons = {}, [], {}
+    for key, path in submissions.items():
+        assignment, student = key
+        current = fingerprint.of(assignment, _digest(path, within), limits)
+        record = store.record(assignment, student)
+        if regrade is not None and (not regrade or student in regrade):
+            why = "asked with --regrade"
+        elif record is None:
+            why = ("its last grading did not finish" if store.results_path(assignment, student).exists()
+                   else "not graded before")
+        else:
+            parts = fingerprint.changed(record.fingerprint, current)
+            if not parts:
+                done[key] = record
+                continue
+            why = fingerprint.reason(parts, assignment)
+        todo.append((key, path, current))
+        reasons[why] = reasons.get(why, 0) + 1
+    return done, todo, reasons
 
-    Returns ({assignment: {student: result}}, out). Writes, per assignment, ``out/<assignment>/<student>/
-    results.json``, ``out/<assignment>/grades.csv`` and ``out/<assignment>/report/index.html``, and the
-    feedback in nbgrader's layout, ``out/feedback/<student>/<assignment>/``. Refused names are listed in
-    ``out/refused.json``. Raises BatchError (nothing graded) if a folder is a link or no sandbox is available.
+
+def run(directory, out=None, assignments=None, gradebook=None, limits=None, jobs=None, unsafe=False,
+        regrade=None):
+    """Grade every submission under ``directory`` that needs it, with ``jobs`` parallel slots, each worker in
+    a sandbox, then render every output. ``regrade``: None (only what changed), [] (everyone) or student names.
+
+    Returns ({assignment: {student: SubmissionResult}}, out), the results with hand scores applied. Writes, per
+    assignment, ``out/<assignment>/<student>/graded.json`` (the record) and ``results.json``, ``grades.csv``,
+    ``report/index.html``, and the feedback in nbgrader's layout, ``out/feedback/<student>/<assignment>/``.
+    Refused names are listed in ``out/refused.json``. Raises BatchError (nothing graded) if a folder is a link,
+    no sandbox is available or the reference values are stale, and Interrupted on SIGINT or SIGTERM.
     """
     directory = Path(directory)
     out = Path(out) if out else directory.parent / f"{directory.name}_graded"
     _not_a_link(directory, "the submissions folder")
     _not_a_link(out, "the output folder")
-    mode = _sandbox_mode(unsafe)
     submissions, refused = find_submissions(directory, assignments)
+    _refuse_stale(sorted({a for a, _ in submissions}) or assignments)
+    if regrade:
+        unknown = sorted(set(regrade) - {student for _, student in submissions})
+        if unknown:
+            raise BatchError(f"--regrade: no submission from {', '.join(unknown)} in {directory}")
+    store = storage.Store(out)
     out.mkdir(parents=True, exist_ok=True)
+    storage.sweep(out)
     for name, reason in refused.items():
         sys.stderr.write(f"refused a submission named {name!r}: {reason}\n")
-    report.write_atomic(refused, out / "refused.json")
-    done, todo = {}, []
-    for key, path in submissions.items():
-        digest = _digest(path, directory)
-        stored = _finished(out / key[0] / key[1], digest)
-        if stored is not None:  # resumed batch: this exact submission is already graded
-            done[key] = stored
-        else:
-            todo.append((key, path, digest))
+    storage.write_json(out / storage.REFUSED, refused)
+    done, todo, reasons = _plan(submissions, store, directory, limits, regrade)
+    for why, count in reasons.items():
+        sys.stderr.write(f"{count} to grade: {why}\n")
+    if done:
+        sys.stderr.write(f"{len(done)} already graded, unchanged\n")
+    if todo:
+        _grade(todo, done, store, directory, limits, jobs, unsafe, len(submissions))
+    return _render(submissions, done, store, directory, gradebook), out
+
+
+def _grade(todo, done, store, directory, limits, jobs, unsafe, total):
+    """Grade ``todo`` into ``done``, recording each finished verdict as soon as it is known."""
+    mode = _sandbox_mode(unsafe)
     jobs = max(1, min(jobs or default_jobs(), len(todo)))
-    progress = _Progress(len(submissions), len(done))
+    progress = _Progress(total, len(done))
+    paths = {key: path for key, path, _ in todo}
+    prints = {key: fp for key, _, fp in todo}
     try:
-        _grade_todo(todo, done, submissions, out, limits, directory, mode, jobs, progress)
+        with _stoppable():
+            for key, result in _graded(todo, mode, jobs, limits, directory):
+                assignment, student = key
+                result.fingerprint = prints[key]
+                result.lateness = submission_lateness(paths[key], assignment)
+                if result.status in FINISHED_STATUSES:
+                    store.save_record(assignment, student, result)
+                    done[key] = result
+                render.student(store, assignment, student,
+                               result.with_hand_scores(store.hand_scores(assignment).get(student)))
+                progress.update(len(done), f"{assignment}/{student}")
+                if result.status not in FINISHED_STATUSES:
+                    done[key] = result  # a row for the student now; no record, so the next run grades it again
+    except KeyboardInterrupt:
+        finished = sum(1 for r in done.values() if r.status in FINISHED_STATUSES)
+        raise Interrupted(finished, total - finished) from None
     finally:
         progress.close()
+
+
+def _render(submissions, done, store, directory, gradebook):
+    """Every output of every assignment of the batch, from the records (``render.assignment``)."""
     graded = {}
     for assignment, student in submissions:
-        graded.setdefault(assignment, {})[student] = done[(assignment, student)]
+        result = done[(assignment, student)]
+        result.lateness = submission_lateness(submissions[(assignment, student)], assignment)
+        graded.setdefault(assignment, {})[student] = result
+    full = {}
     for assignment, rows in graded.items():
-        report.write_csv(rows, out / assignment / "grades.csv", assignment)
-        feedback.write_instructor_report(rows, out / assignment / "report", assignment)
         paths = {student: submissions[(assignment, student)] for student in rows}
-        answers.store(rows, paths, out / assignment, assignment, directory)
-        if gradebook:
-            write_gradebook(rows, assignment, gradebook, paths, directory)
-    return graded, out
+        answers.store(rows, paths, store, assignment, directory)
+        full[assignment] = render.assignment(store, assignment, rows, gradebook, paths, directory)
+    return full
 
 
 def table(rows, assignment):
-    """The score table of one assignment's batch, one column per item."""
+    """The score table of one assignment's batch: a column per autograded item and per written answer (``-``
+    until a TA scores it), the status when it is not ``graded``, and the total out of the assignment's max."""
     items = list(checks.items(assignment))
+    written = render.written_questions(assignment)
     maxima = {}
     for c in report.test_cells(assignment):
         maxima[c["item"]] = maxima.get(c["item"], 0) + c["points"]
-    short = [f"ex{n}" for n in range(1, len(items) + 1)]
+    maxima.update(report.manual_cells(assignment))
+    short = [f"ex{n}" for n in range(1, len(items) + 1)] + [f"w{n}" for n in range(1, len(written) + 1)]
     width = max([len(s) for s in rows] + [7])
-    lines = [f"{assignment}:", f"{'student':<{width}} " + " ".join(f"{s:>11}" for s in short) + f" {'total':>7}"]
-    for student, result in rows.items():
-        s = report.item_scores(result)
-        lines.append(f"{student:<{width}} " + " ".join(f"{s.get(i, 0):>5g} / {maxima[i]:<3g}" for i in items)
-                     + f" {result['score']:>4g}/{sum(maxima.values()):g}")
-    lines.append("  " + ", ".join(f"{s} = {i}" for s, i in zip(short, items)))
+    lines = [f"{assignment}:", f"{'student':<{width}} " + " ".join(f"{s:>11}" for s in short) + f" {'total':>9}"]
+    for student, r in rows.items():
+        s = r.item_scores()
+        cells = [f"{s.get(i, 0):>5g} / {maxima[i]:<3g}" for i in items]
+        cells += [f"{s[g]:>5g} / {maxima[g]:<3g}" if g in r.hand else f"{'-':>5} / {maxima[g]:<3g}" for g in written]
+        status = "" if r.status == "graded" else f"  ({r.status})"
+        lines.append(f"{student:<{width}} " + " ".join(cells) + f" {r.score:>4g}/{r.max_score:<4g}{status}")
+    lines.append("  " + ", ".join(f"{s} = {i}" for s, i in zip(short, items + written)))
     return "\n".join(lines)

@@ -13,7 +13,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from autograder import checks
+from autograder import checks, store
 from autograder.results import typed
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -103,16 +103,6 @@ def html_feedback(result, student=None):
     return _env("html").get_template("feedback.html.j2").render(_context(result, student, False))
 
 
-def write_student(student, result, root, assignment=None):
-    """feedback/{student}/{assignment}/feedback.md and .html under ``root`` (nbgrader's layout)."""
-    result = typed(result)
-    folder = Path(root) / "feedback" / student / result.assignment
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "feedback.md").write_text(markdown(result, student))
-    (folder / "feedback.html").write_text(html_feedback(result, student))
-    return folder
-
-
 # ---- the instructor's report ---------------------------------------------------------------------
 def summarise(rows, assignment):
     """Numbers for the instructor: totals, pass rates per check, mistake counts, limit hits, lateness."""
@@ -131,7 +121,7 @@ def summarise(rows, assignment):
             statuses[c.status] += 1
         for m in {c.mistake for c in r.checks} - {None}:
             mistakes[m] += 1
-        if r.status in ("unreadable", "grader_error", "unavailable"):
+        if r.status in ("unreadable", "wrong_assignment", "grader_error", "unavailable"):
             limits.append((student, r.reason[:200]))
             continue
         hit = [n.text for n in r.limit_notes()] + [c.message for c in r.checks if c.status in ("limit", "error")]
@@ -143,7 +133,12 @@ def summarise(rows, assignment):
             per_item.setdefault(item, [0, 0])
             per_item[item][0] += sum(c.score for c in found)
             per_item[item][1] += sum(c.points for c in found)
-    return {"totals": totals, "best": best, "per_check": per_check, "per_item": per_item,
+    kinds = Counter(r.status for r in rows.values())
+    wrong = [(student, r.reason) for student, r in rows.items() if r.status == "wrong_assignment"]
+    pending = sum(bool(r.pending()) for r in rows.values())
+    return {"kinds": dict(kinds), "wrong": wrong, "pending_hand": pending,
+            "auto_full": sum(r.auto_score == r.auto_max for r in rows.values()),
+            "totals": totals, "best": best, "per_check": per_check, "per_item": per_item,
             "mistakes": [(m, n, catalogue[m]) for m, n in mistakes.most_common()], "limits": limits,
             "missing": missing, "late": late, "statuses": dict(statuses)}
 
@@ -195,5 +190,5 @@ def write_instructor_report(rows, folder, assignment):
     page = _env("html").get_template("report.html.j2").render(
         assignment=assignment, s=s, n=n, mean=sum(s["totals"]) / n if n else 0,
         full=sum(t == s["best"] for t in s["totals"]), zero=sum(t == 0 for t in s["totals"]))
-    (folder / "index.html").write_text(page)
+    store.write_text(folder / "index.html", page)
     return folder / "index.html"

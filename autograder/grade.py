@@ -135,6 +135,13 @@ def grade(path, zygote, assignment, limits=None, within=None):
         return report.not_graded(assignment, "unreadable", f"Your notebook could not be read: {e}.", started,
                                  advice="Every item scores 0. Download a fresh copy of the release, paste your "
                                         "work into it, and submit again.")
+    belongs = checks.detect(nb)
+    if belongs is not None and belongs != assignment:
+        return report.not_graded(
+            assignment, "wrong_assignment",
+            f"This notebook is the `{belongs}` assignment, but it was submitted for `{assignment}`.", started,
+            advice=f"Nothing of it was graded here. Submit your `{assignment}.ipynb` for `{assignment}` (and this "
+                   f"notebook for `{belongs}`).")
     code = extract.labelled_code(nb, assignment)
     protocol = course_config.CHECKS_MODULE[assignment]
     with Worker(zygote, code.sources, assignment, limits, protocol) as worker:

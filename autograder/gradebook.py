@@ -171,7 +171,7 @@ def write_autograded(gb, db_url, assignment, student, submission, result, root, 
     gb.update_or_create_student(student)
     gb.update_or_create_submission(assignment, student, **({"timestamp": timestamp} if timestamp else {}))
     nb = None
-    if submission is not None:
+    if submission is not None and result.get("extra_data", {}).get("status") != "wrong_assignment":
         try:
             nb = notebooks.read(submission, notebooks.submission_bytes(
                 submission, course_config.GRADING["submission_bytes"], within))
@@ -209,7 +209,8 @@ def write_autograded(gb, db_url, assignment, student, submission, result, root, 
         if grade.name in scores:
             grade.auto_score = scores[grade.name]
             grade.needs_manual_grade = grade.manual_score is not None
-        elif nb is None and submission is not None:  # a written answer in a file that cannot be read
+        elif nb is None and submission is not None:  # a written answer in a file that cannot be read or is not this
+            # assignment's: nbgrader's own steps would fail on it (OverwriteCells looks for cells it does not have)
             grade.auto_score = 0
             grade.needs_manual_grade = False
     gb.db.commit()
@@ -237,3 +238,32 @@ def write(rows, assignment, db_url, submissions=None, root=None, within=None):
 def _as_dict(result):
     """A result as its results.json dict (batch may hand over a typed result object)."""
     return result.to_gradescope() if hasattr(result, "to_gradescope") else result
+
+
+def write_feedback_pages(rows, assignment, db_url, submissions=None, within=None, root=None):
+    """Our feedback page, where ``nbgrader release_feedback`` looks for it: ``root/feedback/<student>/
+    <assignment>/<notebook>.html`` with the submission's ``timestamp.txt`` and ``submission_secret.txt`` (how the
+    exchange tells whose page is whose). Students who run ``nbgrader fetch_feedback`` then get the grader's
+    feedback (the mistake, the section of the notes, the fix), not nbgrader's render of a notebook. Students
+    without nbgrader's submit files (a flat folder of notebooks) get no page here. Returns the pages written."""
+    from autograder import feedback, store
+    root = Path(root) if root else course_root(db_url)
+    written = []
+    for student, result in rows.items():
+        submission = (submissions or {}).get(student)
+        if submission is None:
+            continue
+        folder = Path(submission).parent
+        kept = {}
+        for name in SUBMIT_FILES:
+            try:
+                kept[name] = notebooks.submission_bytes(folder / name, 4096, within)
+            except notebooks.NotebookError:
+                break
+        if len(kept) < len(SUBMIT_FILES):
+            continue
+        dest = root / course_config.FEEDBACK_DIR / student / assignment
+        for name, data in kept.items():
+            store.write_bytes(dest / name, data)
+        written.append(store.write_text(dest / f"{Path(submission).stem}.html", feedback.html_feedback(result, student)))
+    return written

@@ -53,6 +53,22 @@ def submission_bytes(path, max_bytes, within=None):
         os.close(fd)
 
 
+def not_a_notebook(path, max_bytes):
+    """Why ``path`` cannot be graded as a notebook, in one line (missing, a folder, unreadable, not a
+    notebook), or None when it reads as one."""
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        return f"{path} is a folder; give the notebook file (.ipynb) to grade"
+    if not path.exists() and not path.is_symlink():
+        return f"{path}: no such file"
+    try:
+        read(path, submission_bytes(path, max_bytes))
+    except NotebookError as e:
+        text = str(e)
+        return text if text.startswith(str(path)) else f"{path}: {text}"
+    return None
+
+
 def read(path, data=None):
     """Read and validate a notebook (from ``data`` if given); raise NotebookError saying what is wrong."""
     path = Path(path)
@@ -67,6 +83,8 @@ def read(path, data=None):
     except json.JSONDecodeError as e:
         raise NotebookError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); "
                             "the file may be truncated") from None
+    except RecursionError:  # a nesting bomb: "[[[[...]]]]" thousands deep
+        raise NotebookError(f"{path}: its JSON is nested too deeply to be a notebook") from None
     if not isinstance(raw, dict) or raw.get("nbformat") != 4:
         raise NotebookError(f"{path}: not an nbformat 4 notebook (nbformat={raw.get('nbformat') if isinstance(raw, dict) else None})")
     if not isinstance(raw.get("cells"), list):
@@ -77,8 +95,10 @@ def read(path, data=None):
             nb = nbformat.reads(text, as_version=4)
         _repair_ids(nb)
         nbformat.validate(nb)
+    except RecursionError:
+        raise NotebookError(f"{path}: its JSON is nested too deeply to be a notebook") from None
     except Exception as e:
-        raise NotebookError(f"{path}: not a valid notebook ({str(e).splitlines()[0]})") from None
+        raise NotebookError(f"{path}: not a valid notebook ({(str(e).splitlines() or [type(e).__name__])[0]})") from None
     return nb
 
 

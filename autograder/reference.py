@@ -1,4 +1,15 @@
-"""Build the reference values from solutions/: `make reference` (python -m autograder reference)."""
+"""Build the reference values from solutions/: `make reference` (python -m autograder reference).
+
+Reference values answer the hidden checks' requests from the solutions. They go stale when a hidden input
+(an item module's ``REQUESTS``), the solutions' code or the short budget changes without ``make reference``:
+a correct submission would then be compared with answers to other questions. So each reference file has a
+sidecar, ``<assignment>.inputs.json``, holding a digest of what its values were built from; ``stale`` compares
+it with the current inputs in about a second (no TensorFlow), and ``validate``, ``grade`` and ``batch`` refuse
+to go on while any assignment's values are stale.
+"""
+import hashlib
+import json
+
 import course_config
 from autograder import checks, execute, extract, notebooks
 
@@ -48,3 +59,46 @@ def differences(new, old, rtol=1e-5, atol=1e-6, prefix=""):
     elif new != old:
         out.append(f"{prefix.rstrip('/')}: {old!r} -> {new!r}")
     return out
+
+
+def inputs_digest(assignment):
+    """A digest of everything the reference values of ``assignment`` are computed from: every item's hidden
+    requests, the code cells of the solutions notebook, and the short budget they run at."""
+    requests = {item: checks.item_module(assignment, item).REQUESTS for item in checks.items(assignment)}
+    code = [c.source for c in notebooks.read(solutions_path(assignment)).cells if c.cell_type == "code"]
+    text = json.dumps({"requests": checks._encode(requests), "solutions": code,
+                       "budget": course_config.SHORT_BUDGET.get(assignment)}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def inputs_file(assignment):
+    return checks.reference_file(assignment).with_suffix(".inputs.json")
+
+
+def save(assignment, values):
+    """Store freshly built values and the digest of their inputs; returns the reference file's path."""
+    from autograder import store
+    path = checks.save_reference(assignment, values)
+    store.write_json(inputs_file(assignment), {"inputs_sha256": inputs_digest(assignment)})
+    return path
+
+
+def stale(assignment):
+    """Why the stored reference values of ``assignment`` cannot be trusted, in one line, or None."""
+    if not checks.reference_file(assignment).exists():
+        return f"{assignment}: there are no reference values; run make reference"
+    try:
+        stored = json.loads(inputs_file(assignment).read_text()).get("inputs_sha256")
+    except (OSError, ValueError, AttributeError):
+        stored = None
+    if stored is None:
+        return f"{assignment}: the reference values do not say what they were built from; run make reference"
+    if stored != inputs_digest(assignment):
+        return (f"{assignment}: the reference values are stale (the hidden inputs, the solutions or the budget "
+                f"changed since they were built); run make reference")
+    return None
+
+
+def refuse_stale(assignments=None):
+    """One line per assignment whose reference values are stale (empty: all are current)."""
+    return [line for a in (assignments or course_config.ASSIGNMENTS) if (line := stale(a))]

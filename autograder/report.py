@@ -1,13 +1,9 @@
-"""Assembling a submission's typed result (``results.SubmissionResult``) and writing results.json atomically."""
-import csv
-import json
-import os
-import tempfile
+"""Assembling a submission's typed result (``results.SubmissionResult``) from the source notebook's cells and what
+the worker and the checks found."""
 import time
-from pathlib import Path
 
 from autograder import checks, notebooks
-from autograder.results import CheckResult, Note, SubmissionResult, typed
+from autograder.results import CheckResult, Note, SubmissionResult
 
 HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
 
@@ -58,7 +54,7 @@ def not_graded(assignment, status, reason, started, advice="", check_status="mis
 def grader_failed(assignment, error):
     """The grader itself failed on a submission (a bug, a slot that died): every check is an error."""
     reason = (f"The grader failed on this submission ({type(error).__name__}: {error}). "
-              "Your instructor has been told; nothing was lost.")
+              "Your instructor has been told; it will be graded again when the grader runs next.")
     return not_graded(assignment, "grader_error", reason, time.monotonic(), check_status="error")
 
 
@@ -94,46 +90,7 @@ def assemble(assignment, found, code, worker, started):
                             execution_time=time.monotonic() - started)
 
 
-def write_atomic(data, path):
-    """Write JSON so a reader never sees a half-written file. A SubmissionResult is written as results.json."""
-    if isinstance(data, SubmissionResult):
-        data = data.to_gradescope()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
-def item_scores(result):
-    """{item: points} of one result (a SubmissionResult or its results.json dict)."""
-    return typed(result).item_scores()
-
-
 def csv_text(value):
     """A text cell a spreadsheet will not run as a formula (OWASP's advice: prefix a quote)."""
     value = str(value)
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-CSV_AFTER_ITEMS = ["total", "max", "status", "late", "minutes_late", "submitted_at", "sid", "email"]
-
-
-def write_csv(rows, path, assignment):
-    """grades.csv: a row per student, a column per item, the total, then how the submission went (status,
-    lateness, and the student id and email Gradescope gave, when it did)."""
-    items = list(checks.items(assignment))
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["student"] + items + CSV_AFTER_ITEMS)
-        for student, result in rows.items():
-            r = typed(result)
-            s = r.item_scores()
-            late = r.lateness
-            who = r.students[0] if r.students else None
-            w.writerow([csv_text(student)] + [s.get(i, 0) for i in items]
-                       + [r.score, r.max_score, r.status, int(bool(late and late.late)),
-                          late.minutes_late if late else "", (late.submitted_at or "") if late else "",
-                          csv_text(who.sid or "") if who else "", csv_text(who.email or "") if who else ""])

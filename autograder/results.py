@@ -10,6 +10,7 @@ fields plus ``extra_data``), ``from_gradescope`` reads it back, and ``results.sc
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import functools
 import json
@@ -22,7 +23,11 @@ from pathlib import Path
 CHECK_STATUSES = ("passed", "failed", "error", "limit", "missing")
 
 #: The status of the whole submission.
-SUBMISSION_STATUSES = ("graded", "missing", "unreadable", "grader_error", "unavailable")
+SUBMISSION_STATUSES = ("graded", "missing", "unreadable", "wrong_assignment", "grader_error", "unavailable")
+
+#: Statuses of a verdict that is final for the submission's bytes: a batch records them as done. The others
+#: (the grader failed, or could not run here) are tried again by the next run.
+FINISHED_STATUSES = ("graded", "missing", "unreadable", "wrong_assignment")
 
 #: What a note about the whole submission is: ``info`` (a remark), ``limit`` (a limit hit or a skipped cell),
 #: ``cell_error`` (a cell raised while the notebook ran).
@@ -56,6 +61,13 @@ class CheckResult:
     @property
     def name(self):
         return f"{self.item}: {self.description}"
+
+
+@dataclass
+class HandScore:
+    """A score a TA gave a written answer by hand (``merge-manual``): a record of its own, never a check."""
+    score: float
+    comment: str = ""
 
 
 @dataclass
@@ -93,24 +105,62 @@ class SubmissionResult:
     reason: str = ""            # why a submission is missing/unreadable/not graded, in one sentence
     notes: list[Note] = field(default_factory=list)
     cell_output: str = ""       # what the student's cells printed (bounded)
-    manual: list[tuple[str, float]] = field(default_factory=list)  # written answers, graded by hand
+    manual: list[tuple[str, float]] = field(default_factory=list)  # the written answers: (grade_id, points)
     execution_time: float = 0.0
     sandbox: str | None = None
     students: list[Student] = field(default_factory=list)
     lateness: Lateness | None = None
+    fingerprint: dict | None = None  # what produced the verdict (``autograder.fingerprint``)
+    hand: dict[str, HandScore] = field(default_factory=dict)  # grade_id -> a TA's score of a written answer
 
+    # ---- scores: the autograded checks, the written answers graded by hand, and both --------------------
     @property
-    def score(self):
+    def auto_score(self):
         return sum(c.score for c in self.checks)
 
     @property
-    def max_score(self):
+    def auto_max(self):
         return sum(c.points for c in self.checks)
 
+    @property
+    def hand_score(self):
+        return sum(h.score for gid, h in self.hand.items() if gid in dict(self.manual))
+
+    @property
+    def hand_max(self):
+        """Points of the written answers a TA has scored."""
+        return sum(points for gid, points in self.manual if gid in self.hand)
+
+    @property
+    def manual_max(self):
+        return sum(points for _, points in self.manual)
+
+    @property
+    def score(self):
+        """Everything scored so far: the autograded checks plus the written answers graded by hand."""
+        return self.auto_score + self.hand_score
+
+    @property
+    def max_score(self):
+        """What the assignment is out of: the autograded checks plus the written answers (one number per
+        assignment, whether or not the TAs have scored the answers yet)."""
+        return self.auto_max + self.manual_max
+
+    def pending(self):
+        """[(grade_id, points)] of the written answers no TA has scored yet."""
+        return [(gid, points) for gid, points in self.manual if gid not in self.hand]
+
+    def hand_checks(self):
+        """The hand-given scores as CheckResults (``manual=True``), so every page lists them with the checks."""
+        return [CheckResult(test_id=gid, item=gid, description="written answer, graded by hand", points=points,
+                            hidden=False, status="passed" if self.hand[gid].score >= points else "failed",
+                            message=self.hand[gid].comment, manual=True, awarded=self.hand[gid].score)
+                for gid, points in self.manual if gid in self.hand]
+
     def items(self):
-        """[(item, [checks])] in notebook order."""
+        """[(item, [checks])] in notebook order, the written answers scored by hand last."""
         order = {}
-        for c in self.checks:
+        for c in self.checks + self.hand_checks():
             order.setdefault(c.item, []).append(c)
         return list(order.items())
 
@@ -121,29 +171,38 @@ class SubmissionResult:
         """{test-cell grade_id: score}: what nbgrader's gradebook stores as each grade cell's auto_score."""
         return {c.test_id: c.score for c in self.checks}
 
+    # ---- the operations on a result ------------------------------------------------------------
+    def autograded(self):
+        """This result without the hand-given scores: what a batch records."""
+        return dataclasses.replace(self, hand={})
+
+    def with_hand_scores(self, given):
+        """This result with the TAs' scores ``given`` ({grade_id: HandScore}) of its written answers applied
+        (scores of grade_ids that are not written answers of its assignment are ignored)."""
+        questions = dict(self.manual)
+        return dataclasses.replace(self, hand={gid: h for gid, h in (given or {}).items() if gid in questions})
+
     def limit_notes(self):
         return [n for n in self.notes if n.kind == "limit"]
 
     # ---- results.json ---------------------------------------------------------------------------
-    def to_gradescope(self, settings=None, output=None):
-        """Gradescope's results.json as a dict. ``settings``: course_config.GRADESCOPE (visibilities);
-        ``output``: the Markdown shown as the submission's text (default: the student's feedback)."""
-        settings = {**DEFAULT_GRADESCOPE, **(settings or _course_settings())}
-        if output is None:
-            from autograder import feedback
-            output = feedback.markdown(self, for_gradescope=True, settings=settings)
+    def to_gradescope(self, settings=None, output=""):
+        """Gradescope's results.json as a dict. ``settings``: overrides of course_config.GRADESCOPE
+        (visibilities); ``output``: the Markdown shown as the submission's text (``render.results_json`` passes
+        the student's feedback)."""
+        settings = {**_course_settings(), **(settings or {})}
         tests, number = [], {}
         for item_no, (item, checks) in enumerate(self.items(), 1):
             for k, c in enumerate(checks, 1):
                 number[c.test_id] = f"{item_no}.{k}"
-        for c in self.checks:
+        for c in self.checks + self.hand_checks():
             tests.append({
                 "name": c.name,
                 "number": number[c.test_id],
                 "score": c.score,
                 "max_score": c.points,
                 "status": "passed" if c.status == "passed" else "failed",
-                "output": c.message if c.status != "passed" else "passed",
+                "output": c.message if c.manual or c.status != "passed" else "passed",
                 "tags": [c.item],
                 "visibility": settings["hidden_check_visibility"] if c.hidden else "visible",
                 "extra_data": {"grade_id": c.test_id, "item": c.item, "hidden": c.hidden, "mistake": c.mistake,
@@ -151,9 +210,11 @@ class SubmissionResult:
             })
         extra = {"assignment": self.assignment, "status": self.status, "reason": self.reason,
                  "notes": [asdict(n) for n in self.notes], "cell_output": self.cell_output,
-                 "manual": [{"grade_id": g, "points": p} for g, p in self.manual],
+                 "manual": [{"grade_id": g, "points": p} for g, p in self.pending()],
                  "sandbox": self.sandbox, "students": [asdict(s) for s in self.students],
                  "lateness": asdict(self.lateness) if self.lateness else None}
+        if self.fingerprint is not None:
+            extra["fingerprint"] = dict(self.fingerprint)
         return {"score": self.score, "execution_time": round(self.execution_time, 2), "output": output,
                 "output_format": "md", "visibility": settings["visibility"],
                 "stdout_visibility": settings["stdout_visibility"], "tests": tests, "extra_data": extra}
@@ -162,33 +223,32 @@ class SubmissionResult:
     def from_gradescope(cls, data):
         """The object back from a results.json this module wrote."""
         extra = data.get("extra_data", {})
-        checks = []
+        checks, hand, scored = [], {}, []
         for t in data["tests"]:
             x = t["extra_data"]
-            manual = bool(x.get("manual"))
+            if x.get("manual"):
+                hand[x["grade_id"]] = HandScore(t["score"], t.get("output", ""))
+                scored.append((x["grade_id"], t["max_score"]))
+                continue
             checks.append(CheckResult(
                 test_id=x["grade_id"], item=x["item"],
                 description=x.get("description") or t["name"].split(": ", 1)[-1], points=t["max_score"],
                 hidden=x["hidden"], status=x.get("status") or t["status"],
-                message=t.get("output", "") if manual or t["status"] != "passed" else "", mistake=x.get("mistake"),
-                manual=manual, awarded=t["score"] if manual else None))
-        scored = {c.test_id for c in checks}
+                message=t.get("output", "") if t["status"] != "passed" else "", mistake=x.get("mistake")))
+        pending = [(m["grade_id"], m["points"]) for m in extra.get("manual", [])]
         return cls(assignment=extra["assignment"], checks=checks, status=extra.get("status", "graded"),
                    reason=extra.get("reason", ""), notes=[Note(**n) for n in extra.get("notes", [])],
                    cell_output=extra.get("cell_output", ""),
-                   manual=[(m["grade_id"], m["points"]) for m in extra.get("manual", []) if m["grade_id"] not in scored],
+                   manual=scored + pending,
                    execution_time=data.get("execution_time", 0.0), sandbox=extra.get("sandbox"),
                    students=[Student(**s) for s in extra.get("students", [])],
-                   lateness=Lateness(**extra["lateness"]) if extra.get("lateness") else None)
-
-
-DEFAULT_GRADESCOPE = {"hidden_check_visibility": "after_published", "visibility": "visible",
-                      "stdout_visibility": "hidden"}
+                   lateness=Lateness(**extra["lateness"]) if extra.get("lateness") else None,
+                   fingerprint=extra.get("fingerprint"), hand=hand)
 
 
 def _course_settings():
     import course_config
-    return getattr(course_config, "GRADESCOPE", {})
+    return course_config.GRADESCOPE
 
 
 @functools.cache

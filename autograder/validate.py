@@ -202,8 +202,9 @@ def course_problems():
 
 
 def main():
+    from autograder import reference
     status = 0
-    for problem in course_problems():
+    for problem in course_problems() + reference.refuse_stale():
         print("PROBLEM:", problem)
         status = 1
     for assignment in course_config.ASSIGNMENTS:

@@ -13,6 +13,7 @@ processes and work directory).
 import json
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -133,8 +134,11 @@ def _preload_stdlib():
 
 
 def main(sock, preload):
-    from autograder import worker_child
     sandbox.die_with_parent()  # a grader killed with SIGKILL takes its zygote, and so its workers, along
+    # A Ctrl-C reaches the whole process group: the grader decides what stops, and ends the zygote by closing
+    # its socket (or by dying). Its workers inherit this, so a Ctrl-C never turns into a verdict on a student.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sandbox.sweep_stale_cgroups()  # left by a zygote that was killed before it could clean up
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -150,15 +154,28 @@ def main(sock, preload):
         _preload_stdlib()
     plans = {}  # pid -> the plan its sandbox was built from, for the clean-up after it
     busy = {}  # reaped workers whose clean-up must be tried again
+    try:
+        _serve(sock, plans, busy)
+    except (BrokenPipeError, ConnectionResetError):  # the grader left while we answered (it was interrupted)
+        pass
+    # the grader is gone: end what it left running, then clean up after everything
+    for pid in plans:
+        sandbox.kill_group(pid)
+    for pid, plan in {**busy, **plans}.items():
+        if pid in plans:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        sandbox.cleanup(pid, plan, seconds=20)
+
+
+def _serve(sock, plans, busy):
+    """Answer the grader's commands until it closes its socket."""
+    from autograder import worker_child
     while True:
         data = sock.recv(65536)
-        if not data:  # the grader is gone: end what it left running, then clean up after everything
-            for pid in plans:
-                sandbox.kill_group(pid)
-            for pid, plan in {**busy, **plans}.items():
-                if pid in plans:
-                    os.waitpid(pid, 0)
-                sandbox.cleanup(pid, plan, seconds=20)
+        if not data:
             return
         command = json.loads(data)
         if command["op"] == "spawn":

@@ -83,3 +83,13 @@ def every_results_file_follows_the_schema(tmp_path_factory):
         except (ValueError, jsonschema.ValidationError) as e:
             bad.append(f"{path}: {str(e).splitlines()[0]}")
     assert not bad, "results.json files that break autograder/results.schema.json:\n" + "\n".join(bad[:20])
+
+
+def run_batch(*args, **kwargs):
+    """``batch.run``, with each student's result as the results.json it rendered on disk (schema-checked):
+    ({assignment: {student: results.json dict}}, out)."""
+    from autograder import batch, store
+    graded, out = batch.run(*args, **kwargs)
+    s = store.Store(out)
+    return {a: {student: read_results(s.results_path(a, student)) for student in rows}
+            for a, rows in graded.items()}, out

@@ -7,8 +7,8 @@ import nbformat
 import pytest
 
 import course_config
-from autograder import batch, checks, examples, notebooks, report
-from conftest import read_results
+from autograder import batch, checks, examples, notebooks, report, render
+from conftest import read_results, run_batch
 
 ASSIGNMENT = "normalising_flows"
 CELLS = report.test_cells(ASSIGNMENT)
@@ -45,7 +45,7 @@ def mixed(tmp_path_factory):
     (submitted / "no_notebook").mkdir()
     (submitted / "loose").mkdir()  # a notebook outside any assignment folder, under a name of its own
     nbformat.write(examples.notebook("solutions", "realnvp_multiscale"), str(submitted / "loose" / "homework.ipynb"))
-    graded, out = batch.run(submitted, root / "graded", limits=LIMITS)
+    graded, out = run_batch(submitted, root / "graded", limits=LIMITS)
     return graded, out, root
 
 
@@ -67,7 +67,8 @@ def test_every_student_gets_a_row_and_a_results_file(graded):
         assert json.loads((out / ASSIGNMENT / student / "results.json").read_text())["score"] == \
             rows[student]["score"]
     lines = (out / ASSIGNMENT / "grades.csv").read_text().splitlines()
-    assert lines[0].split(",") == ["student", *checks.items(ASSIGNMENT), *report.CSV_AFTER_ITEMS]
+    written = [gid for gid, _ in report.manual_cells(ASSIGNMENT)]
+    assert lines[0].split(",") == ["student", *checks.items(ASSIGNMENT), *written, *render.CSV_AFTER_ITEMS]
     assert len(lines) == len(students) + 1
 
 
@@ -83,7 +84,9 @@ def test_a_mixed_batch_grades_each_notebook_as_its_own_assignment(mixed):
     assert failed(graded[other]["partly_wrong"]) == wrong
     assert "no such file" in graded[other]["untouched"]["output"]  # submitted nothing for it
     lines = (out / other / "grades.csv").read_text().splitlines()
-    assert lines[0].split(",") == ["student", *checks.items(other), *report.CSV_AFTER_ITEMS] and len(lines) == len(students) + 1
+    written = [gid for gid, _ in report.manual_cells(other)]
+    assert lines[0].split(",") == ["student", *checks.items(other), *written, *render.CSV_AFTER_ITEMS]
+    assert len(lines) == len(students) + 1
     assert (out / other / "report" / "index.html").exists()
     assert (out / "feedback" / "partly_wrong" / other / "feedback.md").exists()
     # told apart by its graded cells, not by its folder or file name
@@ -196,14 +199,13 @@ def test_training_and_drawing_cells_are_not_run_when_grading():
     assert [s for s in sources[:-1] if not s.startswith("EPOCHS = ")] == expected
 
 
-def test_cli_grade_writes_results_even_for_a_missing_file(tmp_path):
+def test_cli_grade_refuses_a_missing_file_in_one_line(tmp_path):
+    """An instructor's typo is not a student's submission: no results file, exit 2, one line."""
     out = tmp_path / "r.json"
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(tmp_path / "missing.ipynb"),
                            "--out", str(out)], capture_output=True, text=True, cwd=course_config.ROOT)
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(out.read_text())
-    assert result["score"] == 0 and "no such file" in result["output"]
-    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "no such file" in proc.stderr and not out.exists()
+    assert proc.stderr.strip().count("\n") == 0
 
 
 def test_cli_batch_rejects_a_missing_directory(tmp_path):
@@ -269,11 +271,12 @@ def test_a_grader_failure_still_writes_a_results_file_for_everyone(tmp_path, mon
     submitted = tmp_path / "submitted"
     for student in ("a", "b"):
         examples.write_submission(submitted, student, examples.notebook("release"))
-    _, out = batch.run(submitted, tmp_path / "graded", jobs=1)  # in this process, where the patch applies
+    _, out = run_batch(submitted, tmp_path / "graded", jobs=1)  # in this process, where the patch applies
     for student in ("a", "b"):
         result = json.loads((out / ASSIGNMENT / student / "results.json").read_text())
         assert result["score"] == 0 and "simulated grader bug" in result["output"]
         assert len(result["tests"]) == len(CELLS)
+        assert not (out / ASSIGNMENT / student / "graded.json").exists()  # not a verdict: the next run grades it
 
 
 def test_a_real_batchs_pages_render_in_a_browser(graded, tmp_path):

@@ -1,4 +1,6 @@
 """Course-wide plumbing: several assignments, told apart by their notebooks, with no special cases."""
+import os
+
 import nbformat
 import pytest
 
@@ -52,3 +54,26 @@ def test_submissions_are_found_in_every_layout_and_every_student_gets_a_row(tmp_
     assert found[(first, "cat")] == tmp_path / "cat.ipynb"
     assert not found[(first, "dan")].exists()  # graded as missing, with "no such file"
     assert set(batch.find_submissions(tmp_path, [first])[0]) == {(first, s) for s in ("ann", "bob", "cat", "dan")}
+
+
+def test_a_typo_in_course_config_fails_at_start_naming_the_key(tmp_path):
+    """An unknown key, a missing one and a wrong kind of value are each named; the CLI stops in one line."""
+    import subprocess
+    import sys
+    settings = {k: v for k, v in vars(course_config).items() if k.isupper()}
+    assert course_config._problems(settings) == []
+    typo = {**settings, "GRADING": {**{k: v for k, v in settings["GRADING"].items() if k != "cell_seconds"},
+                                    "cell_second": 120}}
+    problems = course_config._problems(typo)
+    assert "GRADING: unknown key 'cell_second' (did you mean cell_seconds?)" in problems
+    assert "GRADING: missing key 'cell_seconds'" in problems
+    assert course_config._problems({**settings, "GRADNG": {}}) == ["unknown setting GRADNG (did you mean GRADING?)"]
+    assert course_config._problems({**settings, "GRADESCOPE": {**settings["GRADESCOPE"], "visibility": "open"}})
+    text = course_config.ROOT.joinpath("course_config.py").read_text().replace('"cell_seconds": 120',
+                                                                                '"cell_second": 120')
+    (tmp_path / "course_config.py").write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "autograder", "validate"], cwd=tmp_path,  # first on sys.path
+                          env={**os.environ, "PYTHONPATH": f"{tmp_path}:{course_config.ROOT}"},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "unknown key 'cell_second'" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -42,7 +42,11 @@ def test_exchange_round_trip_with_two_students(tmp_path):
     exchange = tmp_path / "exchange"
     course, instructor = _course(tmp_path, **{"Exchange.root": str(exchange)})
     _nbgrader(course, instructor, "release_assignment", A)
-    answers = {"alice": examples.notebook("solutions"), "bob": examples.notebook("release")}
+    broken = examples.notebook("solutions")
+    for cell in broken.cells:  # a syntax error in the answer cell of exercise 2
+        if notebooks.grade_meta(cell).get("grade_id") == "independent_bernoulli":
+            cell.source = "independent_bernoulli = tfd.Independent(\n    tfd.Bernoulli(probs=[0.1, 0.3, 0.5]),"
+    answers = {"alice": examples.notebook("solutions"), "bob": examples.notebook("release"), "carol": broken}
     for student, nb in answers.items():
         home = tmp_path / "home" / student
         (home / ".jupyter").mkdir(parents=True)
@@ -69,25 +73,28 @@ def test_exchange_round_trip_with_two_students(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (course / "autograded" / "alice" / A / f"{A}.ipynb").exists()
 
-    _nbgrader(course, instructor, "generate_feedback", A)
+    # batch --gradebook wrote our feedback pages where release_feedback looks (no generate_feedback: it would put
+    # nbgrader's render of the notebook in their place)
     _nbgrader(course, instructor, "release_feedback", A)
-    scores = {}
+    pages = {}
     for student in answers:
         home = tmp_path / "home" / student
         _nbgrader(home, home, "fetch_feedback", A, f"--student={student}")
-        pages = list((home / A / "feedback").glob(f"*/{A}.html"))
-        assert len(pages) == 1, student
-        scores[student] = pages[0].read_text()
-    assert "Score: 28.0 / 30.0" in scores["alice"] or "28.0 / 30.0" in scores["alice"]
-    assert "0.0 / 30.0" in scores["bob"]
-    assert "is not defined" in scores["bob"]  # our grader's message reached the student through nbgrader
+        found = list((home / A / "feedback").glob(f"*/{A}.html"))
+        assert len(found) == 1, student
+        pages[student] = found[0].read_text()
+    assert "Automatically graded score: 28 / 28" in pages["alice"] and "Graded by hand later" in pages["alice"]
+    assert "Automatically graded score: 0 / 28" in pages["bob"]
+    assert "is not defined" in pages["bob"]  # our grader's message reached the student through nbgrader
+    assert "SyntaxError" in pages["carol"]  # the cause, not only what it left undefined
+    assert all("Feedback on <code>normalising_flows</code>" in page for page in pages.values())  # ours, not nbgrader's
 
 
 def test_zip_collect_with_the_documented_lms_names(tmp_path):
     course, instructor = _course(tmp_path)
     archive = course / "downloaded" / A / "archive"
     archive.mkdir(parents=True)
-    times = {"alice": "2025-02-03-17-45-00", "bob": "2025-02-04-09-00-30"}
+    times = {"alice": "2025-02-03-17-45-00", "bob": "2025-02-04-09-00-30", "j_doe": "2025-02-04-10-00-00"}
     with zipfile.ZipFile(archive / "gradebook_download.zip", "w") as z:
         for student, when in times.items():
             nb = examples.notebook("release")
@@ -99,7 +106,7 @@ def test_zip_collect_with_the_documented_lms_names(tmp_path):
         stamp = (folder / "timestamp.txt").read_text()
         assert stamp.startswith(when[:10] + " " + when[11:].replace("-", ":")), stamp
     found, refused = batch.find_submissions(course / "submitted", [A])
-    assert sorted(found) == [(A, "alice"), (A, "bob")] and not refused
+    assert sorted(found) == [(A, "alice"), (A, "bob"), (A, "j_doe")] and not refused  # underscores kept
 
 
 def test_release_ships_the_validate_settings(tmp_path):

@@ -38,9 +38,10 @@ def metadata(created_at="2026-03-01T10:00:00.000000-08:00", due="2026-03-02T23:5
             "previous_submissions": []}
 
 
-def run(tree, python=sys.executable, extra_env=None):
+def run(tree, python=sys.executable, extra_env=None, assignment="normalising_flows"):
+    """run_autograder as the bundle of ``assignment`` runs it (the bundle's ASSIGNMENT file names it)."""
     env = {**os.environ, "AUTOGRADER_ROOT": str(tree), "AUTOGRADER_SOURCE": str(ROOT), "AUTOGRADER_PYTHON": python,
-           **(extra_env or {})}
+           "AUTOGRADER_ASSIGNMENT": assignment, **(extra_env or {})}
     proc = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return read_results(tree / "results" / "results.json")
@@ -88,12 +89,27 @@ def test_the_grace_period_of_the_late_policy_applies(tmp_path):
     assert run(tmp_path)["extra_data"]["lateness"]["late"] is False
 
 
-def test_the_assignment_is_told_by_the_notebook_not_its_name(tmp_path):
+def test_the_only_notebook_is_graded_whatever_its_name(tmp_path):
     submit(tmp_path, examples.notebook("solutions", "realnvp_multiscale"), name="my homework.ipynb")
-    result = run(tmp_path)
+    result = run(tmp_path, assignment="realnvp_multiscale")
     assert result["extra_data"]["assignment"] == "realnvp_multiscale"
     assert result["score"] == sum(t["max_score"] for t in result["tests"]) == total("realnvp_multiscale")
     assert result["extra_data"]["students"] == [] and result["extra_data"]["lateness"] is None  # no metadata
+
+
+def test_a_bundle_grades_its_own_assignment_only(tmp_path):
+    """The realnvp_multiscale notebook uploaded to the normalising_flows assignment scores 0 and says which
+    notebook was expected; so does an upload with no notebook at all."""
+    submit(tmp_path / "other", examples.notebook("solutions", "realnvp_multiscale"), name="realnvp_multiscale.ipynb")
+    result = run(tmp_path / "other")
+    assert result["score"] == 0 and result["extra_data"]["status"] == "wrong_assignment"
+    assert result["extra_data"]["assignment"] == "normalising_flows"
+    assert "`realnvp_multiscale`" in result["output"] and "`normalising_flows.ipynb`" in result["output"]
+    (tmp_path / "none" / "submission").mkdir(parents=True)
+    (tmp_path / "none" / "submission" / "notes.txt").write_text("forgot the notebook")
+    result = run(tmp_path / "none")
+    assert result["score"] == 0 and result["extra_data"]["status"] == "missing"
+    assert "No `normalising_flows.ipynb` was submitted" in result["output"]
 
 
 def test_without_a_sandbox_the_results_say_grading_is_unavailable(tmp_path):
@@ -137,26 +153,33 @@ def make_gradescope(where, *args):
 
 
 def test_make_gradescope_bundles_what_is_committed(clone):
+    """One zip per assignment, each naming its assignment, built from HEAD; it works with a venv in place, as
+    right after make demo (the zip step runs in another folder)."""
+    venv_python = clone / ".venv" / "bin" / "python"
+    venv_python.parent.mkdir(parents=True, exist_ok=True)
+    venv_python.symlink_to(sys.executable)
     (clone / "autograder" / "uncommitted_probe.py").write_text("print('not committed')\n")
     try:
         refused = make_gradescope(clone)
         assert refused.returncode != 0 and "uncommitted" in refused.stdout + refused.stderr
-        assert not (clone / "dist" / "gradescope_autograder.zip").exists()
+        assert not list((clone / "dist").glob("*.zip")) if (clone / "dist").exists() else True
         built = make_gradescope(clone, "ALLOW_DIRTY=1")
-        assert built.returncode == 0, built.stderr
+        assert built.returncode == 0, built.stdout + built.stderr
     finally:
         (clone / "autograder" / "uncommitted_probe.py").unlink()
     head = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
-    with zipfile.ZipFile(clone / "dist" / "gradescope_autograder.zip") as z:
-        names = set(z.namelist())
-        mode = z.getinfo("run_autograder").external_attr >> 16
-        assert z.read("COMMIT").decode() == head
-    assert "autograder/uncommitted_probe.py" not in names
-    assert {"setup.sh", "run_autograder", "requirements.lock", "course_config.py",
-            "autograder/reference/normalising_flows.json", "source/normalising_flows/nf_checks.py",
-            "autograder/reference/realnvp_multiscale.json", "source/realnvp_multiscale/ms_checks.py",
-            "source/checks_core.py", "source/realnvp_multiscale/checks_core.py"} <= names
-    assert mode & 0o111, "run_autograder must be executable"
+    for assignment in course_config.ASSIGNMENTS:
+        with zipfile.ZipFile(clone / "dist" / f"gradescope_{assignment}.zip") as z:
+            names = set(z.namelist())
+            mode = z.getinfo("run_autograder").external_attr >> 16
+            assert z.read("COMMIT").decode() == head
+            assert z.read("ASSIGNMENT").decode().strip() == assignment
+        assert "autograder/uncommitted_probe.py" not in names
+        assert {"setup.sh", "run_autograder", "requirements.lock", "course_config.py",
+                "autograder/reference/normalising_flows.json", "source/normalising_flows/nf_checks.py",
+                "autograder/reference/realnvp_multiscale.json", "source/realnvp_multiscale/ms_checks.py",
+                "source/checks_core.py", "source/realnvp_multiscale/checks_core.py"} <= names
+        assert mode & 0o111, "run_autograder must be executable"
     assert make_gradescope(clone).returncode == 0  # clean again: builds without ALLOW_DIRTY
 
 

@@ -18,7 +18,7 @@ from nbformat.v4 import new_code_cell
 
 import course_config
 from autograder import batch, checks, examples, notebooks, report
-from conftest import read_results
+from conftest import read_results, run_batch
 
 ASSIGNMENT = "normalising_flows"
 POINTS = {c["test_id"]: c["points"] for c in report.test_cells(ASSIGNMENT)}
@@ -174,7 +174,7 @@ def corpus(tmp_path_factory):
         else:
             examples.write_submission(root / "submitted", name, made)
     started = time.monotonic()
-    graded, out = batch.run(root / "submitted", root / "graded", limits=LIMITS)
+    graded, out = run_batch(root / "submitted", root / "graded", limits=LIMITS)
     return graded[ASSIGNMENT], out / ASSIGNMENT, root, time.monotonic() - started
 
 
@@ -277,7 +277,7 @@ def test_a_batch_of_50_with_10_hostile_submissions_gives_everyone_a_row(tmp_path
     for name in hostile:
         made = CORPUS[name][0](sol, rel)
         examples.write_submission(submitted, name, **({"text": made} if isinstance(made, str) else {"nb": made}))
-    graded, out = batch.run(submitted, tmp_path / "graded", limits=LIMITS)
+    graded, out = run_batch(submitted, tmp_path / "graded", limits=LIMITS)
     rows, out = graded[ASSIGNMENT], out / ASSIGNMENT
     assert len(rows) == 50
     for name in rows:

@@ -2,7 +2,8 @@
 import pytest
 
 import course_config
-from autograder import batch, examples, nbgrader_path, notebooks
+from conftest import run_batch
+from autograder import examples, gradebook, nbgrader_path, notebooks
 
 STUDENTS = ("complete", "untouched", "partly_wrong")
 
@@ -37,14 +38,14 @@ def test_untouched_release_scores_zero(graded):
 def test_the_two_paths_agree_cell_by_cell(graded, tmp_path):
     """python -m autograder and nbgrader autograde give each test cell the same score."""
     course, by_student = graded
-    rows = batch.run(course / "submitted", tmp_path / "graded")[0][ASSIGNMENT]
+    rows = run_batch(course / "submitted", tmp_path / "graded")[0][ASSIGNMENT]
     for student in STUDENTS:
         ours = {t["extra_data"]["grade_id"]: t["score"] for t in rows[student]["tests"]}
         theirs = {k: v for k, v in by_student[student].items() if k in ours}
         assert ours == theirs, student
     # and batch --gradebook puts the same scores into nbgrader's gradebook, under a new student id
     renamed = {f"batch_{s}": rows[s] for s in STUDENTS}
-    batch.write_gradebook(renamed, ASSIGNMENT, f"sqlite:///{course / 'gradebook.db'}")
+    gradebook.write(renamed, ASSIGNMENT, f"sqlite:///{course / 'gradebook.db'}")
     from nbgrader.api import Gradebook
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_config.COURSE_ID) as gb:
         for student, result in renamed.items():

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from autograder import checks as checks_module
+from autograder import checks as checks_module, render, store
 from autograder import feedback, report, results
 from browser import dom, ink, png_size, screenshot
 
@@ -55,9 +55,8 @@ def pages(tmp_path_factory):
     out = tmp_path_factory.mktemp("pages")
     rows = {kind: _student(kind) for kind in ("complete", "mistake", "limit", "hostile", "missing")}
     for student, r in rows.items():
-        feedback.write_student(student, r, out)
-    index = feedback.write_instructor_report({s: r.to_gradescope() for s, r in rows.items()},
-                                             out / ASSIGNMENT / "report", ASSIGNMENT)
+        render.student(store.Store(out), ASSIGNMENT, student, r)
+    index = feedback.write_instructor_report(rows, out / ASSIGNMENT / "report", ASSIGNMENT)
     return out, rows, index
 
 
@@ -68,7 +67,7 @@ def test_the_feedback_page_renders_and_shows_the_score_and_failures(pages, tmp_p
     keep(png)
     assert png_size(png) == (1200, 1600) and ink(png) > 0.01
     text = dom(page)
-    assert f"Automatically graded score: {rows['limit'].score:g} / {rows['limit'].max_score:g}" in text
+    assert f"Automatically graded score: {rows['limit'].auto_score:g} / {rows['limit'].auto_max:g}" in text
     assert "stopped by a limit" in text and "cell 5" not in text
     assert "your answer to exercise <code>affine_coupling_layer</code> was skipped" in text
 

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 import course_config
-from autograder import batch, extract, examples, feedback, report, results
+from autograder import batch, extract, examples, feedback, render, report, results
 
 ASSIGNMENT = "normalising_flows"
 
@@ -126,7 +126,7 @@ def test_gradescope_output_does_not_show_hidden_checks_results():
     r = _result()
     hidden = next(c for c in r.checks if c.hidden)
     hidden.status, hidden.message = "failed", "HIDDEN-DETAIL"
-    md = r.to_gradescope()["output"]
+    md = render.results_json(r)["output"]
     assert "HIDDEN-DETAIL" not in md and hidden.description not in md and "hidden check" in md
     assert "HIDDEN-DETAIL" in feedback.markdown(r, "s")  # the batch feedback, released after grading, has it
 
@@ -196,16 +196,43 @@ def test_feedback_names_cells_as_the_student_sees_them():
     assert all(n.where for n in r.notes if n.kind != "limit" or "skipped" in n.text)
 
 
-def test_grades_csv_has_items_total_status_lateness_and_ids(tmp_path):
+def test_grades_csv_has_items_total_status_lateness_and_ids():
     r = _result(students=[results.Student("Ada", "=1+1", "ada@example.com")],
                 lateness=results.lateness("2026-03-03T00:00:00Z", "2026-03-02T00:00:00Z", {"grace_minutes": 5}))
-    path = tmp_path / "grades.csv"
-    report.write_csv({"ada": r.to_gradescope(), "bob": _result(status="passed")}, path, ASSIGNMENT)
-    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    text = render.grades_csv({"ada": r, "bob": _result(status="passed")}, ASSIGNMENT)
+    rows = list(csv.DictReader(io.StringIO(text)))
     assert rows[0]["total"] == f"{r.score:g}" and rows[0]["max"] == f"{r.max_score:g}"
     assert rows[0]["late"] == "1" and rows[0]["minutes_late"] == "1440.0" and rows[1]["late"] == "0"
     assert rows[0]["sid"] == "'=1+1" and rows[0]["email"] == "ada@example.com"  # no formula from a student id
     assert rows[1]["status"] == "graded"
+
+
+def test_grades_csv_has_a_column_per_written_answer_and_one_max():
+    """The max is the assignment's (autograded plus written), on every row, hand-scored or not; a written
+    answer's cell stays empty until a TA scores it, and no total exceeds the max."""
+    written = [gid for gid, _ in report.manual_cells(ASSIGNMENT)]
+    auto = sum(c["points"] for c in report.test_cells(ASSIGNMENT))
+    manual = sum(points for _, points in report.manual_cells(ASSIGNMENT))
+    assert written and manual > 0
+    full = _result(status="passed").with_hand_scores({written[0]: results.HandScore(manual, "good")})
+    text = render.grades_csv({"ada": full, "bob": _result(status="passed")}, ASSIGNMENT)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [row["max"] for row in rows] == [f"{auto + manual:g}"] * 2
+    assert rows[0][written[0]] == f"{manual:g}" and rows[1][written[0]] == ""
+    assert float(rows[0]["total"]) == auto + manual and float(rows[1]["total"]) == auto
+    assert all(float(row["total"]) <= float(row["max"]) for row in rows)
+
+
+def test_hand_scores_survive_the_record_round_trip_apart_from_the_verdict():
+    """A result with a hand score renders it as a test entry; read back, the hand score is the HandScore again
+    and its autograded part (what a batch records) has none."""
+    gid, points = report.manual_cells(ASSIGNMENT)[0]
+    r = _result().with_hand_scores({gid: results.HandScore(1.5, "half the argument")})
+    again = results.SubmissionResult.from_gradescope(r.to_gradescope())
+    assert again.hand == {gid: results.HandScore(1.5, "half the argument")}
+    assert again.score == r.score == r.auto_score + 1.5 and again.max_score == r.max_score
+    assert again.autograded().hand == {} and again.autograded().score == r.auto_score
+    assert again.pending() == [] and _result().pending() == [(gid, points)]
 
 
 def test_progress_without_a_terminal_writes_plain_lines():

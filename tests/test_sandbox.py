@@ -30,7 +30,7 @@ from nbformat.v4 import new_code_cell
 
 import course_config
 from autograder import batch, examples, notebooks, report, sandbox
-from conftest import read_results
+from conftest import read_results, run_batch
 
 ASSIGNMENT = "normalising_flows"
 POINTS = {c["test_id"]: c["points"] for c in report.test_cells(ASSIGNMENT)}
@@ -314,7 +314,7 @@ def _run_batch(mode, jobs, tmp, unprivileged=False):
             env_mode = os.environ.get("NF_GRADER_SANDBOX")
             os.environ["NF_GRADER_SANDBOX"] = mode
             try:
-                rows = batch.run(submitted, out, limits=LIMITS, jobs=jobs)[0][ASSIGNMENT]
+                rows = run_batch(submitted, out, limits=LIMITS, jobs=jobs)[0][ASSIGNMENT]
             finally:
                 if env_mode is None:
                     os.environ.pop("NF_GRADER_SANDBOX")
@@ -480,7 +480,7 @@ def test_a_check_prints_nothing_into_the_feedback(tmp_path):
         ("def _inverse(self, y):\n", "def _inverse(self, y):\n        if y.shape[-1] == 5:\n            print('LEAK', y)\n"),),
         frozenset()))
     examples.write_submission(tmp_path / "in", "leaky", nb)
-    rows = batch.run(tmp_path / "in", tmp_path / "out", limits=LIMITS, jobs=1)[0][ASSIGNMENT]
+    rows = run_batch(tmp_path / "in", tmp_path / "out", limits=LIMITS, jobs=1)[0][ASSIGNMENT]
     assert rows["leaky"]["score"] == FULL
     assert "LEAK" not in json.dumps(rows["leaky"])
     assert "LEAK" not in (tmp_path / "out" / "feedback" / "leaky" / ASSIGNMENT / "feedback.md").read_text()
@@ -507,7 +507,7 @@ def test_links_fifos_and_bad_names_are_refused_with_a_reason(tmp_path):
     huge.write_bytes(huge.read_bytes() + b" " * (course_config.GRADING["submission_bytes"] + 1))
     found, refused = batch.find_submissions(submitted)
     assert set(refused) == {".", "..", "bad\x07name"}
-    rows = batch.run(submitted, tmp_path / "out", limits=LIMITS, jobs=1)[0][ASSIGNMENT]
+    rows = run_batch(submitted, tmp_path / "out", limits=LIMITS, jobs=1)[0][ASSIGNMENT]
     for name in ("linked_file", "linked_folder", "linked_assignment"):
         assert rows[name]["score"] == 0 and "symbolic link" in rows[name]["output"], (name, rows[name]["output"])
     assert rows["fifo"]["score"] == 0 and "not a regular file" in rows["fifo"]["output"]

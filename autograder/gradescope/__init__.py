@@ -47,32 +47,46 @@ def lateness(metadata, assignment):
     return results.lateness(submitted, due, getattr(course_config, "LATE_POLICY", {}), source="gradescope")
 
 
-def pick_notebook(folder):
-    """(the notebook to grade, every notebook found) under the submission folder."""
+def pick_notebook(folder, assignment):
+    """(the notebook to grade, every notebook found) under the submission folder: ``<assignment>.ipynb`` where
+    there is one, else the only notebook; several others, or none, are graded as missing (the reason names the
+    notebook that was expected)."""
     found = sorted(p for p in Path(folder).rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-    preferred = [p for p in found if p.stem in course_config.ASSIGNMENTS]
-    default = Path(folder) / f"{course_config.ASSIGNMENTS[0]}.ipynb"  # nothing submitted: graded as missing
-    return (preferred or found or [default])[0], found
+    expected = [p for p in found if p.name == f"{assignment}.ipynb"]
+    if expected:
+        return expected[0], found
+    if len(found) == 1:
+        return found[0], found
+    return Path(folder) / f"{assignment}.ipynb", found
 
 
-def grade_submission(root, unsafe=False):
-    """Grade ``root``'s submission into ``root/results/results.json``; returns the exit status (0)."""
-    from autograder import batch
+def grade_submission(root, assignment=None, unsafe=False):
+    """Grade ``root``'s submission as ``assignment`` into ``root/results/results.json``; returns the exit
+    status (0: a results.json was written, whatever it says)."""
+    from autograder import batch, render, store
     root = Path(root)
     out = root / "results" / "results.json"
+    assignment = assignment or (course_config.ASSIGNMENTS[0] if len(course_config.ASSIGNMENTS) == 1 else None)
+    if assignment is None:  # run_autograder passes the bundle's ASSIGNMENT file
+        print("this autograder does not say which assignment it grades (the bundle's ASSIGNMENT file is missing); "
+              "build the bundle with make gradescope", file=sys.stderr)
+        return 2
     metadata = read_metadata(root / "submission_metadata.json")
-    target, found = pick_notebook(root / "submission")
+    target, found = pick_notebook(root / "submission", assignment)
     try:
-        result = batch.grade_file(target, out, unsafe=unsafe)
+        result = batch.grade_file(target, assignment, unsafe=unsafe)
     except batch.BatchError as e:  # no sandbox here: say so, never crash, never run the code unconfined
         print(f"grading unavailable: {e}", file=sys.stderr)
-        result = report.unavailable(batch._which(target) or course_config.ASSIGNMENTS[0], str(e))
+        result = report.unavailable(assignment, str(e))
+    if result.status == "missing":
+        others = ", ".join(p.name for p in found)
+        result.reason = (f"No `{assignment}.ipynb` was submitted" + (f" (found: {others})" if others else "")
+                         + f". This assignment grades the notebook `{assignment}.ipynb`; upload it and submit again.")
     result.students = students(metadata)
     result.lateness = lateness(metadata, result.assignment)
     if len(found) > 1:
         result.notes.insert(0, results.Note("info", f"Several notebooks were submitted; graded {target.name}."))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    report.write_atomic(result, out)
+    store.write_json(out, render.results_json(result))
     who = ", ".join(s.email or s.sid or s.name or "?" for s in result.students) or "unknown student"
     late = " (late)" if result.lateness and result.lateness.late else ""
     print(f"{target.name} ({who}){late}: {result.score:g} / {result.max_score:g}, status {result.status}")

@@ -1,0 +1,88 @@
+"""Every output of a batch, rendered from the typed results in one place.
+
+``assignment`` is the one function that writes what people read: each student's ``results.json`` and
+feedback pages, ``grades.csv``, the instructor report and, when asked, nbgrader's gradebook with its
+``autograded/`` notebooks and the feedback pages ``nbgrader release_feedback`` hands to students. It takes
+the autograded results and the hand-given scores (``store``), applies the latter on top of the former, and
+renders. ``batch`` calls it after grading, ``merge-manual`` after new hand scores: both give the same pages
+for the same records. Nothing here edits a rendered file; each output is rewritten whole from the objects.
+"""
+import csv
+import io
+
+import course_config
+from autograder import checks, feedback, report, store as storage
+from autograder.results import SubmissionResult
+
+
+def results_json(result, settings=None):
+    """Gradescope's results.json of one result, its ``output`` the student's feedback in Markdown."""
+    settings = settings or course_config.GRADESCOPE
+    return result.to_gradescope(settings, feedback.markdown(result, for_gradescope=True, settings=settings))
+
+
+def written_questions(assignment):
+    """grade_ids of the written answers graded by hand, in notebook order."""
+    return [gid for gid, _ in report.manual_cells(assignment)]
+
+
+CSV_AFTER_ITEMS = ["total", "max", "status", "late", "minutes_late", "submitted_at", "sid", "email"]
+
+
+def grades_csv(rows, assignment):
+    """grades.csv as text: a row per student, a column per autograded item and per written answer (empty until
+    a TA scores it), the total, one ``max`` for the assignment (autograded plus written), then how the
+    submission went (status, lateness, and the student id and email Gradescope gave, when it did)."""
+    items, written = list(checks.items(assignment)), written_questions(assignment)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["student"] + items + written + CSV_AFTER_ITEMS)
+    for student, r in rows.items():
+        s = r.item_scores()
+        late, who = r.lateness, (r.students[0] if r.students else None)
+        w.writerow([report.csv_text(student)] + [f"{s.get(i, 0):g}" for i in items]
+                   + [f"{r.hand[g].score:g}" if g in r.hand else "" for g in written]
+                   + [f"{r.score:g}", f"{r.max_score:g}", r.status, int(bool(late and late.late)),
+                      late.minutes_late if late else "", (late.submitted_at or "") if late else "",
+                      report.csv_text(who.sid or "") if who else "", report.csv_text(who.email or "") if who else ""])
+    return buf.getvalue()
+
+
+def student(store, assignment, name, result):
+    """One student's results.json and feedback pages."""
+    storage.write_json(store.results_path(assignment, name), results_json(result))
+    folder = store.feedback_dir(assignment, name)
+    storage.write_text(folder / "feedback.md", feedback.markdown(result, name))
+    storage.write_text(folder / "feedback.html", feedback.html_feedback(result, name))
+
+
+def assignment(store, assignment, results, gradebook=None, submissions=None, within=None):
+    """Render every output of ``assignment`` from ``results`` ({student: autograded SubmissionResult}) with the
+    hand-given scores stored for it. ``gradebook``: nbgrader's database URL, also written when given, with
+    ``submissions`` ({student: notebook path}) for its autograded notebooks. Returns the full results."""
+    hand = store.hand_scores(assignment)
+    full = {name: r.with_hand_scores(hand.get(name)) for name, r in results.items()}
+    for name, r in full.items():
+        student(store, assignment, name, r)
+    storage.write_text(store.grades_csv(assignment), grades_csv(full, assignment))
+    feedback.write_instructor_report(full, store.report_dir(assignment), assignment)
+    if gradebook:
+        from autograder import gradebook as nbgrader_gradebook
+        nbgrader_gradebook.write(full, assignment, gradebook, submissions, within=within)
+        nbgrader_gradebook.write_feedback_pages(full, assignment, gradebook, submissions, within=within)
+    return full
+
+
+def stored_results(store, assignment):
+    """{student: autograded SubmissionResult} of everything stored for ``assignment``: the record, or for a
+    submission the grader failed on (no record), what its results.json says."""
+    out = {}
+    for name in store.students(assignment):
+        r = store.record(assignment, name)
+        if r is None:
+            data = storage.read_json(store.results_path(assignment, name))
+            if not isinstance(data, dict):
+                continue
+            r = SubmissionResult.from_gradescope(data).autograded()
+        out[name] = r
+    return out

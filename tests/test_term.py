@@ -1,0 +1,210 @@
+"""A term, not one batch: interrupts, regrades, fixed checks, misplaced notebooks and bad input, through the CLI as
+an instructor runs it. Every comparison is with the grades of a clean, uninterrupted run of the same batch."""
+import csv
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import course_config
+from autograder import examples, fingerprint, reference, report
+from conftest import read_results
+
+A = "normalising_flows"
+ROOT = course_config.ROOT
+
+
+def _batch(submitted, out, *args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "autograder", "batch", str(submitted), "--out", str(out),
+                           "--assignment", A, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def _submissions(root):
+    """Four students: complete, partly wrong, untouched, and a notebook of the other assignment."""
+    submitted = root / "submitted"
+    examples.write_submission(submitted, "complete", examples.notebook("solutions"))
+    partly = examples.apply(examples.notebook("solutions"),
+                            *(examples.CATALOGUE[A][m] for m in examples.DEMO["partly_wrong"][A][1]))
+    examples.write_submission(submitted, "partly_wrong", partly)
+    examples.write_submission(submitted, "untouched", examples.notebook("release"))
+    other = submitted / "other_one" / A
+    other.mkdir(parents=True)
+    shutil.copy(ROOT / course_config.SOLUTION_DIR / "realnvp_multiscale" / "realnvp_multiscale.ipynb",
+                other / "realnvp_multiscale.ipynb")
+    return submitted
+
+
+def _grades(out):
+    return (out / A / "grades.csv").read_text()
+
+
+def _scores(out):
+    """{student: (status, {test grade_id: score})} from the rendered results.json files."""
+    found = {}
+    for path in sorted((out / A).glob("*/results.json")):
+        data = read_results(path)
+        found[path.parent.name] = (data["extra_data"]["status"],
+                                   {t["extra_data"]["grade_id"]: t["score"] for t in data["tests"]})
+    return found
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    root = tmp_path_factory.mktemp("term")
+    submitted = _submissions(root)
+    started = time.monotonic()
+    proc = _batch(submitted, root / "clean")
+    seconds = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return submitted, root / "clean", seconds
+
+
+def test_the_clean_run_gives_each_case_its_grade(clean):
+    submitted, out, _ = clean
+    rows = {r["student"]: r for r in csv.DictReader(io.StringIO(_grades(out)))}
+    auto = sum(c["points"] for c in report.test_cells(A))
+    assert float(rows["complete"]["total"]) == auto and rows["complete"]["status"] == "graded"
+    assert 0 < float(rows["partly_wrong"]["total"]) < auto
+    assert float(rows["untouched"]["total"]) == 0
+    assert rows["other_one"]["status"] == "wrong_assignment" and float(rows["other_one"]["total"]) == 0
+    assert len({r["max"] for r in rows.values()}) == 1
+    feedback = (out / "feedback" / "other_one" / A / "feedback.md").read_text()
+    assert "`realnvp_multiscale`" in feedback
+    assert "wrong_assignment" in (out / A / "report" / "index.html").read_text()
+
+
+def test_a_rerun_with_nothing_changed_grades_nothing_and_starts_no_tensorflow(clean, tmp_path):
+    submitted, out, _ = clean
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    records = {p: p.stat().st_mtime_ns for p in copy.rglob("graded.json")}
+    proc = _batch(submitted, copy)
+    assert proc.returncode == 0, proc.stderr
+    assert "4 already graded, unchanged" in proc.stderr and "to grade" not in proc.stderr
+    assert "containment" not in proc.stderr  # no sandbox, no zygote: nothing to grade
+    assert {p: p.stat().st_mtime_ns for p in copy.rglob("graded.json")} == records
+    assert _grades(copy) == _grades(out)
+
+
+def test_a_changed_check_regrades_exactly_its_assignment_and_says_why(clean, tmp_path, monkeypatch):
+    """Fingerprints: a change in a check module of the assignment regrades everyone of it, naming the cause;
+    --regrade STUDENT regrades one student; an unknown name is refused."""
+    submitted, out, _ = clean
+    current = fingerprint.of(A, "x")
+    record = json.loads((out / A / "complete" / "graded.json").read_text())["extra_data"]["fingerprint"]
+    assert {k: v for k, v in record.items() if k != "submission"} == {k: v for k, v in current.items()
+                                                                      if k != "submission"}
+    changed = dict(record, checks="0" * 64)
+    assert fingerprint.changed(changed, dict(record)) == ["checks"]
+    assert fingerprint.reason(["checks"], A) == f"the checks of {A} changed"
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    path = copy / A / "untouched" / "graded.json"  # as if graded under other checks
+    data = json.loads(path.read_text())
+    data["extra_data"]["fingerprint"]["checks"] = "0" * 64
+    path.write_text(json.dumps(data))
+    proc = _batch(submitted, copy)
+    assert proc.returncode == 0, proc.stderr
+    assert f"1 to grade: the checks of {A} changed" in proc.stderr and "3 already graded" in proc.stderr
+    proc = _batch(submitted, copy, "--regrade", "complete")
+    assert "1 to grade: asked with --regrade" in proc.stderr
+    assert _grades(copy) == _grades(out)
+    proc = _batch(submitted, copy, "--regrade", "nobody_here")
+    assert proc.returncode == 2 and "no submission from nobody_here" in proc.stderr
+
+
+def test_stale_reference_values_are_refused(tmp_path):
+    """A hidden input changed without make reference: validate, grade and batch refuse, naming make reference."""
+    sidecar = reference.inputs_file(A)
+    saved = sidecar.read_bytes()
+    try:
+        sidecar.write_text(json.dumps({"inputs_sha256": "0" * 64}))
+        assert "make reference" in reference.stale(A)
+        for command in (["validate"], ["grade", str(ROOT / course_config.SOLUTION_DIR / A / f"{A}.ipynb"),
+                                       "--out", str(tmp_path / "r.json")]):
+            proc = subprocess.run([sys.executable, "-m", "autograder", *command], cwd=ROOT, capture_output=True,
+                                  text=True, timeout=300)
+            assert proc.returncode != 0 and "make reference" in proc.stdout + proc.stderr, command
+            assert "Traceback" not in proc.stderr
+        assert not (tmp_path / "r.json").exists()
+    finally:
+        sidecar.write_bytes(saved)
+    assert reference.stale(A) is None
+
+
+def test_the_stale_check_sees_a_changed_hidden_input(monkeypatch):
+    from autograder import checks
+    module = checks.item_module(A, "independent_bernoulli")
+    before = reference.inputs_digest(A)
+    monkeypatch.setitem(module.REQUESTS, "probe", {"op": "log_prob", "x": [0.0, 1.0, 1.0]})
+    assert reference.inputs_digest(A) != before
+
+
+@pytest.mark.parametrize("target, expected", [
+    ("nosuch.ipynb", "no such file"),
+    ("README.md", "not valid JSON"),
+    ("autograder", "is a folder"),
+])
+def test_grade_refuses_what_is_not_a_notebook_in_one_line(target, expected, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", target, "--out", str(tmp_path / "r.json")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and expected in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "r.json").exists()
+
+
+# ---- interrupts: the property -------------------------------------------------------------------------------
+KILL_POINTS = [(sig, jobs, fraction) for jobs in (1, 2) for sig in (signal.SIGINT, signal.SIGKILL)
+               for fraction in (0.15, 0.35, 0.55, 0.75, 0.95)]
+
+
+def _records(out):
+    found = {}
+    for path in (out / A).glob("*/graded.json"):
+        data = json.loads(path.read_text())
+        found[path.parent.name] = (data["extra_data"]["status"],
+                                   {t["extra_data"]["grade_id"]: t["score"] for t in data["tests"]})
+    return found
+
+
+@pytest.mark.slow
+def test_interrupts_at_20_moments_never_change_a_grade(clean, tmp_path):
+    """Kill the batch with SIGINT (as Ctrl-C: the whole process group) or SIGKILL at 20 moments, with one and
+    with two slots. After each kill every record present is exactly the clean run's, a SIGINT ends in one line
+    and exit 130, and a plain rerun gives the clean run's grades.csv byte for byte. Each kill run regrades
+    everyone (--regrade), so the kills land while grading; every fourth starts from nothing."""
+    submitted, out, seconds = clean
+    want_csv, want = _grades(out), _scores(out)
+    want_records = _records(out)
+    work = tmp_path / "out"
+    for n, (sig, jobs, fraction) in enumerate(KILL_POINTS):
+        if n % 4 == 0:
+            shutil.rmtree(work, ignore_errors=True)
+        command = [sys.executable, "-m", "autograder", "batch", str(submitted), "--out", str(work),
+                   "--assignment", A, "--jobs", str(jobs), "--regrade"]
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        time.sleep(max(0.2, fraction * seconds))
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        _, err = proc.communicate(timeout=120)
+        where = f"kill point {n}: {signal.Signals(sig).name}, --jobs {jobs}, after {fraction:.0%}"
+        if sig == signal.SIGINT and proc.returncode != 0:
+            assert proc.returncode == 130, (where, err[-2000:])
+            assert "Traceback" not in err, (where, err[-3000:])
+            lines = [line for line in err.splitlines() if line.startswith("interrupted:")]
+            assert len(lines) == 1 and "rerun" in lines[0], (where, err[-2000:])
+        for student, record in _records(work).items():
+            assert record == want_records[student], (where, student)
+        rerun = _batch(submitted, work)
+        assert rerun.returncode == 0, (where, rerun.stderr[-2000:])
+        assert _grades(work) == want_csv, where
+        assert _scores(work) == want, where
+    assert not list(work.rglob(".tmp-*"))
