@@ -208,3 +208,23 @@ def test_interrupts_at_20_moments_never_change_a_grade(clean, tmp_path):
         assert _grades(work) == want_csv, where
         assert _scores(work) == want, where
     assert not list(work.rglob(".tmp-*"))
+
+
+def test_the_gradebook_step_skips_a_notebook_of_another_assignment(clean, tmp_path):
+    """nbgrader's own steps would crash the whole class on it (OverwriteCells looks for cells it lacks): the
+    gradebook gets 0 for each of its grade cells and no autograded notebook, and everyone else is written."""
+    from nbgrader.api import Gradebook
+    from autograder import batch, render, store
+    submitted, out, _ = clean
+    shutil.copytree(out, tmp_path / "out")
+    s = store.Store(tmp_path / "out")
+    found, _ = batch.find_submissions(submitted, [A])
+    paths = {student: path for (_, student), path in found.items()}
+    db = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    render.assignment(s, A, render.stored_results(s, A), gradebook=db, submissions=paths, within=submitted)
+    assert (tmp_path / course_config.AUTOGRADED_DIR / "complete" / A / f"{A}.ipynb").exists()
+    assert not (tmp_path / course_config.AUTOGRADED_DIR / "other_one").exists()
+    with Gradebook(db, course_config.COURSE_ID) as gb:
+        grades = gb.find_submission_notebook(A, A, "other_one").grades
+        assert grades and all((g.auto_score or 0) == 0 for g in grades)
+        assert gb.find_submission(A, "complete").score == sum(c["points"] for c in report.test_cells(A))
