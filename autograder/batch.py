@@ -18,10 +18,11 @@ import traceback
 from pathlib import Path
 
 import course_config
-from autograder import answers, checks, fingerprint, grade, notebooks, reference, render, report, sandbox
+from autograder import answers, checks, fingerprint, grade, notebooks, reference, render, report
+from autograder.worker import sandbox
 from autograder import store as storage
 from autograder.results import FINISHED_STATUSES
-from autograder.zygote import Zygote
+from autograder.worker.zygote import Zygote
 
 
 class BatchError(Exception):

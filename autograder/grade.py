@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 import course_config
-from autograder import checks, extract, notebooks, report, sandbox
-from autograder.worker_client import AnswerError, Worker, WorkerDied
+from autograder import checks, extract, notebooks, report
+from autograder.worker import sandbox
+from autograder.worker.client import AnswerError, Worker, WorkerDied
 
 CHECKS_MODULE = Path(checks.__file__).resolve().parent / "test_cells.py"
 

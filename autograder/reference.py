@@ -11,7 +11,8 @@ import hashlib
 import json
 
 import course_config
-from autograder import checks, execute, extract, notebooks
+from autograder import checks, extract, notebooks
+from autograder.worker import execute
 
 
 def solutions_path(assignment):

@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import course_config  # noqa: E402
-from autograder import checks, examples, extract, grade, notebooks, reference  # noqa: E402
+from autograder import checks, extract, grade, notebooks, reference  # noqa: E402
 
 ASSIGNMENT = "normalising_flows"
 
@@ -43,8 +43,8 @@ def floor():
 
 def memory():
     """Peak resident memory of one worker grading the solutions, of the grader, and of the zygote."""
-    from autograder.worker_client import Worker
-    from autograder.zygote import Zygote
+    from autograder.worker.client import Worker
+    from autograder.worker.zygote import Zygote
     nb = notebooks.read(course_config.ROOT / course_config.SOLUTION_DIR / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     sources, _ = extract.student_code(nb, ASSIGNMENT)
     with Zygote() as zygote:
@@ -133,9 +133,9 @@ def training(steps, repeats):
 def sandbox_startup(n=30):
     """Milliseconds to start and to stop one worker (a one-line notebook) in each containment this host
     offers, against no containment: the difference is the sandbox's own cost per worker."""
-    from autograder import sandbox
-    from autograder.worker_client import Worker
-    from autograder.zygote import Zygote
+    from autograder.worker import sandbox
+    from autograder.worker.client import Worker
+    from autograder.worker.zygote import Zygote
     modes = ["none"]
     for mode in ("namespaces", "uid"):
         try:

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 import course_config
-from autograder import batch, checks, examples, notebooks, report, render
+from autograder import checks, examples, notebooks, report, render
 from conftest import read_results, run_batch
 
 ASSIGNMENT = "normalising_flows"

@@ -8,7 +8,6 @@ import zipfile
 from pathlib import Path
 
 import nbformat
-import pytest
 
 import course_config
 from autograder import batch, examples, nbgrader_path, notebooks

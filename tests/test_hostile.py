@@ -17,7 +17,7 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 import course_config
-from autograder import batch, checks, examples, notebooks, report
+from autograder import checks, examples, notebooks, report
 from conftest import read_results, run_batch
 
 ASSIGNMENT = "normalising_flows"

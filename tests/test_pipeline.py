@@ -9,7 +9,8 @@ import nbformat
 import pytest
 
 import course_config
-from autograder import execute, notebooks, validate
+from autograder import notebooks, validate
+from autograder.worker import execute
 
 ASSIGNMENTS = course_config.ASSIGNMENTS
 ROOT = course_config.ROOT

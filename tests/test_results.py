@@ -26,7 +26,7 @@ def _result(status="failed", message="wrong", **kwargs):
 RUN_CHECKS = textwrap.dedent("""
     import json, sys
     from autograder import checks, grade
-    from autograder.worker_client import WorkerDied
+    from autograder.worker.client import WorkerDied
     nf = checks.protocol("normalising_flows")
     kind = sys.argv[1]
 

@@ -29,7 +29,8 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 import course_config
-from autograder import batch, examples, notebooks, report, sandbox
+from autograder import batch, examples, report
+from autograder.worker import sandbox
 from conftest import read_results, run_batch
 
 ASSIGNMENT = "normalising_flows"
@@ -268,7 +269,7 @@ def _leftovers(before, seconds=15):
         for pid, (uid, ppid, sid, state, cmd) in _processes().items():
             if pid in before or pid == os.getpid() or state == "Z" or "multiprocessing.resource_tracker" in cmd:
                 continue  # (the pool's resource tracker belongs to this process and ends with it)
-            if ppid == os.getpid() or sid == session and (uid >= sandbox.UID_BASE or "autograder.zygote" in cmd):
+            if ppid == os.getpid() or sid == session and (uid >= sandbox.UID_BASE or "autograder.worker.zygote" in cmd):
                 left[pid] = (uid, state, cmd[:120])
         if not left or time.monotonic() > deadline:
             return left
@@ -454,8 +455,8 @@ print('SEEN', seen)
 def test_a_worker_sees_no_grader_file_and_no_network(mode):
     if mode == "uid" and sandbox.landlock_abi() < 1:
         pytest.skip("no Landlock on this host")
-    from autograder.worker_client import Worker
-    from autograder.zygote import Zygote
+    from autograder.worker.client import Worker
+    from autograder.worker.zygote import Zygote
     paths = [str(ROOT / "autograder" / "reference" / f"{ASSIGNMENT}.json"), str(ROOT / "solutions"),
              str(ROOT / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), str(ROOT / "tests"), str(ROOT / ".git")]
     with Zygote(mode=sandbox.detect(force=mode)) as zygote:
@@ -544,7 +545,7 @@ def test_grading_refuses_without_a_sandbox_unless_told(tmp_path, monkeypatch):
 
 
 def test_a_long_line_is_refused_in_linear_time():
-    from autograder import wire
+    from autograder.worker import wire
     buf = wire.LineBuffer(16 * 2**20)
     started = time.monotonic()
     with pytest.raises(wire.LineTooLong):

@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 import course_config
-from autograder import notebooks, wire
+from autograder import notebooks
+from autograder.worker import wire
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 

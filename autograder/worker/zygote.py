@@ -1,12 +1,12 @@
 """The zygote: a pre-warmed process that forks one sandboxed worker per request.
 
-It is a fresh interpreter (``python -m autograder.zygote``), not a fork of the grader: forking a process that
+It is a fresh interpreter (``python -m autograder.worker.zygote``), not a fork of the grader: forking a process that
 has already run a TensorFlow op can deadlock TF's thread pools in the child, and a fresh interpreter holds
 none of the grader's state (no reference value, no check result). It imports TensorFlow, TFP and Keras
 once, runs no op, and then only forks. A fork costs about 0.1 s against 5-6 s for the imports.
 
-Each forked child enters its sandbox (``autograder.sandbox``) before it reads a line of student code, then
-becomes the worker (``autograder.worker_child``). When the grader has killed a worker, it asks the zygote to
+Each forked child enters its sandbox (``autograder.worker.sandbox``) before it reads a line of student code, then
+becomes the worker (``autograder.worker.child``). When the grader has killed a worker, it asks the zygote to
 reap it, and the zygote removes whatever the worker's sandbox left (its cgroups; in the uid fallback, its
 processes and work directory).
 """
@@ -20,7 +20,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from autograder import sandbox
+from autograder.worker import sandbox
 
 
 class Zygote:
@@ -43,7 +43,7 @@ class Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "MPLBACKEND": "Agg"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "autograder.zygote", str(theirs.fileno()), "1" if preload else "0"],
+            [sys.executable, "-m", "autograder.worker.zygote", str(theirs.fileno()), "1" if preload else "0"],
             pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL)
         theirs.close()
         self.sock, self.pid = ours, self.process.pid
@@ -172,7 +172,7 @@ def main(sock, preload):
 
 def _serve(sock, plans, busy):
     """Answer the grader's commands until it closes its socket."""
-    from autograder import worker_child
+    from autograder.worker import child
     while True:
         data = sock.recv(65536)
         if not data:
@@ -191,7 +191,7 @@ def _serve(sock, plans, busy):
                     ours.close()
                     os.close(out_r)
                     sandbox.contain(plan, {theirs.fileno(), out_w},
-                                    lambda: worker_child.main(theirs, out_w, plan.support_inside, plan.limits))
+                                    lambda: child.main(theirs, out_w, plan.support_inside, plan.limits))
                 except BaseException as e:  # noqa: BLE001 (the sandbox could not be built: say why)
                     try:
                         os.write(out_w, f"\n[grader] the sandbox could not be set up: {e}\n".encode())
@@ -219,5 +219,5 @@ def _serve(sock, plans, busy):
             sock.send(json.dumps({"status": status}).encode())
 
 
-if __name__ == "__main__":  # python -m autograder.zygote FD PRELOAD
+if __name__ == "__main__":  # python -m autograder.worker.zygote FD PRELOAD
     main(socket.socket(fileno=int(sys.argv[1])), sys.argv[2] == "1")

@@ -1,7 +1,7 @@
 """The worker: runs one submission's code inside its sandbox and answers narrow questions about it.
 
 It runs the submission's code cells with Jupyter semantics, then answers requests from the grader, one JSON
-line each (``autograder.wire``). It never sees a reference value and never computes a verdict.
+line each (``autograder.worker.wire``). It never sees a reference value and never computes a verdict.
 
 Output: the cells' printed output goes to the pipe the grader drains (capped), followed by an end marker
 the grader chose. While it answers the checks, its stdout and stderr point at ``/dev/null``, and the grader
@@ -14,7 +14,7 @@ import os
 import sys
 
 # Imported here, in the zygote: inside the sandbox the grader's files are out of reach.
-from autograder import execute, wire
+from autograder.worker import execute, wire
 
 
 def main(sock, out_w, support, limits):

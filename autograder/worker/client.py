@@ -10,7 +10,7 @@ import signal
 import threading
 import time
 
-from autograder import sandbox, wire
+from autograder.worker import sandbox, wire
 
 
 class WorkerDied(Exception):
