@@ -204,12 +204,12 @@ def _run(args, course_config):
             return 0
         return validate.main()
     if args.command == "reference":
-        from autograder import checks, reference
+        from autograder import reference
         status = 0
         for assignment in course_config.ASSIGNMENTS:
             values = reference.build(assignment)
             if args.check:
-                stale = reference.differences(values, checks.load_reference(assignment))
+                stale = reference.differences(values, reference.load_reference(assignment))
                 for line in stale:
                     print(f"{assignment}: {line}")
                 print(f"{assignment}: " + ("reference values are up to date" if not stale

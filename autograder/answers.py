@@ -23,7 +23,7 @@ import math
 from pathlib import Path
 
 import course_config
-from autograder import checks, notebooks, render, report
+from autograder import course, notebooks, render
 from autograder import store as storage
 from autograder.results import HandScore
 
@@ -31,7 +31,6 @@ ANSWERS_FILE = storage.WRITTEN_ANSWERS
 PAGE_FILE = "answers.html"
 TEMPLATE_FILE = "manual_scores.csv"
 COLUMNS = ("student", "grade_id", "max_points", "score", "comment")
-BEGIN, END = "BEGIN SOLUTION", "END SOLUTION"
 
 
 class ManualError(Exception):
@@ -40,28 +39,6 @@ class ManualError(Exception):
     def __init__(self, problems):
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
-
-
-def questions(assignment):
-    """[{grade_id, points, question, model}] for the hand-graded cells of the source notebook, in order:
-    ``question`` is the markdown cell just above the answer cell, ``model`` the solution region (model answer
-    and rubric)."""
-    cells = checks.source_cells(assignment)
-    out = []
-    for i, cell in enumerate(cells):
-        meta = notebooks.grade_meta(cell)
-        if not (meta.get("grade") and meta.get("solution") and cell.cell_type == "markdown"):
-            continue
-        above = cells[i - 1] if i and cells[i - 1].cell_type == "markdown" else None
-        out.append({"grade_id": meta["grade_id"], "points": meta["points"],
-                    "question": above.source if above is not None else "", "model": _region(cell.source)})
-    return out
-
-
-def _region(source):
-    lines = source.splitlines()
-    inside = [i for i, line in enumerate(lines) if BEGIN in line or END in line]
-    return "\n".join(lines[inside[0] + 1:inside[-1]]).strip() if len(inside) >= 2 else source.strip()
 
 
 def _answer(nb, grade_id):
@@ -80,7 +57,7 @@ def _answer(nb, grade_id):
 def store(rows, paths, store, assignment, within=None):
     """Record ``assignment``'s written answers for ``rows``' students: {student: {grade_id: {status, text}}},
     read from their submissions ``paths`` ({student: notebook}), in the batch's ``store``."""
-    ids = [q["grade_id"] for q in questions(assignment)]
+    ids = [q["grade_id"] for q in course.questions(assignment)]
     found = {}
     for student in rows:
         try:
@@ -163,7 +140,7 @@ def export(out, force=False):
         folder = Path(out) / assignment
         answers = storage.Store(out).written_answers(assignment) or {}
         items = [{**q, "question_html": _markdown(q["question"]), "model_html": _markdown(q["model"])}
-                 for q in questions(assignment)]
+                 for q in course.questions(assignment)]
         students = sorted(answers)
         html = page.render(assignment=assignment, items=items, students=students, answers=answers,
                            template=TEMPLATE_FILE)
@@ -182,7 +159,7 @@ def export(out, force=False):
                 if (student, q["grade_id"]) in have:
                     continue
                 blank = answers[student][q["grade_id"]]["status"] != "answered"
-                w.writerow([report.csv_text(student), q["grade_id"], q["points"], 0 if blank else "",
+                w.writerow([render.csv_text(student), q["grade_id"], q["points"], 0 if blank else "",
                             "No response." if blank else ""])
                 added += 1
         if added or not kept:
@@ -206,7 +183,7 @@ def _existing_rows(path):
 
 def _plain(name):
     """A student name as the template wrote it, without the quote that keeps a spreadsheet from running it."""
-    return name[1:] if name.startswith("'") and report.csv_text(name[1:]) == name else name
+    return name[1:] if name.startswith("'") and render.csv_text(name[1:]) == name else name
 
 
 def _students(out, assignment):
@@ -216,7 +193,7 @@ def _students(out, assignment):
 def read_scores(out, scores_csv):
     """Check every row of ``scores_csv`` against ``out``: {(assignment, student, grade_id): (score, comment)}.
     Rows with an empty score are not graded yet and are skipped. Raises ManualError listing every problem."""
-    points = {q["grade_id"]: (a, q["points"]) for a in course_config.ASSIGNMENTS for q in questions(a)}
+    points = {q["grade_id"]: (a, q["points"]) for a in course_config.ASSIGNMENTS for q in course.questions(a)}
     students = {a: set(_students(out, a)) for a in course_config.ASSIGNMENTS}
     problems, scores = [], {}
     try:

@@ -18,7 +18,7 @@ import traceback
 from pathlib import Path
 
 import course_config
-from autograder import answers, checks, fingerprint, grade, notebooks, reference, render, report
+from autograder import answers, course, fingerprint, grade, notebooks, reference, render
 from autograder.worker import sandbox
 from autograder import store as storage
 from autograder.results import FINISHED_STATUSES
@@ -49,7 +49,7 @@ def _which(path, present=(), within=None):
         nb = notebooks.read(path, _read(path, within))
     except notebooks.NotebookError:
         nb = None
-    found = checks.detect(nb, path.name)
+    found = course.detect(nb, path.name)
     if found:
         return found
     return next(iter(present)) if len(present) == 1 else course_config.ASSIGNMENTS[0]
@@ -156,7 +156,7 @@ def grade_one(path, zygote, assignment, limits=None, within=None):
         if _STOP["signal"]:  # its zygote was killed to stop the batch: not a failure of the grader
             raise KeyboardInterrupt from None
         traceback.print_exc(file=sys.stderr)
-        result = report.grader_failed(assignment, e)
+        result = grade.grader_failed(assignment, e)
     if _STOP["signal"]:  # graded while stopping (its zygote was killed): not a verdict
         raise KeyboardInterrupt
     return result
@@ -310,7 +310,7 @@ def _graded(todo, mode, jobs, limits, within):
             try:
                 result = future.result()
             except Exception as e:  # noqa: BLE001 (a slot died: a grader_error row, never a record)
-                result = report.grader_failed(futures[future][0], e)
+                result = grade.grader_failed(futures[future][0], e)
             yield futures[future], result
     except BaseException:
         for process in list((pool._processes or {}).values()):  # stop now: in-flight work is discarded
@@ -427,12 +427,12 @@ def _render(submissions, done, store, directory, gradebook):
 def table(rows, assignment):
     """The score table of one assignment's batch: a column per autograded item and per written answer (``-``
     until a TA scores it), the status when it is not ``graded``, and the total out of the assignment's max."""
-    items = list(checks.items(assignment))
+    items = list(course.items(assignment))
     written = render.written_questions(assignment)
     maxima = {}
-    for c in report.test_cells(assignment):
+    for c in course.test_cells(assignment):
         maxima[c["item"]] = maxima.get(c["item"], 0) + c["points"]
-    maxima.update(report.manual_cells(assignment))
+    maxima.update(course.manual_cells(assignment))
     short = [f"ex{n}" for n in range(1, len(items) + 1)] + [f"w{n}" for n in range(1, len(written) + 1)]
     width = max([len(s) for s in rows] + [7])
     lines = [f"{assignment}:", f"{'student':<{width}} " + " ".join(f"{s:>11}" for s in short) + f" {'total':>9}"]

@@ -3,7 +3,7 @@ import re
 from dataclasses import dataclass, field
 
 import course_config
-from autograder import checks, notebooks
+from autograder import course, notebooks
 
 _ASSIGNS = re.compile(r"^([A-Z_][A-Z0-9_]*)\s*=", re.M)
 
@@ -95,7 +95,7 @@ def labelled_code(nb, assignment):
         code.notes.append("The parameters cell was not found, so your notebook ran with its own training budget.")
     ids = {notebooks.grade_meta(c).get("grade_id") for c in nb.cells}
     texts = {c.source.strip() for c in nb.cells}
-    if not any(i and i.startswith(checks.items(assignment)) for i in ids) and not (known_tests & texts):
+    if not any(i and i.startswith(course.items(assignment)) for i in ids) and not (known_tests & texts):
         code.notes.append(f"This notebook does not look like the `{assignment}` assignment (none of its graded "
                           "cells are here). Did you submit the right file?")
     return code

@@ -13,7 +13,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from autograder import checks, store
+from autograder import course, store
 from autograder.results import typed
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -78,7 +78,7 @@ def _env(kind):
 
 def _context(result, student, for_gradescope, settings=None):
     result = typed(result)
-    catalogue = checks.protocol(result.assignment).MISTAKES
+    catalogue = course.protocol(result.assignment).MISTAKES
     items = []
     for item, found in result.items():
         shown = [c for c in found if not (for_gradescope and c.hidden)]
@@ -107,7 +107,7 @@ def html_feedback(result, student=None):
 def summarise(rows, assignment):
     """Numbers for the instructor: totals, pass rates per check, mistake counts, limit hits, lateness."""
     rows = {student: typed(r) for student, r in rows.items()}
-    catalogue = checks.protocol(assignment).MISTAKES
+    catalogue = course.protocol(assignment).MISTAKES
     totals = [r.score for r in rows.values()]
     best = max((r.max_score for r in rows.values()), default=0)
     per_check, mistakes, limits, statuses = {}, Counter(), [], Counter()

@@ -23,6 +23,7 @@ import json
 from pathlib import Path
 
 import course_config
+from autograder import course, reference
 
 PACKAGE = Path(__file__).resolve().parent
 
@@ -78,15 +79,13 @@ def checks_digest(assignment):
 
 @functools.cache
 def reference_digest(assignment):
-    from autograder import checks
-    path = checks.reference_file(assignment)
+    path = reference.reference_file(assignment)
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "absent"
 
 
 @functools.cache
 def points_digest(assignment):
-    from autograder import report
-    return _digest_json([report.test_cells(assignment), report.manual_cells(assignment)])
+    return _digest_json([course.test_cells(assignment), course.manual_cells(assignment)])
 
 
 def settings_digest(assignment, limits=None):

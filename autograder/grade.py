@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import course_config
-from autograder import checks, extract, notebooks, report
+from autograder import checks, course, extract, notebooks, reference
+from autograder.results import CheckResult, Note, SubmissionResult
 from autograder.worker import sandbox
 from autograder.worker.client import AnswerError, Worker, WorkerDied
 
@@ -41,7 +42,7 @@ class _Plugin:
 
     def __init__(self, assignment, ask, reference, cells=None):
         self._assignment, self._ask, self._ref = assignment, ask, reference
-        cells = cells if cells is not None else report.check_results(assignment, "missing", "this check did not run")
+        cells = cells if cells is not None else check_results(assignment, "missing", "this check did not run")
         self.checks = {c.test_id: c for c in cells}
         self._decided, self._current, self._limit_hits = set(), None, {}
 
@@ -51,7 +52,7 @@ class _Plugin:
             self._limit_hits.setdefault(self._current, str(error))
 
     def pytest_configure(self, config):
-        for item in checks.items(self._assignment):
+        for item in course.items(self._assignment):
             config.addinivalue_line("markers", f"{item}: checks of the graded item {item}")
 
     def pytest_generate_tests(self, metafunc):
@@ -108,7 +109,7 @@ def run_checks(assignment, ask, reference, plugin=None):
 
 
 def _asker(assignment, worker, on_death=None):
-    nf = checks.protocol(assignment)
+    nf = course.protocol(assignment)
 
     def ask(request):
         try:
@@ -130,15 +131,15 @@ def grade(path, zygote, assignment, limits=None, within=None):
     try:
         nb = notebooks.read(path, notebooks.submission_bytes(path, limits["submission_bytes"], within))
     except notebooks.NotSubmitted as e:
-        return report.not_graded(assignment, "missing", f"Nothing was submitted for this assignment ({e}).",
+        return not_graded(assignment, "missing", f"Nothing was submitted for this assignment ({e}).",
                                  started)
     except notebooks.NotebookError as e:
-        return report.not_graded(assignment, "unreadable", f"Your notebook could not be read: {e}.", started,
+        return not_graded(assignment, "unreadable", f"Your notebook could not be read: {e}.", started,
                                  advice="Every item scores 0. Download a fresh copy of the release, paste your "
                                         "work into it, and submit again.")
-    belongs = checks.detect(nb)
+    belongs = course.detect(nb)
     if belongs is not None and belongs != assignment:
-        return report.not_graded(
+        return not_graded(
             assignment, "wrong_assignment",
             f"This notebook is the `{belongs}` assignment, but it was submitted for `{assignment}`.", started,
             advice=f"Nothing of it was graded here. Submit your `{assignment}.ipynb` for `{assignment}` (and this "
@@ -150,10 +151,64 @@ def grade(path, zygote, assignment, limits=None, within=None):
             worker.start()
         except WorkerDied:
             pass  # every check will report the same reason
-        reference = checks.load_reference(assignment)
-        plugin = _Plugin(assignment, None, reference)
+        values = reference.load_reference(assignment)
+        plugin = _Plugin(assignment, None, values)
         plugin._ask = _asker(assignment, worker, plugin.worker_died)
-        found = run_checks(assignment, plugin._ask, reference, plugin)
-    result = report.assemble(assignment, list(found.values()), code, worker, started)
+        found = run_checks(assignment, plugin._ask, values, plugin)
+    result = assemble(assignment, list(found.values()), code, worker, started)
     result.sandbox = sandbox.describe(zygote.mode)
     return result
+
+
+# ---- the result of a submission, from what the worker and the checks found -----------------------------------
+def check_results(assignment, status="missing", message=""):
+    """One CheckResult per graded test cell of the source notebook, all with the same status."""
+    return [CheckResult(test_id=c["test_id"], item=c["item"], description=c["description"], points=c["points"],
+                        hidden=c["hidden"], status=status, message=message) for c in course.test_cells(assignment)]
+
+
+def not_graded(assignment, status, reason, started, advice="", check_status="missing"):
+    """A result for a submission whose checks never ran: ``status`` says why (missing, unreadable,
+    grader_error, unavailable); every check scores 0 with ``reason``."""
+    return SubmissionResult(assignment=assignment, checks=check_results(assignment, check_status, reason),
+                            status=status, reason=(reason + " " + advice).strip(), manual=course.manual_cells(assignment),
+                            execution_time=time.monotonic() - started)
+
+
+def grader_failed(assignment, error):
+    """The grader itself failed on a submission (a bug, a slot that died): every check is an error."""
+    reason = (f"The grader failed on this submission ({type(error).__name__}: {error}). "
+              "Your instructor has been told; it will be graded again when the grader runs next.")
+    return not_graded(assignment, "grader_error", reason, time.monotonic(), check_status="error")
+
+
+def unavailable(assignment, reason):
+    """No grading is possible here (no sandbox): nothing about the submission was judged."""
+    return not_graded(assignment, "unavailable", f"Grading is unavailable: {reason}", time.monotonic(),
+                      advice="Nothing about your submission was judged; please tell your instructor.",
+                      check_status="error")
+
+
+def _last_line(text):
+    lines = [ln for ln in str(text).strip().splitlines() if ln.strip()]
+    return (lines[-1] if lines else "")[:300]
+
+
+def assemble(assignment, found, code, worker, started):
+    """The SubmissionResult of a submission whose checks ran: ``found`` the CheckResults from the plugin,
+    ``code`` the extract.Code the worker ran (its labels name cells as the student sees them)."""
+    def label(i):
+        return code.labels[i] if 0 <= i < len(code.labels) else "one of your cells"
+    notes = [Note("info", text) for text in code.notes]
+    for i, why in worker.skips:
+        notes.append(Note("limit", f"{label(i)} was skipped: while running it, {why}", where=label(i)))
+    for i, message in worker.cell_errors[:10]:
+        notes.append(Note("cell_error", _last_line(message), where=label(i)))
+    if len(worker.cell_errors) > 10:
+        notes.append(Note("cell_error", f"... and {len(worker.cell_errors) - 10} more cells raised an error"))
+    for death in dict.fromkeys(worker.deaths):
+        notes.append(Note("limit", death))
+    output = worker.output.text().strip()
+    return SubmissionResult(assignment=assignment, checks=list(found), notes=notes,
+                            cell_output=output[-4000:] if output else "", manual=course.manual_cells(assignment),
+                            execution_time=time.monotonic() - started)

@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 
 import course_config
-from autograder import checks, notebooks
+from autograder import course, notebooks
 
 BIN = Path(sys.executable).parent
 
@@ -91,7 +91,7 @@ def register_assignment(gb, db_url, assignment):
     from nbgrader.api import MissingEntry
     from nbgrader.converters import GenerateAssignment
     from nbgrader.preprocessors import SaveCells
-    source = [notebooks.grade_meta(c)["grade_id"] for c in checks.source_cells(assignment)
+    source = [notebooks.grade_meta(c)["grade_id"] for c in course.source_cells(assignment)
               if notebooks.grade_meta(c).get("grade")]
     try:
         known = {g.name for g in gb.find_notebook(assignment, assignment).grade_cells}

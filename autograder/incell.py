@@ -5,7 +5,9 @@ This is the convenient path, not the tamper-proof one: the student's code shares
 """
 import inspect
 
-from autograder.checks import assignment_of_test, load_reference, protocol, run_test_cell
+from autograder.checks import run_test_cell
+from autograder.course import assignment_of_test, protocol
+from autograder.reference import load_reference
 
 
 def check_hidden(test_id, namespace=None):

@@ -2,6 +2,7 @@
 import errno
 import json
 import os
+import re
 import stat
 import warnings
 from pathlib import Path
@@ -180,3 +181,36 @@ def normalise_tree(*roots):
                 path.write_text(after, encoding="utf-8")
                 changed.append(path)
     return changed
+
+
+# ---- nbgrader's regions: the one place that knows its delimiters ---------------------------------------------
+SOLUTION_MARKERS = re.compile(r"BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS|END HIDDEN TESTS")
+
+
+# nbgrader finds a region by a delimiter *anywhere in a line*, whatever the comment characters around it:
+# `### BEGIN SOLUTION` in code, `<!-- BEGIN SOLUTION -->` (or `### BEGIN SOLUTION`) in markdown.
+DELIMITERS = {"SOLUTION": ("BEGIN SOLUTION", "END SOLUTION"),
+              "HIDDEN TESTS": ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")}
+
+
+def split_regions(source, kind="SOLUTION"):
+    """Read a cell the way nbgrader's ClearSolutions does: (lines outside the regions, lines inside them, errors).
+
+    Delimiter lines belong to neither. Errors are what nbgrader would refuse: a nested BEGIN, an END without a
+    BEGIN (nbgrader ignores it silently, which hides a typo), a region never closed."""
+    begin, end = DELIMITERS[kind]
+    outside, inside, errors, open_at = [], [], [], None
+    for n, line in enumerate(source.splitlines(), 1):
+        if begin in line:
+            if open_at is not None:
+                errors.append(f"line {n}: {begin} inside the region opened on line {open_at}")
+            open_at = n
+        elif end in line:
+            if open_at is None:
+                errors.append(f"line {n}: {end} without a {begin} before it")
+            open_at = None
+        else:
+            (outside if open_at is None else inside).append(line)
+    if open_at is not None:
+        errors.append(f"line {open_at}: {begin} is never closed by {end}")
+    return outside, inside, errors

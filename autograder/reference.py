@@ -9,10 +9,11 @@ to go on while any assignment's values are stale.
 """
 import hashlib
 import json
+from pathlib import Path
 
 import course_config
-from autograder import checks, extract, notebooks
-from autograder.worker import execute
+from autograder import checks, course, extract, notebooks
+from autograder.worker import execute, wire
 
 
 def solutions_path(assignment):
@@ -37,7 +38,7 @@ def solution_namespace(assignment):
 
 
 def build(assignment):
-    return checks.build_reference(assignment, solution_namespace(assignment))
+    return build_reference(assignment, solution_namespace(assignment))
 
 
 def differences(new, old, rtol=1e-5, atol=1e-6, prefix=""):
@@ -65,28 +66,28 @@ def differences(new, old, rtol=1e-5, atol=1e-6, prefix=""):
 def inputs_digest(assignment):
     """A digest of everything the reference values of ``assignment`` are computed from: every item's hidden
     requests, the code cells of the solutions notebook, and the short budget they run at."""
-    requests = {item: checks.item_module(assignment, item).REQUESTS for item in checks.items(assignment)}
+    requests = {item: checks.item_module(assignment, item).REQUESTS for item in course.items(assignment)}
     code = [c.source for c in notebooks.read(solutions_path(assignment)).cells if c.cell_type == "code"]
-    text = json.dumps({"requests": checks._encode(requests), "solutions": code,
+    text = json.dumps({"requests": _encode(requests), "solutions": code,
                        "budget": course_config.SHORT_BUDGET.get(assignment)}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def inputs_file(assignment):
-    return checks.reference_file(assignment).with_suffix(".inputs.json")
+    return reference_file(assignment).with_suffix(".inputs.json")
 
 
 def save(assignment, values):
     """Store freshly built values and the digest of their inputs; returns the reference file's path."""
     from autograder import store
-    path = checks.save_reference(assignment, values)
+    path = save_reference(assignment, values)
     store.write_json(inputs_file(assignment), {"inputs_sha256": inputs_digest(assignment)})
     return path
 
 
 def stale(assignment):
     """Why the stored reference values of ``assignment`` cannot be trusted, in one line, or None."""
-    if not checks.reference_file(assignment).exists():
+    if not reference_file(assignment).exists():
         return f"{assignment}: there are no reference values; run make reference"
     try:
         stored = json.loads(inputs_file(assignment).read_text()).get("inputs_sha256")
@@ -103,3 +104,42 @@ def stale(assignment):
 def refuse_stale(assignments=None):
     """One line per assignment whose reference values are stale (empty: all are current)."""
     return [line for a in (assignments or course_config.ASSIGNMENTS) if (line := stale(a))]
+
+
+# ---- where reference values are stored -----------------------------------------------------------------------
+REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
+
+
+#: One array codec for the whole grader: reference values are stored the way answers travel from the worker
+#: (``wire``: JSON with arrays as .npy bytes, dtype and shape included, never pickle).
+_encode, _decode = wire._encode, wire._decode
+
+
+def reference_file(assignment):
+    return REFERENCE_DIR / f"{assignment}.json"
+
+
+def save_reference(assignment, values):
+    path = reference_file(assignment)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # One line per (item, request): diffs show which reference values changed.
+    lines = []
+    for item in sorted(values):
+        entries = [f"  {json.dumps(name)}: {json.dumps(_encode(v))}" for name, v in sorted(values[item].items())]
+        lines.append(f" {json.dumps(item)}: {{" + ("\n" + ",\n".join(entries) + "\n }" if entries else "}"))
+    path.write_text("{\n" + ",\n".join(lines) + "\n}\n")
+    return path
+
+
+def load_reference(assignment):
+    path = reference_file(assignment)
+    if not path.exists():
+        raise FileNotFoundError(f"no reference values at {path}; run `make reference`")
+    return _decode(json.loads(path.read_text()))
+
+
+def build_reference(assignment, namespace):
+    """Answer every hidden request from a namespace holding the solutions' objects."""
+    answer = course.protocol(assignment).answer
+    return {item: {name: answer(namespace, req) for name, req in checks.item_module(assignment, item).REQUESTS.items()}
+            for item in course.items(assignment)}

@@ -11,7 +11,7 @@ import csv
 import io
 
 import course_config
-from autograder import checks, feedback, report, store as storage
+from autograder import course, feedback, store as storage
 from autograder.results import SubmissionResult
 
 
@@ -23,7 +23,7 @@ def results_json(result, settings=None):
 
 def written_questions(assignment):
     """grade_ids of the written answers graded by hand, in notebook order."""
-    return [gid for gid, _ in report.manual_cells(assignment)]
+    return [gid for gid, _ in course.manual_cells(assignment)]
 
 
 CSV_AFTER_ITEMS = ["total", "max", "status", "late", "minutes_late", "submitted_at", "sid", "email"]
@@ -33,18 +33,18 @@ def grades_csv(rows, assignment):
     """grades.csv as text: a row per student, a column per autograded item and per written answer (empty until
     a TA scores it), the total, one ``max`` for the assignment (autograded plus written), then how the
     submission went (status, lateness, and the student id and email Gradescope gave, when it did)."""
-    items, written = list(checks.items(assignment)), written_questions(assignment)
+    items, written = list(course.items(assignment)), written_questions(assignment)
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["student"] + items + written + CSV_AFTER_ITEMS)
     for student, r in rows.items():
         s = r.item_scores()
         late, who = r.lateness, (r.students[0] if r.students else None)
-        w.writerow([report.csv_text(student)] + [f"{s.get(i, 0):g}" for i in items]
+        w.writerow([csv_text(student)] + [f"{s.get(i, 0):g}" for i in items]
                    + [f"{r.hand[g].score:g}" if g in r.hand else "" for g in written]
                    + [f"{r.score:g}", f"{r.max_score:g}", r.status, int(bool(late and late.late)),
                       late.minutes_late if late else "", (late.submitted_at or "") if late else "",
-                      report.csv_text(who.sid or "") if who else "", report.csv_text(who.email or "") if who else ""])
+                      csv_text(who.sid or "") if who else "", csv_text(who.email or "") if who else ""])
     return buf.getvalue()
 
 
@@ -86,3 +86,9 @@ def stored_results(store, assignment):
             r = SubmissionResult.from_gradescope(data).autograded()
         out[name] = r
     return out
+
+
+def csv_text(value):
+    """A text cell a spreadsheet will not run as a formula (OWASP's advice: prefix a quote)."""
+    value = str(value)
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -1,14 +1,7 @@
 """Checks on a generated release and solutions: no leaks, complete grading metadata, a points table."""
-import re
 
 import course_config
-from autograder import notebooks
-
-SOLUTION_MARKERS = re.compile(r"BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS|END HIDDEN TESTS")
-# nbgrader finds a region by a delimiter *anywhere in a line*, whatever the comment characters around it:
-# `### BEGIN SOLUTION` in code, `<!-- BEGIN SOLUTION -->` (or `### BEGIN SOLUTION`) in markdown.
-DELIMITERS = {"SOLUTION": ("BEGIN SOLUTION", "END SOLUTION"),
-              "HIDDEN TESTS": ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")}
+from autograder import course, notebooks
 
 
 def paths(assignment):
@@ -19,35 +12,12 @@ def paths(assignment):
             root / course_config.SOLUTION_DIR / assignment / name)
 
 
-def split_regions(source, kind="SOLUTION"):
-    """Read a cell the way nbgrader's ClearSolutions does: (lines outside the regions, lines inside them, errors).
-
-    Delimiter lines belong to neither. Errors are what nbgrader would refuse: a nested BEGIN, an END without a
-    BEGIN (nbgrader ignores it silently, which hides a typo), a region never closed."""
-    begin, end = DELIMITERS[kind]
-    outside, inside, errors, open_at = [], [], [], None
-    for n, line in enumerate(source.splitlines(), 1):
-        if begin in line:
-            if open_at is not None:
-                errors.append(f"line {n}: {begin} inside the region opened on line {open_at}")
-            open_at = n
-        elif end in line:
-            if open_at is None:
-                errors.append(f"line {n}: {end} without a {begin} before it")
-            open_at = None
-        else:
-            (outside if open_at is None else inside).append(line)
-    if open_at is not None:
-        errors.append(f"line {open_at}: {begin} is never closed by {end}")
-    return outside, inside, errors
-
-
 def solution_lines(source_nb):
     """Every non-trivial line inside a solution or hidden-test region of the source notebook."""
     lines = set()
     for cell in source_nb.cells:
-        for kind in DELIMITERS:
-            lines |= {ln.strip() for ln in split_regions(cell.source, kind)[1] if len(ln.strip()) > 12}
+        for kind in notebooks.DELIMITERS:
+            lines |= {ln.strip() for ln in notebooks.split_regions(cell.source, kind)[1] if len(ln.strip()) > 12}
     return lines
 
 
@@ -64,7 +34,7 @@ def solution_cell_problems(source_nb):
     for i, cell in enumerate(source_nb.cells):
         meta = notebooks.grade_meta(cell)
         name = f"cell {i} ({meta.get('grade_id') or cell.get('id')})"
-        outside, inside, errors = split_regions(cell.source)
+        outside, inside, errors = notebooks.split_regions(cell.source)
         has_region = len(outside) + len(inside) < len(cell.source.splitlines())
         if not meta.get("solution"):
             if has_region:
@@ -88,7 +58,7 @@ def leaks(source_nb, release_nb):
     problems = []
     for i, cell in enumerate(release_nb.cells):
         text = cell.source + "\n" + str(cell.get("metadata", {}))
-        if SOLUTION_MARKERS.search(text):
+        if notebooks.SOLUTION_MARKERS.search(text):
             problems.append(f"cell {i}: contains a solution or hidden-test marker")
         found = {ln for ln in secret if ln in text}
         if found:
@@ -129,11 +99,10 @@ POINTS_END = "<!-- end of points of {assignment} -->"
 def points_markdown(assignment):
     """The points table of one assignment, as Markdown: one row per graded item with its test cells' points
     (from the source notebook's nbgrader metadata, nothing else), the written answers, and the totals."""
-    from autograder import checks
     rows = points_table(notebooks.read(paths(assignment)[0]))
     items = {}
     for gid, pts, kind in rows:
-        item = gid if kind == "manual" else checks.item_of(assignment, gid)
+        item = gid if kind == "manual" else course.item_of(assignment, gid)
         items.setdefault(item, []).append((gid, pts, kind))
     lines = ["| item | test cells (points) | points |", "|---|---|---|"]
     for item, cells in items.items():
@@ -191,12 +160,12 @@ def course_problems():
         if not module or not path.exists():
             problems.append(f"{assignment}: no protocol module (course_config.CHECKS_MODULE, source/{assignment}/)")
             continue
-        for gid in checks.test_ids(assignment) + checks.items(assignment):
+        for gid in course.test_ids(assignment) + course.items(assignment):
             if gid in owner:
                 problems.append(f"grade_id {gid!r} is in both {owner[gid]} and {assignment}")
             owner[gid] = assignment
         covered = {t for t, _ in checks.graded_test_cells(assignment)}
-        problems += [f"{assignment}: test cell {t!r} has no checks" for t in checks.test_ids(assignment)
+        problems += [f"{assignment}: test cell {t!r} has no checks" for t in course.test_ids(assignment)
                      if t not in covered]
     return problems
 

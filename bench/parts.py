@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import course_config  # noqa: E402
-from autograder import checks, extract, grade, notebooks, reference  # noqa: E402
+from autograder import course, extract, grade, notebooks, reference  # noqa: E402
 
 ASSIGNMENT = "normalising_flows"
 
@@ -30,8 +30,8 @@ def _proc_kib(pid, field, name="status"):
 def floor():
     """The checks alone, on the solutions' objects in this process: no worker, no notebook cells."""
     namespace = reference.solution_namespace(ASSIGNMENT)
-    ask = checks.protocol(ASSIGNMENT).local_asker(namespace)
-    values = checks.load_reference(ASSIGNMENT)
+    ask = course.protocol(ASSIGNMENT).local_asker(namespace)
+    values = reference.load_reference(ASSIGNMENT)
     times, outcomes = [], {}
     for _ in range(5):
         started = time.perf_counter()
@@ -52,7 +52,7 @@ def memory():
                     course_config.CHECKS_MODULE[ASSIGNMENT]) as worker:
             worker.start()
             ask = grade._asker(ASSIGNMENT, worker)
-            outcomes = grade.run_checks(ASSIGNMENT, ask, checks.load_reference(ASSIGNMENT))
+            outcomes = grade.run_checks(ASSIGNMENT, ask, reference.load_reference(ASSIGNMENT))
             pids = {"worker": worker.pid, "zygote": zygote.pid, "grader": os.getpid()}
             peak = {name: _proc_kib(pid, "VmHWM") for name, pid in pids.items()}
             pss = {name: _proc_kib(pid, "Pss", "smaps_rollup") for name, pid in pids.items()}

@@ -10,14 +10,14 @@ import json  # noqa: E402
 import pytest  # noqa: E402
 
 import course_config  # noqa: E402
-from autograder import checks, notebooks, reference, validate  # noqa: E402
+from autograder import checks, course, notebooks, reference, validate  # noqa: E402
 
 ASSIGNMENT = "normalising_flows"
 
 
 def pytest_configure(config):
     for assignment in course_config.ASSIGNMENTS:
-        for item in checks.items(assignment):
+        for item in course.items(assignment):
             config.addinivalue_line("markers", f"{item}: tests of the graded item {item}")
 
 
@@ -45,10 +45,10 @@ def solution_ns(solution_ns_session):
 
 def run_test_cell(test_id, ns, assignment=ASSIGNMENT):
     """Run one test cell's checks (visible or hidden) in-process; None, or (message, catalogued mistake id)."""
-    nf = checks.protocol(assignment)
+    nf = course.protocol(assignment)
     try:
         with nf.quiet():
-            checks.run_test_cell(assignment, test_id, nf.local_asker(ns), checks.load_reference(assignment))
+            checks.run_test_cell(assignment, test_id, nf.local_asker(ns), reference.load_reference(assignment))
     except nf.CheckFailure as e:
         return str(e), e.mistake
     return None

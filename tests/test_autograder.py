@@ -7,11 +7,11 @@ import nbformat
 import pytest
 
 import course_config
-from autograder import checks, examples, notebooks, report, render
+from autograder import course, examples, notebooks, reference, render
 from conftest import read_results, run_batch
 
 ASSIGNMENT = "normalising_flows"
-CELLS = report.test_cells(ASSIGNMENT)
+CELLS = course.test_cells(ASSIGNMENT)
 POINTS = {c["test_id"]: c["points"] for c in CELLS}
 TOTAL = sum(POINTS.values())
 LIMITS = {**course_config.GRADING, "check_seconds": 8, "cell_seconds": 60}
@@ -67,8 +67,8 @@ def test_every_student_gets_a_row_and_a_results_file(graded):
         assert json.loads((out / ASSIGNMENT / student / "results.json").read_text())["score"] == \
             rows[student]["score"]
     lines = (out / ASSIGNMENT / "grades.csv").read_text().splitlines()
-    written = [gid for gid, _ in report.manual_cells(ASSIGNMENT)]
-    assert lines[0].split(",") == ["student", *checks.items(ASSIGNMENT), *written, *render.CSV_AFTER_ITEMS]
+    written = [gid for gid, _ in course.manual_cells(ASSIGNMENT)]
+    assert lines[0].split(",") == ["student", *course.items(ASSIGNMENT), *written, *render.CSV_AFTER_ITEMS]
     assert len(lines) == len(students) + 1
 
 
@@ -78,14 +78,14 @@ def test_a_mixed_batch_grades_each_notebook_as_its_own_assignment(mixed):
     assert set(graded) == {ASSIGNMENT, other}
     students = {p.name for p in (root / "submitted").iterdir()}
     assert set(graded[other]) == students  # every student has a row in every assignment of the batch
-    cells = {c["test_id"]: c["points"] for c in report.test_cells(other)}
+    cells = {c["test_id"]: c["points"] for c in course.test_cells(other)}
     assert graded[other]["complete"]["score"] == sum(cells.values())
     wrong = set().union(*(examples.MULTISCALE_MISTAKES[n].failing for n in examples.DEMO["partly_wrong"][other][1]))
     assert failed(graded[other]["partly_wrong"]) == wrong
     assert "no such file" in graded[other]["untouched"]["output"]  # submitted nothing for it
     lines = (out / other / "grades.csv").read_text().splitlines()
-    written = [gid for gid, _ in report.manual_cells(other)]
-    assert lines[0].split(",") == ["student", *checks.items(other), *written, *render.CSV_AFTER_ITEMS]
+    written = [gid for gid, _ in course.manual_cells(other)]
+    assert lines[0].split(",") == ["student", *course.items(other), *written, *render.CSV_AFTER_ITEMS]
     assert len(lines) == len(students) + 1
     assert (out / other / "report" / "index.html").exists()
     assert (out / "feedback" / "partly_wrong" / other / "feedback.md").exists()
@@ -225,7 +225,7 @@ def _reference_numbers():
                 yield from walk(x)
         elif hasattr(v, "ravel"):
             yield from (float(x) for x in v.ravel())
-    values = {x for x in walk(checks.load_reference(ASSIGNMENT)) if abs(x) > 1e-2 and x != round(x)}
+    values = {x for x in walk(reference.load_reference(ASSIGNMENT)) if abs(x) > 1e-2 and x != round(x)}
     return {f"{x:.6g}" for x in values} | {f"{x:.6f}" for x in values}
 
 
@@ -247,7 +247,7 @@ def test_feedback_names_each_mistake_of_the_submission(graded):
     for mistake_id in examples.DEMO["partly_wrong"][ASSIGNMENT][1]:
         assert f"recognised mistake: `{mistake_id}`" in md
         assert mistake_id in html
-        assert checks.protocol(ASSIGNMENT).MISTAKES[mistake_id]["section"] in md
+        assert course.protocol(ASSIGNMENT).MISTAKES[mistake_id]["section"] in md
 
 
 def test_instructor_report_shows_what_to_reteach_and_who_hit_limits(graded):

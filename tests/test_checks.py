@@ -9,12 +9,12 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from autograder import checks, examples
+from autograder import checks, course, examples, reference
 from conftest import ASSIGNMENT, run_test_cell
 
 tfd, tfb = tfp.distributions, tfp.bijectors
-NF = checks.protocol(ASSIGNMENT)
-ITEMS = checks.items(ASSIGNMENT)
+NF = course.protocol(ASSIGNMENT)
+ITEMS = course.items(ASSIGNMENT)
 
 
 def cells_of(item):
@@ -232,8 +232,8 @@ def test_an_unrecognised_error_reports_counts_but_no_number_from_the_reference(s
     failed = failures("affine_coupling_layer", solution_ns)
     message, mistake = failed["affine_coupling_layer_forward"]
     assert mistake is None and "values differ from the reference" in message
-    reference = checks.load_reference(ASSIGNMENT)["affine_coupling_layer"]
-    shown = {f"{v:.6g}" for k, arr in reference.items() if k.startswith("forward") for v in arr.ravel()}
+    stored = reference.load_reference(ASSIGNMENT)["affine_coupling_layer"]
+    shown = {f"{v:.6g}" for k, arr in stored.items() if k.startswith("forward") for v in arr.ravel()}
     assert not [v for v in shown if v in message]
     # Not even a difference: every number in the message is a count or a tolerance.
     import re

@@ -5,7 +5,7 @@ import nbformat
 import pytest
 
 import course_config
-from autograder import batch, checks, notebooks, validate
+from autograder import batch, course, notebooks, validate
 
 ASSIGNMENTS = course_config.ASSIGNMENTS
 
@@ -24,17 +24,17 @@ def _stripped(nb):
 def test_the_course_is_consistent():
     assert validate.course_problems() == []
     for assignment in ASSIGNMENTS:
-        assert checks.items(assignment) and checks.test_ids(assignment)
-        assert all(checks.item_of(assignment, t) for t in checks.test_ids(assignment))
+        assert course.items(assignment) and course.test_ids(assignment)
+        assert all(course.item_of(assignment, t) for t in course.test_ids(assignment))
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_a_notebook_is_recognised_by_its_graded_cells_then_by_its_name(assignment):
-    assert checks.detect(_nb(assignment, "release")) == assignment
-    assert checks.detect(_nb(assignment, "solutions"), "homework.ipynb") == assignment
-    assert checks.detect(_stripped(_nb(assignment)), f"{assignment}.ipynb") == assignment
-    assert checks.detect(_stripped(_nb(assignment)), "homework.ipynb") is None
-    assert checks.detect(None, f"{assignment}.ipynb") == assignment
+    assert course.detect(_nb(assignment, "release")) == assignment
+    assert course.detect(_nb(assignment, "solutions"), "homework.ipynb") == assignment
+    assert course.detect(_stripped(_nb(assignment)), f"{assignment}.ipynb") == assignment
+    assert course.detect(_stripped(_nb(assignment)), "homework.ipynb") is None
+    assert course.detect(None, f"{assignment}.ipynb") == assignment
 
 
 def test_submissions_are_found_in_every_layout_and_every_student_gets_a_row(tmp_path):

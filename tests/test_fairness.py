@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from autograder import checks, examples, notebooks, reference
+from autograder import checks, course, examples, notebooks, reference
 from conftest import run_test_cell
 
 NF, MS = "normalising_flows", "realnvp_multiscale"
@@ -29,7 +29,7 @@ def namespaces(solution_ns_session, ms_session):
 
 def all_failures(assignment, ns):
     """{test cell: (message, mistake id)} over every graded test cell of the assignment."""
-    return {t: out for t in checks.test_ids(assignment) if (out := run_test_cell(t, ns, assignment)) is not None}
+    return {t: out for t in course.test_ids(assignment) if (out := run_test_cell(t, ns, assignment)) is not None}
 
 
 def with_source(base, code):
@@ -44,7 +44,7 @@ def with_mistake(assignment, base, mistake):
     ns = dict(base)
     nb = examples.apply(examples.notebook("source", assignment), mistake)
     for cell in nb.cells:
-        if notebooks.grade_meta(cell).get("grade_id") in checks.items(assignment):
+        if notebooks.grade_meta(cell).get("grade_id") in course.items(assignment):
             exec("\n".join(ln for ln in cell.source.splitlines() if "SOLUTION" not in ln), ns)
     return ns
 
@@ -54,10 +54,10 @@ CATALOGUE = [(a, m) for a in (NF, MS) for m in sorted(examples.CATALOGUE[a])]
 
 
 def test_the_documented_exceptions_are_catalogued_mistakes():
-    protocol_items = {a: checks.protocol(a).MISTAKES for a in (NF, MS)}
+    protocol_items = {a: course.protocol(a).MISTAKES for a in (NF, MS)}
     for mistake_id, other in examples.CHARGED_ELSEWHERE.items():
         assignment = next(a for a in (NF, MS) if mistake_id in protocol_items[a])
-        assert other in checks.items(assignment) and other != protocol_items[assignment][mistake_id]["item"]
+        assert other in course.items(assignment) and other != protocol_items[assignment][mistake_id]["item"]
 
 
 @pytest.mark.parametrize("assignment, mistake_id", CATALOGUE, ids=[f"{a}/{m}" for a, m in CATALOGUE])
@@ -66,15 +66,15 @@ def test_each_catalogued_mistake_is_charged_in_exactly_one_item(assignment, mist
     base = namespaces(solution_ns_session, ms_session)[assignment]
     mistake = examples.CATALOGUE[assignment][mistake_id]
     failed = all_failures(assignment, with_mistake(assignment, base, mistake))
-    item = checks.protocol(assignment).MISTAKES[mistake_id]["item"]
-    charged = {checks.item_of(assignment, t) for t in failed}
+    item = course.protocol(assignment).MISTAKES[mistake_id]["item"]
+    charged = {course.item_of(assignment, t) for t in failed}
     allowed = {item} | ({examples.CHARGED_ELSEWHERE[mistake_id]} if mistake_id in examples.CHARGED_ELSEWHERE else set())
     assert charged == allowed, failed
     assert set(failed) == set(mistake.failing), failed
     assert mistake_id in {m for _, m in failed.values()}, failed
     for test_id, (message, _) in failed.items():
         assert "{{function_node" not in message and "[Op:" not in message, message  # never raw TF error text
-        if checks.item_of(assignment, test_id) != item:  # charged elsewhere: the feedback names the cause
+        if course.item_of(assignment, test_id) != item:  # charged elsewhere: the feedback names the cause
             assert "fails its own checks" in message, message
 
 
@@ -257,7 +257,7 @@ MS_CORRECT = {
 def test_a_correct_answer_in_another_style_gets_full_marks(name, solution_ns_session):
     item, code = CORRECT[name]
     failed = {t: f for t, f in all_failures(NF, with_source(solution_ns_session, code)).items()
-              if checks.item_of(NF, t) == item}
+              if course.item_of(NF, t) == item}
     assert failed == {}
 
 
@@ -265,7 +265,7 @@ def test_a_correct_answer_in_another_style_gets_full_marks(name, solution_ns_ses
 def test_a_correct_multiscale_answer_in_another_style_gets_full_marks(name, ms_session):
     item, code = MS_CORRECT[name]
     failed = {t: f for t, f in all_failures(MS, with_source(ms_session, code)).items()
-              if checks.item_of(MS, t) == item}
+              if course.item_of(MS, t) == item}
     assert failed == {}
 
 
@@ -371,7 +371,7 @@ MS_BUGS = {
 def _bug_failures(assignment, base, item, code):
     failed = all_failures(assignment, with_source(base, code))
     assert failed, "the bug was not caught"
-    assert {checks.item_of(assignment, t) for t in failed} == {item}, failed
+    assert {course.item_of(assignment, t) for t in failed} == {item}, failed
     return failed
 
 
@@ -413,9 +413,9 @@ def _arrays(value):
 def test_no_hidden_request_sends_a_reference_value_to_student_code(assignment):
     """Every input of every hidden request is grader-chosen: none equals a stored reference answer."""
     import numpy as np
-    stored = [a for a in _arrays(checks.load_reference(assignment)) if np.ndim(a) >= 1 and np.unique(a).size > 2]
+    stored = [a for a in _arrays(reference.load_reference(assignment)) if np.ndim(a) >= 1 and np.unique(a).size > 2]
     assert stored
-    for item in checks.items(assignment):
+    for item in course.items(assignment):
         for name, request in checks.item_module(assignment, item).REQUESTS.items():
             for sent in _arrays({k: v for k, v in request.items() if k not in ("op", "method", "name")}):
                 assert not any(np.shape(sent) == np.shape(r) and np.allclose(sent, r) for r in stored), (item, name)
@@ -424,6 +424,6 @@ def test_no_hidden_request_sends_a_reference_value_to_student_code(assignment):
 def test_the_leak_test_can_fail():
     """The same scan flags a request that sends a reference output (as the inverse check once did)."""
     import numpy as np
-    stored = checks.load_reference(NF)["affine_coupling_layer"]
+    stored = reference.load_reference(NF)["affine_coupling_layer"]
     leaky = {"op": "bijector", "method": "inverse", "x": next(v for k, v in stored.items() if k.startswith("forward"))}
     assert any(np.shape(s) == np.shape(r) and np.allclose(s, r) for s in _arrays(leaky) for r in _arrays(stored))

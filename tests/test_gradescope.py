@@ -15,7 +15,7 @@ import nbformat
 import pytest
 
 import course_config
-from autograder import examples, report
+from autograder import course, examples
 from conftest import read_results
 
 ROOT = course_config.ROOT
@@ -25,7 +25,7 @@ SETUP = ROOT / "autograder" / "gradescope" / "setup.sh"
 
 def total(assignment):
     """The autograded points of an assignment, from the source notebook's metadata."""
-    return sum(c["points"] for c in report.test_cells(assignment))
+    return sum(c["points"] for c in course.test_cells(assignment))
 
 
 def metadata(created_at="2026-03-01T10:00:00.000000-08:00", due="2026-03-02T23:59:00.000000-08:00"):
@@ -118,7 +118,7 @@ def test_without_a_sandbox_the_results_say_grading_is_unavailable(tmp_path):
     shim = tmp_path / "shim"
     shim.mkdir()
     (shim / "sitecustomize.py").write_text(
-        "from autograder import sandbox\n"
+        "from autograder.worker import sandbox\n"
         "def _refuse(allow_unsafe=False, force=None):\n"
         "    raise sandbox.SandboxUnavailable('no namespaces and not root (simulated)')\n"
         "sandbox.detect = _refuse\n")

@@ -17,11 +17,11 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 import course_config
-from autograder import checks, examples, notebooks, report
+from autograder import course, examples, notebooks, reference
 from conftest import read_results, run_batch
 
 ASSIGNMENT = "normalising_flows"
-POINTS = {c["test_id"]: c["points"] for c in report.test_cells(ASSIGNMENT)}
+POINTS = {c["test_id"]: c["points"] for c in course.test_cells(ASSIGNMENT)}
 ALL = frozenset(POINTS)
 LIMITS = {**course_config.GRADING, "check_seconds": 8, "cell_seconds": 40, "submission_seconds": 240}
 ROOT = course_config.ROOT
@@ -67,7 +67,7 @@ def _retype(nb, grade_id):
 
 SOLUTIONS_PATH = ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 REFERENCE_PATH = ROOT / "autograder" / "reference" / f"{ASSIGNMENT}.json"
-ITEM_CELLS = {i: frozenset(t for t in POINTS if t.startswith(i + "_")) for i in checks.items(ASSIGNMENT)}
+ITEM_CELLS = {i: frozenset(t for t in POINTS if t.startswith(i + "_")) for i in course.items(ASSIGNMENT)}
 
 #: name -> (builder(solutions, release) -> notebook or JSON text, test cells that must fail)
 CORPUS = {
@@ -308,7 +308,7 @@ def test_no_reference_value_reaches_a_check_message(corpus):
     rows = corpus[0]
     release_text = nbformat.writes(examples.notebook("release"))
     public = {f"{float(x):.4g}" for x in re.findall(r"-?\d+\.\d+", release_text)}
-    secret = {f"{v:.4g}" for v in _numbers(checks.load_reference(ASSIGNMENT))
+    secret = {f"{v:.4g}" for v in _numbers(reference.load_reference(ASSIGNMENT))
               if v == v and v != round(v)} - public
     leaks = {}
     for name, result in rows.items():

@@ -3,14 +3,14 @@ reference values agree with the grader's own float64 maths (autograder/checks/re
 import numpy as np
 import pytest
 
-from autograder import checks, examples, notebooks, reference
+from autograder import checks, course, examples, notebooks, reference
 
 ASSIGNMENT = "realnvp_multiscale"
-MS = checks.protocol(ASSIGNMENT)
+MS = course.protocol(ASSIGNMENT)
 from autograder.checks.realnvp_multiscale import (channel_mask, checkerboard_mask, image_coupling,  # noqa: E402
                                                   image_math as im, multiscale, preprocess, squeeze)
 
-TEST_IDS = checks.test_ids(ASSIGNMENT)
+TEST_IDS = course.test_ids(ASSIGNMENT)
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def solved():
 
 @pytest.fixture(scope="module")
 def stored():
-    return checks.load_reference(ASSIGNMENT)
+    return reference.load_reference(ASSIGNMENT)
 
 
 def namespace_with(solved, *mistakes):
@@ -28,7 +28,7 @@ def namespace_with(solved, *mistakes):
     ns = dict(solved)
     nb = examples.apply(examples.notebook("source", ASSIGNMENT), *mistakes)
     for cell in nb.cells:
-        if notebooks.grade_meta(cell).get("grade_id") in checks.items(ASSIGNMENT):
+        if notebooks.grade_meta(cell).get("grade_id") in course.items(ASSIGNMENT):
             exec("\n".join(ln for ln in cell.source.splitlines() if "SOLUTION" not in ln), ns)
     return ns
 
@@ -36,7 +36,7 @@ def namespace_with(solved, *mistakes):
 def failures(ns):
     """{test cell: (message, mistake id)} over every test cell of the assignment."""
     out = {}
-    ref = checks.load_reference(ASSIGNMENT)
+    ref = reference.load_reference(ASSIGNMENT)
     for test_id in TEST_IDS:
         try:
             with MS.quiet():
@@ -63,7 +63,7 @@ def test_an_untouched_release_fails_every_check_with_a_clear_message(solved):
 def test_every_catalogued_mistake_has_a_submission_that_makes_it():
     assert set(examples.MULTISCALE_MISTAKES) == set(MS.MISTAKES)
     for entry in MS.MISTAKES.values():
-        assert entry["item"] in checks.items(ASSIGNMENT) and entry["message"] and entry["section"]
+        assert entry["item"] in course.items(ASSIGNMENT) and entry["message"] and entry["section"]
 
 
 @pytest.mark.parametrize("mistake_id", sorted(examples.MULTISCALE_MISTAKES))

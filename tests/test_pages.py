@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from autograder import checks as checks_module, render, store
-from autograder import feedback, report, results
+from autograder import checks as checks_module, course, grade, render, store
+from autograder import feedback, results
 from browser import dom, ink, png_size, screenshot
 
 ASSIGNMENT = "normalising_flows"
@@ -25,8 +25,8 @@ def keep(png):
 
 
 def _student(kind):
-    checks = report.check_results(ASSIGNMENT, "passed")
-    r = results.SubmissionResult(assignment=ASSIGNMENT, checks=checks, manual=report.manual_cells(ASSIGNMENT),
+    checks = grade.check_results(ASSIGNMENT, "passed")
+    r = results.SubmissionResult(assignment=ASSIGNMENT, checks=checks, manual=course.manual_cells(ASSIGNMENT),
                                  sandbox="namespaces (test)")
     if kind == "mistake":
         catalogue = checks_module.protocol(ASSIGNMENT).MISTAKES
@@ -46,7 +46,7 @@ def _student(kind):
         r.cell_output = ATTACK + "\n" + "printed line\n" * 5
         r.lateness = results.lateness("2026-03-03T12:00:00Z", "2026-03-02T23:59:00Z", {"grace_minutes": 5})
     elif kind == "missing":
-        r = report.not_graded(ASSIGNMENT, "missing", "Nothing was submitted for this assignment.", 0)
+        r = grade.not_graded(ASSIGNMENT, "missing", "Nothing was submitted for this assignment.", 0)
     return r
 
 

@@ -3,7 +3,7 @@ import subprocess
 import sys
 
 import course_config
-from autograder import report, validate
+from autograder import course, validate
 
 
 def test_the_readme_points_tables_match_the_notebooks():
@@ -17,8 +17,8 @@ def test_the_readme_points_tables_match_the_notebooks():
 
 def test_the_points_table_totals_come_from_the_metadata():
     for assignment in course_config.ASSIGNMENTS:
-        auto = sum(c["points"] for c in report.test_cells(assignment))
-        manual = sum(p for _, p in report.manual_cells(assignment))
+        auto = sum(c["points"] for c in course.test_cells(assignment))
+        manual = sum(p for _, p in course.manual_cells(assignment))
         assert f"| **total** | {auto:g} autograded + {manual:g} by hand | **{auto + manual:g}** |" in \
             validate.points_markdown(assignment)
 

@@ -4,21 +4,21 @@ import itertools
 import numpy as np
 import pytest
 
-from autograder import checks, reference
+from autograder import course, reference
 from conftest import ASSIGNMENT
 
-checks.protocol(ASSIGNMENT)  # the item modules import it by name
+course.protocol(ASSIGNMENT)  # the item modules import it by name
 from autograder.checks.normalising_flows import (affine_coupling_layer as acl, coupling_math as cm,  # noqa: E402
                                                  log_det_jacobians as ldj, mvn_transformed as mvt)
 
 
 @pytest.fixture(scope="module")
 def stored():
-    return checks.load_reference(ASSIGNMENT)
+    return reference.load_reference(ASSIGNMENT)
 
 
 def test_stored_reference_is_up_to_date(solution_ns_session, stored):
-    fresh = checks.build_reference(ASSIGNMENT, solution_ns_session)
+    fresh = reference.build_reference(ASSIGNMENT, solution_ns_session)
     assert reference.differences(fresh, stored) == [], "reference values are stale: run `make reference`"
 
 

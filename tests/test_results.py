@@ -10,24 +10,24 @@ import jsonschema
 import pytest
 
 import course_config
-from autograder import batch, extract, examples, feedback, render, report, results
+from autograder import batch, course, examples, extract, feedback, grade, render, results
 
 ASSIGNMENT = "normalising_flows"
 
 
 def _result(status="failed", message="wrong", **kwargs):
-    checks = report.check_results(ASSIGNMENT, "passed")
+    checks = grade.check_results(ASSIGNMENT, "passed")
     checks[0].status, checks[0].message = status, message
-    return results.SubmissionResult(assignment=ASSIGNMENT, checks=checks, manual=report.manual_cells(ASSIGNMENT),
+    return results.SubmissionResult(assignment=ASSIGNMENT, checks=checks, manual=course.manual_cells(ASSIGNMENT),
                                     **kwargs)
 
 
 # ---- statuses, decided from pytest's report data -----------------------------------------------------------
 RUN_CHECKS = textwrap.dedent("""
     import json, sys
-    from autograder import checks, grade
+    from autograder import checks, course, grade, reference
     from autograder.worker.client import WorkerDied
-    nf = checks.protocol("normalising_flows")
+    nf = course.protocol("normalising_flows")
     kind = sys.argv[1]
 
     class Dead:
@@ -42,7 +42,7 @@ RUN_CHECKS = textwrap.dedent("""
             raise KeyError("a bug in the grader's own check code")
         checks.run_test_cell = broken
 
-    ref = checks.load_reference("normalising_flows")
+    ref = reference.load_reference("normalising_flows")
     plugin = grade._Plugin("normalising_flows", None, ref)
     plugin._ask = grade._asker("normalising_flows", Dead(), plugin.worker_died) if kind == "dead" else ask
     found = grade.run_checks("normalising_flows", plugin._ask, ref, plugin)
@@ -63,7 +63,7 @@ def statuses():
 
 def test_a_students_message_that_says_traceback_is_a_failure_not_a_grader_error(statuses):
     found = statuses["student_traceback"]
-    assert len(found) == len(report.test_cells(ASSIGNMENT))
+    assert len(found) == len(course.test_cells(ASSIGNMENT))
     assert {s for s, _ in found.values()} == {"failed"}
     assert all("ValueError: mine" in m for _, m in found.values())
 
@@ -96,7 +96,7 @@ def test_results_json_round_trips_and_validates():
 def test_points_come_from_the_notebook_metadata():
     stored = _result().to_gradescope()
     maxima = {t["extra_data"]["grade_id"]: t["max_score"] for t in stored["tests"]}
-    assert maxima == {c["test_id"]: c["points"] for c in report.test_cells(ASSIGNMENT)}
+    assert maxima == {c["test_id"]: c["points"] for c in course.test_cells(ASSIGNMENT)}
 
 
 @pytest.mark.parametrize("breakage", [
@@ -188,7 +188,7 @@ def test_feedback_names_cells_as_the_student_sees_them():
             @staticmethod
             def text():
                 return ""
-    r = report.assemble(ASSIGNMENT, report.check_results(ASSIGNMENT, "passed"), code, Worker, 0)
+    r = grade.assemble(ASSIGNMENT, grade.check_results(ASSIGNMENT, "passed"), code, Worker, 0)
     md = feedback.markdown(r, "s")
     assert "your answer to exercise `affine_coupling_layer` was skipped" in md
     assert "NameError: name 'flow' is not defined" in md and code.labels[at + 1] in md
@@ -210,9 +210,9 @@ def test_grades_csv_has_items_total_status_lateness_and_ids():
 def test_grades_csv_has_a_column_per_written_answer_and_one_max():
     """The max is the assignment's (autograded plus written), on every row, hand-scored or not; a written
     answer's cell stays empty until a TA scores it, and no total exceeds the max."""
-    written = [gid for gid, _ in report.manual_cells(ASSIGNMENT)]
-    auto = sum(c["points"] for c in report.test_cells(ASSIGNMENT))
-    manual = sum(points for _, points in report.manual_cells(ASSIGNMENT))
+    written = [gid for gid, _ in course.manual_cells(ASSIGNMENT)]
+    auto = sum(c["points"] for c in course.test_cells(ASSIGNMENT))
+    manual = sum(points for _, points in course.manual_cells(ASSIGNMENT))
     assert written and manual > 0
     full = _result(status="passed").with_hand_scores({written[0]: results.HandScore(manual, "good")})
     text = render.grades_csv({"ada": full, "bob": _result(status="passed")}, ASSIGNMENT)
@@ -226,7 +226,7 @@ def test_grades_csv_has_a_column_per_written_answer_and_one_max():
 def test_hand_scores_survive_the_record_round_trip_apart_from_the_verdict():
     """A result with a hand score renders it as a test entry; read back, the hand score is the HandScore again
     and its autograded part (what a batch records) has none."""
-    gid, points = report.manual_cells(ASSIGNMENT)[0]
+    gid, points = course.manual_cells(ASSIGNMENT)[0]
     r = _result().with_hand_scores({gid: results.HandScore(1.5, "half the argument")})
     again = results.SubmissionResult.from_gradescope(r.to_gradescope())
     assert again.hand == {gid: results.HandScore(1.5, "half the argument")}

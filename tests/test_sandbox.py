@@ -29,12 +29,12 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 import course_config
-from autograder import batch, examples, report
+from autograder import batch, course, examples
 from autograder.worker import sandbox
 from conftest import read_results, run_batch
 
 ASSIGNMENT = "normalising_flows"
-POINTS = {c["test_id"]: c["points"] for c in report.test_cells(ASSIGNMENT)}
+POINTS = {c["test_id"]: c["points"] for c in course.test_cells(ASSIGNMENT)}
 FULL = sum(POINTS.values())
 ROOT = course_config.ROOT
 AS_ROOT = os.geteuid() == 0

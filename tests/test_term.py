@@ -13,7 +13,7 @@ import time
 import pytest
 
 import course_config
-from autograder import examples, fingerprint, reference, report
+from autograder import course, examples, fingerprint, reference
 from conftest import read_results
 
 A = "normalising_flows"
@@ -68,7 +68,7 @@ def clean(tmp_path_factory):
 def test_the_clean_run_gives_each_case_its_grade(clean):
     submitted, out, _ = clean
     rows = {r["student"]: r for r in csv.DictReader(io.StringIO(_grades(out)))}
-    auto = sum(c["points"] for c in report.test_cells(A))
+    auto = sum(c["points"] for c in course.test_cells(A))
     assert float(rows["complete"]["total"]) == auto and rows["complete"]["status"] == "graded"
     assert 0 < float(rows["partly_wrong"]["total"]) < auto
     assert float(rows["untouched"]["total"]) == 0
@@ -227,4 +227,4 @@ def test_the_gradebook_step_skips_a_notebook_of_another_assignment(clean, tmp_pa
     with Gradebook(db, course_config.COURSE_ID) as gb:
         grades = gb.find_submission_notebook(A, A, "other_one").grades
         assert grades and all((g.auto_score or 0) == 0 for g in grades)
-        assert gb.find_submission(A, "complete").score == sum(c["points"] for c in report.test_cells(A))
+        assert gb.find_submission(A, "complete").score == sum(c["points"] for c in course.test_cells(A))

@@ -6,12 +6,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import pytest  # noqa: E402
 
 import course_config  # noqa: E402
-from autograder import checks, reference  # noqa: E402
+from autograder import checks, course, reference  # noqa: E402
 
 
 def pytest_configure(config):
     for assignment in course_config.ASSIGNMENTS:
-        for item in checks.items(assignment):
+        for item in course.items(assignment):
             config.addinivalue_line("markers", f"{item}: checks of the graded item {item} ({assignment})")
 
 
@@ -28,10 +28,10 @@ _SOLVED = {}
 @pytest.fixture
 def ask(assignment):
     if assignment not in _SOLVED:
-        _SOLVED[assignment] = checks.protocol(assignment).local_asker(reference.solution_namespace(assignment))
+        _SOLVED[assignment] = course.protocol(assignment).local_asker(reference.solution_namespace(assignment))
     return _SOLVED[assignment]
 
 
 @pytest.fixture
 def ref(assignment):
-    return checks.load_reference(assignment)
+    return reference.load_reference(assignment)

@@ -7,7 +7,8 @@ own parametrization (``autograder.grade``).
 """
 import pytest
 
-from autograder.checks import protocol, run_test_cell
+from autograder.checks import run_test_cell
+from autograder.course import protocol
 
 
 def test_cell(assignment, test_id, ask, ref, record_property):

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import course_config
-from autograder import report, results
+from autograder import grade, results
 
 
 def read_metadata(path):
@@ -77,7 +77,7 @@ def grade_submission(root, assignment=None, unsafe=False):
         result = batch.grade_file(target, assignment, unsafe=unsafe)
     except batch.BatchError as e:  # no sandbox here: say so, never crash, never run the code unconfined
         print(f"grading unavailable: {e}", file=sys.stderr)
-        result = report.unavailable(assignment, str(e))
+        result = grade.unavailable(assignment, str(e))
     if result.status == "missing":
         others = ", ".join(p.name for p in found)
         result.reason = (f"No `{assignment}.ipynb` was submitted" + (f" (found: {others})" if others else "")

@@ -5,6 +5,8 @@ import numpy as np
 from ms_checks import (MULTISCALE_SPEC, CheckFailure, ask_or_fail, blame_part, close,
                        first_difference, mistake, require, rng)
 
+from autograder import checks, reference
+
 X = rng(101).normal(size=(3, 8, 8, 1))
 Z = rng(102).normal(size=(3, 64))
 TINY = {"kind": "multiscale", "shape": [4, 4, 1], "seed": 103}
@@ -21,15 +23,14 @@ ASSIGNMENT = "realnvp_multiscale"
 
 def _hidden_failure(ask, part):
     """The first failure of the hidden checks of the item that defines ``part`` (None if they all pass)."""
-    from autograder import checks  # the grader's own modules (never shipped to students)
     item = {"checkerboard_mask": "checkerboard_mask", "channel_mask": "channel_mask", "Squeeze": "squeeze",
             "ImageAffineCouplingLayer": "image_coupling"}[part]
-    reference = checks.load_reference(ASSIGNMENT)
+    values = reference.load_reference(ASSIGNMENT)
     for test_id, (owner, _) in checks.hidden_checks(ASSIGNMENT).items():
         if owner != item:
             continue
         try:
-            checks.run_test_cell(ASSIGNMENT, test_id, ask, reference)
+            checks.run_test_cell(ASSIGNMENT, test_id, ask, values)
         except CheckFailure as e:
             return str(e).split(". See the notes")[0].rstrip(".")
     return None
