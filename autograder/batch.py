@@ -95,8 +95,8 @@ def find_submissions(directory, assignments=None):
             continue
         for folder in sorted(d for d in entry.iterdir() if d.name in wanted):
             nbs = sorted(folder.glob("*.ipynb")) if _is_dir(folder) else []
-            preferred = [p for p in nbs if p.name == f"{folder.name}.ipynb"]
-            found[(folder.name, entry.name)] = (preferred or nbs or [folder / f"{folder.name}.ipynb"])[0]
+            preferred = [p for p in nbs if p.name == course.notebook_name(folder.name)]
+            found[(folder.name, entry.name)] = (preferred or nbs or [folder / course.notebook_name(folder.name)])[0]
         loose += [(entry.name, p) for p in sorted(entry.glob("*.ipynb"))]
     present = {a for a, _ in found}
     for student, path in loose:
@@ -106,7 +106,7 @@ def find_submissions(directory, assignments=None):
     present = {a for a, _ in found} or set(wanted)
     for student in students + [student for student, _ in loose]:
         for assignment in present:
-            found.setdefault((assignment, student), directory / student / assignment / f"{assignment}.ipynb")
+            found.setdefault((assignment, student), course.notebook_path(student, assignment, directory))
     for assignment, student in list(found):
         if name_problem(student):
             refused[student] = name_problem(student)

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-import course_config
-from autograder import notebooks
+from autograder import course, notebooks
 
 ASSIGNMENT = "normalising_flows"
 LOG_DET_SUM = "tf.reduce_sum((1. - self.b) * s, axis=-1)"
@@ -218,7 +217,7 @@ DEMO = {
 
 
 def notebook(step, assignment=ASSIGNMENT):
-    return notebooks.read(course_config.ROOT / step / assignment / f"{assignment}.ipynb")
+    return notebooks.read(course.notebook_path(step, assignment))
 
 
 def apply(nb, *mistakes):
@@ -234,7 +233,7 @@ def apply(nb, *mistakes):
 
 
 def write_submission(root, student, nb=None, text=None, assignment=ASSIGNMENT):
-    path = Path(root) / student / assignment / f"{assignment}.ipynb"
+    path = course.notebook_path(student, assignment, root)
     path.parent.mkdir(parents=True, exist_ok=True)
     if text is not None:
         path.write_text(text)

@@ -14,8 +14,7 @@ def _tags(cell):
 
 def _release_cells(assignment):
     """(sources of the release's test cells, ids of its skip-when-grading cells)."""
-    path = course_config.ROOT / course_config.RELEASE_DIR / assignment / f"{assignment}.ipynb"
-    cells = notebooks.read(path).cells
+    cells = notebooks.read(course.release_notebook(assignment)).cells
     return ({c.source.strip() for c in cells if notebooks.is_test_cell(c)},
             {c.get("id") for c in cells if course_config.SKIP_WHEN_GRADING_TAG in _tags(c)})
 

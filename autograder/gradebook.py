@@ -102,19 +102,15 @@ def register_assignment(gb, db_url, assignment):
     gb.update_or_create_assignment(assignment)
     steps = _steps(GenerateAssignment, "preprocessors", nbgrader_config())
     steps = [pp for pp in steps[:steps.index(SaveCells) + 1] if pp.__name__ != "InstantiateTests"]
-    nb = nbformat.read(str(_source_notebook(assignment)), as_version=nbformat.NO_CONVERT)
+    nb = nbformat.read(str(course.source_notebook(assignment)), as_version=nbformat.NO_CONVERT)
     resources = {"nbgrader": {"notebook": assignment, "assignment": assignment, "db_url": db_url},
-                 "metadata": {"path": str(_source_notebook(assignment).parent)}}
+                 "metadata": {"path": str(course.source_notebook(assignment).parent)}}
     try:
         _run(steps, nb, resources, nbgrader_config())
     except RuntimeError as e:  # SaveCells refuses to change the cells of a notebook that has submissions
         raise GradebookError(f"the gradebook's {assignment} has other grade cells than source/ and already holds "
                              f"submissions ({e}); use a new gradebook, or remove the old submissions") from None
     return True
-
-
-def _source_notebook(assignment):
-    return course_config.ROOT / course_config.SOURCE_DIR / assignment / f"{assignment}.ipynb"
 
 
 def insert_verdicts(result):
@@ -191,7 +187,7 @@ def write_autograded(gb, db_url, assignment, student, submission, result, root, 
         if dest.exists():
             shutil.rmtree(dest)
         dest.mkdir(parents=True)
-        source = _source_notebook(assignment).parent
+        source = course.source_notebook(assignment).parent
         for path in utils.find_all_files(str(source), config.CourseDirectory.ignore + ["*.ipynb"]):
             copy = dest / Path(path).relative_to(source)
             copy.parent.mkdir(parents=True, exist_ok=True)
@@ -200,7 +196,7 @@ def write_autograded(gb, db_url, assignment, student, submission, result, root, 
             kept = Path(submission).parent / name
             if kept.is_file() and not kept.is_symlink():
                 shutil.copy(kept, dest / name)
-        target = dest / f"{assignment}.ipynb"
+        target = dest / course.notebook_name(assignment)
         nbformat.write(nb, str(target))
     # Our grader is the authority: its scores, whatever nbgrader's determine_grade made of the outputs.
     scores = {t["extra_data"]["grade_id"]: t["score"] for t in result.get("tests", [])

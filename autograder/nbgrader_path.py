@@ -34,7 +34,7 @@ def make_course(course, submissions, assignment):
         nb = notebooks.apply_parameters(nb, course_config.SHORT_BUDGET[assignment])
         dest = course / course_config.SUBMITTED_DIR / student / assignment
         dest.mkdir(parents=True)
-        nbformat.write(nb, str(dest / f"{assignment}.ipynb"))
+        nbformat.write(nb, str(dest / course.notebook_name(assignment)))
     return course
 
 

@@ -16,10 +16,6 @@ from autograder import checks, course, extract, notebooks
 from autograder.worker import execute, wire
 
 
-def solutions_path(assignment):
-    return course_config.ROOT / course_config.SOLUTION_DIR / assignment / f"{assignment}.ipynb"
-
-
 def solution_namespace(assignment):
     """Run the solutions notebook's code as the grader's worker runs a submission's, and return its variables.
 
@@ -28,7 +24,7 @@ def solution_namespace(assignment):
     """
     import matplotlib
     matplotlib.use("Agg")
-    sources, _ = extract.student_code(notebooks.read(solutions_path(assignment)), assignment)
+    sources, _ = extract.student_code(notebooks.read(course.solution_notebook(assignment)), assignment)
     ns = {}
     errors = execute.run_cells(sources, ns)
     if errors:
@@ -67,7 +63,7 @@ def inputs_digest(assignment):
     """A digest of everything the reference values of ``assignment`` are computed from: every item's hidden
     requests, the code cells of the solutions notebook, and the short budget they run at."""
     requests = {item: checks.item_module(assignment, item).REQUESTS for item in course.items(assignment)}
-    code = [c.source for c in notebooks.read(solutions_path(assignment)).cells if c.cell_type == "code"]
+    code = [c.source for c in notebooks.read(course.solution_notebook(assignment)).cells if c.cell_type == "code"]
     text = json.dumps({"requests": _encode(requests), "solutions": code,
                        "budget": course_config.SHORT_BUDGET.get(assignment)}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()

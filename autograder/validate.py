@@ -5,11 +5,8 @@ from autograder import course, notebooks
 
 
 def paths(assignment):
-    root = course_config.ROOT
-    name = f"{assignment}.ipynb"
-    return (root / course_config.SOURCE_DIR / assignment / name,
-            root / course_config.RELEASE_DIR / assignment / name,
-            root / course_config.SOLUTION_DIR / assignment / name)
+    """(source, release, solutions) notebooks of ``assignment``."""
+    return course.source_notebook(assignment), course.release_notebook(assignment), course.solution_notebook(assignment)
 
 
 def solution_lines(source_nb):

@@ -45,7 +45,7 @@ def memory():
     """Peak resident memory of one worker grading the solutions, of the grader, and of the zygote."""
     from autograder.worker.client import Worker
     from autograder.worker.zygote import Zygote
-    nb = notebooks.read(course_config.ROOT / course_config.SOLUTION_DIR / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    nb = notebooks.read(course.solution_notebook(ASSIGNMENT))
     sources, _ = extract.student_code(nb, ASSIGNMENT)
     with Zygote() as zygote:
         with Worker(zygote, sources, ASSIGNMENT, course_config.GRADING,

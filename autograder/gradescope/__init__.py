@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import course_config
-from autograder import grade, results
+from autograder import course, grade, results
 
 
 def read_metadata(path):
@@ -52,12 +52,12 @@ def pick_notebook(folder, assignment):
     there is one, else the only notebook; several others, or none, are graded as missing (the reason names the
     notebook that was expected)."""
     found = sorted(p for p in Path(folder).rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-    expected = [p for p in found if p.name == f"{assignment}.ipynb"]
+    expected = [p for p in found if p.name == course.notebook_name(assignment)]
     if expected:
         return expected[0], found
     if len(found) == 1:
         return found[0], found
-    return Path(folder) / f"{assignment}.ipynb", found
+    return Path(folder) / course.notebook_name(assignment), found
 
 
 def grade_submission(root, assignment=None, unsafe=False):
