@@ -91,7 +91,7 @@ gradescope:
 	@for a in $(ASSIGNMENTS); do \
 	  rm -rf dist/gradescope_$$a dist/gradescope_$$a.zip && mkdir -p dist/gradescope_$$a && \
 	  git archive --format=tar HEAD $(BUNDLED) | tar -x -C dist/gradescope_$$a && \
-	  cp -p dist/gradescope_$$a/autograder/gradescope/setup.sh dist/gradescope_$$a/autograder/gradescope/run_autograder dist/gradescope_$$a/ && \
+	  cp -p dist/gradescope_$$a/autograder/integrations/gradescope/setup.sh dist/gradescope_$$a/autograder/integrations/gradescope/run_autograder dist/gradescope_$$a/ && \
 	  git rev-parse HEAD > dist/gradescope_$$a/COMMIT && echo $$a > dist/gradescope_$$a/ASSIGNMENT && \
 	  (cd dist/gradescope_$$a && "$(ZIP_PY)" -c "import os, zipfile; z = zipfile.ZipFile('../gradescope_$$a.zip', 'w', zipfile.ZIP_DEFLATED); [z.write(os.path.join(d, f)) for d, _, fs in sorted(os.walk('.')) for f in sorted(fs)]; z.close()") && \
 	  echo "wrote dist/gradescope_$$a.zip (grades $$a.ipynb) from commit $$(git rev-parse --short HEAD)" || exit 1; \

@@ -23,7 +23,7 @@ ASSIGNMENTS = ("normalising_flows", "realnvp_multiscale")
 
 #: Each assignment's protocol module, shipped with its release (``source/<id>/<module>.py``): the visible
 #: checks students run, the mistake catalogue, and the questions the grader may ask about their objects.
-CHECKS_MODULE = {"normalising_flows": "nf_checks", "realnvp_multiscale": "ms_checks"}
+PROTOCOL_MODULES = {"normalising_flows": "nf_checks", "realnvp_multiscale": "ms_checks"}
 
 #: nbgrader's step directories, relative to ROOT.
 SOURCE_DIR = "source"
@@ -49,7 +49,7 @@ EXCHANGE_ROOT = "/srv/nbgrader/exchange"
 #: assignment named by its id here. Both the id and a user name may hold underscores, so the id is matched as
 #: one of ASSIGNMENTS and the user name is everything between it and ``_attempt_``. nbgrader matches it
 #: against the file's full path, hence the leading ``.*/``; the timestamp becomes ``timestamp.txt`` (the late
-#: flag; ``autograder.lms`` reads its dashed form, which nbgrader alone refuses). For Canvas
+#: flag; ``autograder.integrations.lms`` reads its dashed form, which nbgrader alone refuses). For Canvas
 #: (``<name>_[LATE_]<user id>_<file id>_<file>``, no time in it) use
 #: ``r".*/(?P<student_id>[^_/]+)_(?:LATE_)?\d+_\d+_(?P<file_id>[^/]+)$"``.
 ZIP_COLLECT_REGEXP = (r".*/(?:" + "|".join(a.replace(".", r"\.") for a in ASSIGNMENTS)
@@ -155,7 +155,7 @@ def _problems(settings):
             if key not in value:
                 problems.append(f"{name}: missing key {key!r}")
 
-    known = {"ROOT", "COURSE_ID", "ASSIGNMENTS", "CHECKS_MODULE", "SOURCE_DIR", "RELEASE_DIR", "SOLUTION_DIR",
+    known = {"ROOT", "COURSE_ID", "ASSIGNMENTS", "PROTOCOL_MODULES", "SOURCE_DIR", "RELEASE_DIR", "SOLUTION_DIR",
              "SUBMITTED_DIR", "AUTOGRADED_DIR", "FEEDBACK_DIR", "EXECUTION_TIMEOUT", "EXCHANGE_ROOT",
              "ZIP_COLLECT_REGEXP", "SHORT_BUDGET", "SKIP_WHEN_GRADING_TAG", "GRADING", "BATCH_JOBS", "DUE_DATES",
              "LATE_POLICY", "GRADESCOPE", "CODE_STUB", "TEXT_STUB"}
@@ -165,7 +165,7 @@ def _problems(settings):
     for name in known - set(settings):
         problems.append(f"missing setting {name}")
     assignments = tuple(settings.get("ASSIGNMENTS", ()))
-    keys("CHECKS_MODULE", settings.get("CHECKS_MODULE"), assignments)
+    keys("PROTOCOL_MODULES", settings.get("PROTOCOL_MODULES"), assignments)
     keys("SHORT_BUDGET", settings.get("SHORT_BUDGET"), assignments)
     keys("DUE_DATES", settings.get("DUE_DATES"), assignments, required=False)
     keys("GRADING", settings.get("GRADING"), _GRADING_KEYS)
@@ -214,7 +214,7 @@ def apply_nbgrader_config(c):
     c.Execute.timeout = EXECUTION_TIMEOUT
     c.Exchange.root = EXCHANGE_ROOT
     c.FileNameCollectorPlugin.named_regexp = ZIP_COLLECT_REGEXP
-    from autograder.lms import LmsFileNameCollector  # reads the LMS's dashed times, which nbgrader misreads
+    from autograder.integrations.lms import LmsFileNameCollector  # reads the LMS's dashed times, which nbgrader misreads
     c.ZipCollectApp.collector_plugin = LmsFileNameCollector
     # Solutions are committed without outputs, so generating them does not execute the notebook (nbgrader's
     # default would run the whole training at full budget). The tests execute them at SHORT_BUDGET instead.

@@ -75,7 +75,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from autograder.batch import BatchError, Interrupted
     try:
-        return _run(args, course_config)
+        return COMMANDS[args.command](args, course_config)
     except BatchError as e:  # a grading run that cannot start says why in one line, and grades nothing
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -84,141 +84,172 @@ def main(argv=None):
         return 130
 
 
-def _run(args, course_config):
+# One function per command. Each imports what it needs when it runs, so the CLI starts at once and answers
+# Ctrl-C in one line from its first moment (``_interrupted``), whichever command it is.
+def _demo(args, course_config):
+    import shutil
+    from pathlib import Path
+    from autograder import batch, render
+    from autograder.authoring import examples
+    from autograder.render.pages import STATUS_WORDS
+    root = Path(args.dir)
+    shutil.rmtree(root, ignore_errors=True)
+    submitted = examples.build_demo(root / "submitted")
+    print(f"example submissions: {', '.join(sorted(examples.DEMO))} (in {submitted})")
+    graded, out = batch.run(submitted, root / "graded", unsafe=args.unsafe_no_sandbox)
+    for assignment, rows in graded.items():
+        print(render.table(rows, assignment))
+        for student, result in rows.items():
+            failed = [c for c in result.checks if c.status != "passed"]
+            print(f"\n{student}: {result.auto_score:g} of {result.auto_max:g} autograded points"
+                  + (":" if failed else ""))
+            if result.status != "graded":  # one cause for every check: say it once
+                print(f"  - {result.status}: {result.reason[:200]}")
+                continue
+            for c in failed[:4]:
+                print(f"  - {c.name} [{STATUS_WORDS[c.status]}]\n      {(c.message.splitlines() or [''])[0][:200]}")
+            if len(failed) > 4:
+                print(f"  ... and {len(failed) - 4} more failed checks")
+            for note in result.limit_notes()[:2]:
+                print(f"  ! {note.text[:200]}")
+        print()
+    print(f"results: {out}/<assignment>/<student>/results.json and {out}/<assignment>/grades.csv")
+    print(f"feedback: {out}/feedback/<student>/<assignment>/feedback.html (and .md)")
+    print(f"instructor reports: {out}/<assignment>/report/index.html")
+    return 0
 
-    if args.command == "demo":
-        import shutil
-        from pathlib import Path
-        from autograder import batch, examples
-        root = Path(args.dir)
-        shutil.rmtree(root, ignore_errors=True)
-        submitted = examples.build_demo(root / "submitted")
-        print(f"example submissions: {', '.join(sorted(examples.DEMO))} (in {submitted})")
-        graded, out = batch.run(submitted, root / "graded", unsafe=args.unsafe_no_sandbox)
-        from autograder.feedback import STATUS_WORDS
-        for assignment, rows in graded.items():
-            print(batch.table(rows, assignment))
-            for student, result in rows.items():
-                failed = [c for c in result.checks if c.status != "passed"]
-                print(f"\n{student}: {result.auto_score:g} of {result.auto_max:g} autograded points"
-                      + (":" if failed else ""))
-                if result.status != "graded":  # one cause for every check: say it once
-                    print(f"  - {result.status}: {result.reason[:200]}")
-                    continue
-                for c in failed[:4]:
-                    print(f"  - {c.name} [{STATUS_WORDS[c.status]}]\n      {(c.message.splitlines() or [''])[0][:200]}")
-                if len(failed) > 4:
-                    print(f"  ... and {len(failed) - 4} more failed checks")
-                for note in result.limit_notes()[:2]:
-                    print(f"  ! {note.text[:200]}")
-            print()
-        print(f"results: {out}/<assignment>/<student>/results.json and {out}/<assignment>/grades.csv")
-        print(f"feedback: {out}/feedback/<student>/<assignment>/feedback.html (and .md)")
-        print(f"instructor reports: {out}/<assignment>/report/index.html")
-        return 0
 
-    if args.command == "grade":
-        from autograder import batch, notebooks, render, store
-        problem = notebooks.not_a_notebook(args.submission, course_config.GRADING["submission_bytes"])
-        if problem:
-            print(f"error: {problem}", file=sys.stderr)
-            return 2
-        if os.path.islink(args.out) or os.path.isdir(args.out):
-            print(f"error: the results file {args.out} is a link or a folder; give a file path", file=sys.stderr)
-            return 2
-        result = batch.grade_file(args.submission, unsafe=args.unsafe_no_sandbox)
-        store.write_json(args.out, render.results_json(result))
-        print(f"{args.submission}: {result.score:g} / {result.max_score:g} ({result.auto_score:g} of "
-              f"{result.auto_max:g} autograded" + (f", {result.manual_max:g} for written answers graded by hand"
-                                                    if result.manual_max else "")
-              + f"), status {result.status} -> {args.out}")
-        return 0
-    if args.command == "gradescope":
-        from autograder.gradescope import grade_submission
-        return grade_submission(args.root, args.assignment, unsafe=args.unsafe_no_sandbox)
-    if args.command == "batch":
-        from autograder import batch
-        if not os.path.isdir(args.directory):
-            print(f"error: {args.directory} is not a directory", file=sys.stderr)
-            return 2
-        db = args.gradebook
-        if db == "auto":
-            db = f"sqlite:///{course_config.ROOT / 'gradebook.db'}"
-        if args.jobs is not None and args.jobs < 1:
-            print("error: --jobs must be at least 1", file=sys.stderr)
-            return 2
-        graded, out = batch.run(args.directory, args.out, assignments=args.assignment, gradebook=db,
-                                jobs=args.jobs, unsafe=args.unsafe_no_sandbox, regrade=args.regrade)
-        for assignment, rows in graded.items():
-            print(batch.table(rows, assignment))
-        print(f"results: {out}/<assignment>/<student>/results.json, {out}/<assignment>/grades.csv, "
-              f"{out}/<assignment>/report/index.html, {out}/feedback/<student>/<assignment>/")
-        if db:
-            from autograder import gradebook
-            root = gradebook.course_root(db)
-            print(f"gradebook: {db}; notebooks for formgrader: {root / course_config.AUTOGRADED_DIR}/<student>/"
-                  f"<assignment>/; feedback for nbgrader release_feedback: {root / course_config.FEEDBACK_DIR}/")
-        return 0
+def _grade(args, course_config):
+    from autograder import batch, notebooks, render, store
+    problem = notebooks.not_a_notebook(args.submission, course_config.GRADING["submission_bytes"])
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    if os.path.islink(args.out) or os.path.isdir(args.out):
+        print(f"error: the results file {args.out} is a link or a folder; give a file path", file=sys.stderr)
+        return 2
+    result = batch.grade_file(args.submission, unsafe=args.unsafe_no_sandbox)
+    store.write_json(args.out, render.results_json(result))
+    print(f"{args.submission}: {result.score:g} / {result.max_score:g} ({result.auto_score:g} of "
+          f"{result.auto_max:g} autograded" + (f", {result.manual_max:g} for written answers graded by hand"
+                                                if result.manual_max else "")
+          + f"), status {result.status} -> {args.out}")
+    return 0
 
-    if args.command == "student-config":
-        from autograder import nbgrader_path
-        if args.release:
-            for path in nbgrader_path.write_release_configs():
-                print(f"wrote {path}")
-        else:
-            print(nbgrader_path.student_config(exchange=True), end="")
-        return 0
-    if args.command in ("answers", "merge-manual"):
-        from autograder import answers
-        try:
-            if args.command == "answers":
-                for path, what in answers.export(args.out, force=args.force):
-                    print(f"{path}: {what}")
-                return 0
-            db = f"sqlite:///{course_config.ROOT / 'gradebook.db'}" if args.gradebook == "auto" else args.gradebook
-            counts = answers.merge(args.out, args.scores, db)
-        except answers.ManualError as e:
-            print("error: nothing was changed:\n  " + "\n  ".join(e.problems), file=sys.stderr)
-            return 2
-        for assignment, n in counts.items():
-            print(f"{assignment}: merged {n} hand-given score(s); rendered results.json, feedback, grades.csv and "
-                  "the report again" + (", and wrote them into the gradebook" if db else ""))
-        if not counts:
-            print("no scores to merge (every score cell is empty)")
-        return 0
 
-    if args.command == "normalise":
-        from autograder import notebooks
-        for path in notebooks.normalise_tree(*args.dirs):
-            print(f"normalised {path}")
-        return 0
-    if args.command == "validate":
-        from autograder import validate
-        if args.markdown == "-":
-            print("\n\n".join(validate.points_block(a) for a in course_config.ASSIGNMENTS))
-            return 0
-        if args.markdown:
-            changed = validate.write_points_into(args.markdown)
-            print(f"{args.markdown}: " + (f"points tables updated ({', '.join(changed)})" if changed
-                                          else "points tables up to date"))
-            return 0
-        return validate.main()
-    if args.command == "reference":
-        from autograder import reference
-        status = 0
-        for assignment in course_config.ASSIGNMENTS:
-            values = reference.build(assignment)
-            if args.check:
-                stale = reference.differences(values, reference.load_reference(assignment))
-                for line in stale:
-                    print(f"{assignment}: {line}")
-                print(f"{assignment}: " + ("reference values are up to date" if not stale
-                                           else "reference values are STALE: run make reference"))
-                status = max(status, 1 if stale else 0)
-            else:
-                print(f"wrote {reference.save(assignment, values)}")
-        return status
+def _gradescope(args, course_config):
+    from autograder.integrations.gradescope import grade_submission
+    return grade_submission(args.root, args.assignment, unsafe=args.unsafe_no_sandbox)
+
+
+def _gradebook_url(option, course_config):
+    """``--gradebook`` as a database URL: the course's gradebook.db for a bare flag."""
+    return f"sqlite:///{course_config.ROOT / 'gradebook.db'}" if option == "auto" else option
+
+
+def _batch(args, course_config):
+    from autograder import batch, render
+    if not os.path.isdir(args.directory):
+        print(f"error: {args.directory} is not a directory", file=sys.stderr)
+        return 2
+    if args.jobs is not None and args.jobs < 1:
+        print("error: --jobs must be at least 1", file=sys.stderr)
+        return 2
+    db = _gradebook_url(args.gradebook, course_config)
+    graded, out = batch.run(args.directory, args.out, assignments=args.assignment, gradebook=db,
+                            jobs=args.jobs, unsafe=args.unsafe_no_sandbox, regrade=args.regrade)
+    for assignment, rows in graded.items():
+        print(render.table(rows, assignment))
+    print(f"results: {out}/<assignment>/<student>/results.json, {out}/<assignment>/grades.csv, "
+          f"{out}/<assignment>/report/index.html, {out}/feedback/<student>/<assignment>/")
+    if db:
+        from autograder.integrations import gradebook
+        root = gradebook.course_root(db)
+        print(f"gradebook: {db}; notebooks for formgrader: {root / course_config.AUTOGRADED_DIR}/<student>/"
+              f"<assignment>/; feedback for nbgrader release_feedback: {root / course_config.FEEDBACK_DIR}/")
+    return 0
+
+
+def _student_config(args, course_config):
+    from autograder.integrations import nbgrader_path
+    if args.release:
+        for path in nbgrader_path.write_release_configs():
+            print(f"wrote {path}")
+    else:
+        print(nbgrader_path.student_config(exchange=True), end="")
+    return 0
+
+
+def _refused(error):
+    print("error: nothing was changed:\n  " + "\n  ".join(error.problems), file=sys.stderr)
     return 2
+
+
+def _answers(args, course_config):
+    from autograder import manual
+    try:
+        for path, what in manual.export(args.out, force=args.force):
+            print(f"{path}: {what}")
+    except manual.ManualError as e:
+        return _refused(e)
+    return 0
+
+
+def _merge_manual(args, course_config):
+    from autograder import manual
+    db = _gradebook_url(args.gradebook, course_config)
+    try:
+        counts = manual.merge(args.out, args.scores, db)
+    except manual.ManualError as e:
+        return _refused(e)
+    for assignment, n in counts.items():
+        print(f"{assignment}: merged {n} hand-given score(s); rendered results.json, feedback, grades.csv and "
+              "the report again" + (", and wrote them into the gradebook" if db else ""))
+    if not counts:
+        print("no scores to merge (every score cell is empty)")
+    return 0
+
+
+def _normalise(args, course_config):
+    from autograder import notebooks
+    for path in notebooks.normalise_tree(*args.dirs):
+        print(f"normalised {path}")
+    return 0
+
+
+def _validate(args, course_config):
+    from autograder.authoring import validate
+    if args.markdown == "-":
+        print("\n\n".join(validate.points_block(a) for a in course_config.ASSIGNMENTS))
+        return 0
+    if args.markdown:
+        changed = validate.write_points_into(args.markdown)
+        print(f"{args.markdown}: " + (f"points tables updated ({', '.join(changed)})" if changed
+                                      else "points tables up to date"))
+        return 0
+    return validate.main()
+
+
+def _reference(args, course_config):
+    from autograder import reference
+    status = 0
+    for assignment in course_config.ASSIGNMENTS:
+        values = reference.build(assignment)
+        if args.check:
+            stale = reference.differences(values, reference.load_reference(assignment))
+            for line in stale:
+                print(f"{assignment}: {line}")
+            print(f"{assignment}: " + ("reference values are up to date" if not stale
+                                       else "reference values are STALE: run make reference"))
+            status = max(status, 1 if stale else 0)
+        else:
+            print(f"wrote {reference.save(assignment, values)}")
+    return status
+
+
+COMMANDS = {"demo": _demo, "grade": _grade, "gradescope": _gradescope, "batch": _batch,
+            "student-config": _student_config, "answers": _answers, "merge-manual": _merge_manual,
+            "normalise": _normalise, "validate": _validate, "reference": _reference}
 
 
 if __name__ == "__main__":

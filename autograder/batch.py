@@ -8,17 +8,15 @@ verdict is recorded. SIGINT or SIGTERM stop the batch cleanly: the slots and the
 is recorded for the submissions in flight, and ``Interrupted`` says how many are left. SIGKILL at any moment
 leaves records that are each complete (atomic writes), so a rerun gives the clean run's grades.
 """
-import hashlib
 import os
 import signal
-import stat
 import sys
 import time
 import traceback
 from pathlib import Path
 
 import course_config
-from autograder import answers, course, fingerprint, grade, notebooks, reference, render
+from autograder import grade, intake, manual, reference, render, results
 from autograder.worker import sandbox
 from autograder import store as storage
 from autograder.results import FINISHED_STATUSES
@@ -37,82 +35,6 @@ class Interrupted(Exception):
     def __init__(self, graded, left):
         self.graded, self.left = graded, left
         super().__init__(f"interrupted: {graded} graded, {left} left; rerun to continue")
-
-
-def _read(path, within=None):
-    return notebooks.submission_bytes(path, course_config.GRADING["submission_bytes"], within)
-
-
-def _which(path, present=(), within=None):
-    """The assignment of a notebook found outside an assignment folder: by its graded cells, else its name."""
-    try:
-        nb = notebooks.read(path, _read(path, within))
-    except notebooks.NotebookError:
-        nb = None
-    found = course.detect(nb, path.name)
-    if found:
-        return found
-    return next(iter(present)) if len(present) == 1 else course_config.ASSIGNMENTS[0]
-
-
-def _is_dir(path):
-    """A real directory, not a symbolic link to one."""
-    try:
-        return stat.S_ISDIR(os.lstat(path).st_mode)
-    except OSError:
-        return False
-
-
-def name_problem(name):
-    """Why ``name`` cannot be a student's name in a batch, or None."""
-    if name in (".", ".."):
-        return "the name is . or .."
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name) or "/" in name:
-        return "the name holds control characters"
-    return None
-
-
-def find_submissions(directory, assignments=None):
-    """({(assignment, student): notebook path}, {name: why it was refused}) under ``directory``.
-
-    Layouts: nbgrader's ``submitted/<student>/<assignment>/*.ipynb``, a folder per student holding notebooks,
-    or a flat folder of ``<student>.ipynb``. A notebook outside an assignment folder is told apart by its
-    graded cells (else its file name). Every student gets a row in every assignment of the batch: one with
-    nothing for it is graded as missing. Symbolic links are never followed: a student whose folder or file
-    is one gets a row that says so (``notebooks.submission_bytes``). Names that cannot be a folder or a CSV
-    row (``..``, control characters) are refused and listed.
-    """
-    directory = Path(directory)
-    wanted = tuple(assignments or course_config.ASSIGNMENTS)
-    found, loose, students, refused = {}, [], [], {}
-    entries = sorted(p for p in directory.iterdir() if not p.name.startswith(".") or p.suffix == ".ipynb")
-    for entry in entries:
-        if entry.suffix == ".ipynb" and not _is_dir(entry):
-            loose.append((entry.stem, entry))
-        elif _is_dir(entry) or entry.is_symlink():
-            students.append(entry.name)
-        if not _is_dir(entry):
-            continue
-        for folder in sorted(d for d in entry.iterdir() if d.name in wanted):
-            nbs = sorted(folder.glob("*.ipynb")) if _is_dir(folder) else []
-            preferred = [p for p in nbs if p.name == course.notebook_name(folder.name)]
-            found[(folder.name, entry.name)] = (preferred or nbs or [folder / course.notebook_name(folder.name)])[0]
-        loose += [(entry.name, p) for p in sorted(entry.glob("*.ipynb"))]
-    present = {a for a, _ in found}
-    for student, path in loose:
-        assignment = _which(path, present, directory)
-        if assignment in wanted:
-            found.setdefault((assignment, student), path)
-    present = {a for a, _ in found} or set(wanted)
-    for student in students + [student for student, _ in loose]:
-        for assignment in present:
-            found.setdefault((assignment, student), course.notebook_path(student, assignment, directory))
-    for assignment, student in list(found):
-        if name_problem(student):
-            refused[student] = name_problem(student)
-            del found[(assignment, student)]
-    order = {a: i for i, a in enumerate(course_config.ASSIGNMENTS)}
-    return dict(sorted(found.items(), key=lambda kv: (order.get(kv[0][0], len(order)), kv[0][1]))), refused
 
 
 class _Progress:
@@ -151,7 +73,7 @@ def grade_one(path, zygote, assignment, limits=None, within=None):
     if _STOP["signal"]:
         raise KeyboardInterrupt
     try:
-        result = grade.grade(path, zygote, assignment, limits, within)
+        result = grade.grade_notebook(path, zygote, assignment, limits, within)
     except Exception as e:  # noqa: BLE001 (one bad submission never stops the batch)
         if _STOP["signal"]:  # its zygote was killed to stop the batch: not a failure of the grader
             raise KeyboardInterrupt from None
@@ -160,28 +82,6 @@ def grade_one(path, zygote, assignment, limits=None, within=None):
     if _STOP["signal"]:  # graded while stopping (its zygote was killed): not a verdict
         raise KeyboardInterrupt
     return result
-
-
-def _digest(path, within):
-    try:
-        return hashlib.sha256(_read(path, within)).hexdigest()
-    except notebooks.NotebookError:
-        return None
-
-
-def submission_lateness(path, assignment):
-    """A results.Lateness from nbgrader's ``timestamp.txt`` next to the notebook (written by ``nbgrader submit``
-    and ``collect``), against ``course_config.DUE_DATES`` under ``course_config.LATE_POLICY`` (never late
-    without a due date, but the time is kept); None when there is no readable timestamp."""
-    from autograder import results
-    due = course_config.DUE_DATES.get(assignment)
-    try:
-        stamp = notebooks.submission_bytes(Path(path).parent / "timestamp.txt", 200).decode("utf-8", "replace")
-    except notebooks.NotebookError:
-        return None
-    if results.parse_time(stamp) is None:
-        return None
-    return results.lateness(stamp, due, course_config.LATE_POLICY, source="timestamp.txt")
 
 
 def _not_a_link(path, what):
@@ -198,7 +98,7 @@ def _refuse_stale(assignments):
 def grade_file(path, assignment=None, unsafe=False):
     """Grade one notebook with its own zygote, as ``assignment`` (told from the notebook unless given).
     Raises BatchError if no sandbox is available or the reference values are stale."""
-    assignment = assignment or _which(Path(path))
+    assignment = assignment or intake._which(Path(path))
     _refuse_stale([assignment])
     mode = _sandbox_mode(unsafe)
     try:
@@ -206,7 +106,7 @@ def grade_file(path, assignment=None, unsafe=False):
             result = grade_one(path, zygote, assignment)
     except KeyboardInterrupt:
         raise Interrupted(0, 1) from None
-    result.fingerprint = fingerprint.of(assignment, _digest(path, None))
+    result.fingerprint = results.fingerprint(assignment, intake._digest(path, None))
     return result
 
 
@@ -326,7 +226,7 @@ def _plan(submissions, store, within, limits, regrade):
     done, todo, reasons = {}, [], {}
     for key, path in submissions.items():
         assignment, student = key
-        current = fingerprint.of(assignment, _digest(path, within), limits)
+        current = results.fingerprint(assignment, intake._digest(path, within), limits)
         record = store.record(assignment, student)
         if regrade is not None and (not regrade or student in regrade):
             why = "asked with --regrade"
@@ -334,11 +234,11 @@ def _plan(submissions, store, within, limits, regrade):
             why = ("its last grading did not finish" if store.results_path(assignment, student).exists()
                    else "not graded before")
         else:
-            parts = fingerprint.changed(record.fingerprint, current)
+            parts = results.fingerprint_changes(record.fingerprint, current)
             if not parts:
                 done[key] = record
                 continue
-            why = fingerprint.reason(parts, assignment)
+            why = results.regrade_reason(parts, assignment)
         todo.append((key, path, current))
         reasons[why] = reasons.get(why, 0) + 1
     return done, todo, reasons
@@ -359,7 +259,7 @@ def run(directory, out=None, assignments=None, gradebook=None, limits=None, jobs
     out = Path(out) if out else directory.parent / f"{directory.name}_graded"
     _not_a_link(directory, "the submissions folder")
     _not_a_link(out, "the output folder")
-    submissions, refused = find_submissions(directory, assignments)
+    submissions, refused = intake.find_submissions(directory, assignments)
     _refuse_stale(sorted({a for a, _ in submissions}) or assignments)
     if regrade:
         unknown = sorted(set(regrade) - {student for _, student in submissions})
@@ -393,7 +293,7 @@ def _grade(todo, done, store, directory, limits, jobs, unsafe, total):
             for key, result in _graded(todo, mode, jobs, limits, directory):
                 assignment, student = key
                 result.fingerprint = prints[key]
-                result.lateness = submission_lateness(paths[key], assignment)
+                result.lateness = intake.submission_lateness(paths[key], assignment)
                 if result.status in FINISHED_STATUSES:
                     store.save_record(assignment, student, result)
                     done[key] = result
@@ -414,33 +314,13 @@ def _render(submissions, done, store, directory, gradebook):
     graded = {}
     for assignment, student in submissions:
         result = done[(assignment, student)]
-        result.lateness = submission_lateness(submissions[(assignment, student)], assignment)
+        result.lateness = intake.submission_lateness(submissions[(assignment, student)], assignment)
         graded.setdefault(assignment, {})[student] = result
     full = {}
     for assignment, rows in graded.items():
         paths = {student: submissions[(assignment, student)] for student in rows}
-        answers.store(rows, paths, store, assignment, directory)
+        manual.collect(rows, paths, store, assignment, directory)
         full[assignment] = render.assignment(store, assignment, rows, gradebook, paths, directory)
     return full
 
 
-def table(rows, assignment):
-    """The score table of one assignment's batch: a column per autograded item and per written answer (``-``
-    until a TA scores it), the status when it is not ``graded``, and the total out of the assignment's max."""
-    items = list(course.items(assignment))
-    written = render.written_questions(assignment)
-    maxima = {}
-    for c in course.test_cells(assignment):
-        maxima[c["item"]] = maxima.get(c["item"], 0) + c["points"]
-    maxima.update(course.manual_cells(assignment))
-    short = [f"ex{n}" for n in range(1, len(items) + 1)] + [f"w{n}" for n in range(1, len(written) + 1)]
-    width = max([len(s) for s in rows] + [7])
-    lines = [f"{assignment}:", f"{'student':<{width}} " + " ".join(f"{s:>11}" for s in short) + f" {'total':>9}"]
-    for student, r in rows.items():
-        s = r.item_scores()
-        cells = [f"{s.get(i, 0):>5g} / {maxima[i]:<3g}" for i in items]
-        cells += [f"{s[g]:>5g} / {maxima[g]:<3g}" if g in r.hand else f"{'-':>5} / {maxima[g]:<3g}" for g in written]
-        status = "" if r.status == "graded" else f"  ({r.status})"
-        lines.append(f"{student:<{width}} " + " ".join(cells) + f" {r.score:>4g}/{r.max_score:<4g}{status}")
-    lines.append("  " + ", ".join(f"{s} = {i}" for s, i in zip(short, items + written)))
-    return "\n".join(lines)

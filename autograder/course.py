@@ -25,6 +25,11 @@ def notebook_path(step, assignment, root=None):
     return Path(root or course_config.ROOT) / step / assignment / notebook_name(assignment)
 
 
+def reference_file(assignment):
+    """Where the reference values of ``assignment`` are stored (``make reference`` writes them)."""
+    return Path(__file__).resolve().parent / "reference" / f"{assignment}.json"
+
+
 def release_notebook(assignment):
     return notebook_path(course_config.RELEASE_DIR, assignment)
 
@@ -84,7 +89,7 @@ def protocol(assignment):
     """The assignment's protocol module, loaded from source/ under its own name (so item modules import it)."""
     source = course_config.ROOT / course_config.SOURCE_DIR
     _load(CORE_MODULE, source / f"{CORE_MODULE}.py")
-    name = course_config.CHECKS_MODULE[assignment]
+    name = course_config.PROTOCOL_MODULES[assignment]
     return _load(name, source / assignment / f"{name}.py")
 
 

@@ -1,4 +1,5 @@
 """Which code of a submission runs in the worker: the student's cells, never their copy of the tests."""
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -13,8 +14,15 @@ def _tags(cell):
 
 
 def _release_cells(assignment):
-    """(sources of the release's test cells, ids of its skip-when-grading cells)."""
-    cells = notebooks.read(course.release_notebook(assignment)).cells
+    """(sources of the release's test cells, ids of its skip-when-grading cells), read once per process (and
+    again if the release changes)."""
+    path = course.release_notebook(assignment)
+    return _release_cells_of(path, path.stat().st_mtime_ns)
+
+
+@functools.cache
+def _release_cells_of(path, mtime_ns):
+    cells = notebooks.read(path).cells
     return ({c.source.strip() for c in cells if notebooks.is_test_cell(c)},
             {c.get("id") for c in cells if course_config.SKIP_WHEN_GRADING_TAG in _tags(c)})
 

@@ -17,7 +17,7 @@ from autograder.results import CheckResult, Note, SubmissionResult
 from autograder.worker import sandbox
 from autograder.worker.client import AnswerError, Worker, WorkerDied
 
-CHECKS_MODULE = Path(checks.__file__).resolve().parent / "test_cells.py"
+TEST_CELLS_MODULE = Path(checks.__file__).resolve().parent / "test_cells.py"
 
 
 INTERNAL_ERROR = "the grader could not run this check (internal error); please tell your instructor"
@@ -25,9 +25,9 @@ INTERNAL_ERROR = "the grader could not run this check (internal error); please t
 
 def _raised_by_test_cell(excinfo):
     """Whether an exception was raised by ``test_cells.test_cell`` itself: the innermost frame outside
-    pytest's own code is in CHECKS_MODULE (its ``pytest.fail`` after a CheckFailure)."""
+    pytest's own code is in TEST_CELLS_MODULE (its ``pytest.fail`` after a CheckFailure)."""
     frames = [e for e in excinfo.traceback if "_pytest" not in str(e.path) and "pluggy" not in str(e.path)]
-    return bool(frames) and Path(str(frames[-1].path)).resolve() == CHECKS_MODULE
+    return bool(frames) and Path(str(frames[-1].path)).resolve() == TEST_CELLS_MODULE
 
 
 class _Plugin:
@@ -101,29 +101,29 @@ class _Plugin:
 def run_checks(assignment, ask, reference, plugin=None):
     """Run every graded test cell's checks with pytest; return {test_id: CheckResult}."""
     plugin = plugin or _Plugin(assignment, ask, reference)
-    args = [str(CHECKS_MODULE), "-q", "-p", "no:cacheprovider", "--noconftest", "-o", "addopts=",
-            "--rootdir", str(CHECKS_MODULE.parent), "-W", "ignore"]
+    args = [str(TEST_CELLS_MODULE), "-q", "-p", "no:cacheprovider", "--noconftest", "-o", "addopts=",
+            "--rootdir", str(TEST_CELLS_MODULE.parent), "-W", "ignore"]
     with contextlib.redirect_stdout(io.StringIO()):
         pytest.main(args, plugins=[plugin])
     return plugin.checks
 
 
 def _asker(assignment, worker, on_death=None):
-    nf = course.protocol(assignment)
+    protocol_module = course.protocol(assignment)
 
     def ask(request):
         try:
             return worker.ask(request)
         except AnswerError as e:
-            raise nf.QuestionError(str(e)) from None
+            raise protocol_module.QuestionError(str(e)) from None
         except WorkerDied as e:
             if on_death is not None:
                 on_death(e)  # the check that asked scores "limit", not "failed"
-            raise nf.CheckFailure(str(e)) from None
+            raise protocol_module.CheckFailure(str(e)) from None
     return ask
 
 
-def grade(path, zygote, assignment, limits=None, within=None):
+def grade_notebook(path, zygote, assignment, limits=None, within=None):
     """Grade one notebook file as ``assignment``; always returns a results.SubmissionResult (never raises
     for bad input). No symbolic link below the folder ``within`` is followed."""
     started = time.monotonic()
@@ -145,7 +145,7 @@ def grade(path, zygote, assignment, limits=None, within=None):
             advice=f"Nothing of it was graded here. Submit your `{assignment}.ipynb` for `{assignment}` (and this "
                    f"notebook for `{belongs}`).")
     code = extract.labelled_code(nb, assignment)
-    protocol = course_config.CHECKS_MODULE[assignment]
+    protocol = course_config.PROTOCOL_MODULES[assignment]
     with Worker(zygote, code.sources, assignment, limits, protocol) as worker:
         try:
             worker.start()

@@ -7,9 +7,9 @@ sidecar, ``<assignment>.inputs.json``, holding a digest of what its values were 
 it with the current inputs in about a second (no TensorFlow), and ``validate``, ``grade`` and ``batch`` refuse
 to go on while any assignment's values are stale.
 """
+import functools
 import hashlib
 import json
-from pathlib import Path
 
 import course_config
 from autograder import checks, course, extract, notebooks
@@ -61,9 +61,9 @@ def differences(new, old, rtol=1e-5, atol=1e-6, prefix=""):
 
 def inputs_digest(assignment):
     """A digest of everything the reference values of ``assignment`` are computed from: every item's hidden
-    requests, the code cells of the solutions notebook, and the short budget they run at."""
+    requests, the solutions' code as ``solution_namespace`` runs it (not their test cells), and the budget."""
     requests = {item: checks.item_module(assignment, item).REQUESTS for item in course.items(assignment)}
-    code = [c.source for c in notebooks.read(course.solution_notebook(assignment)).cells if c.cell_type == "code"]
+    code, _ = extract.student_code(notebooks.read(course.solution_notebook(assignment)), assignment)
     text = json.dumps({"requests": _encode(requests), "solutions": code,
                        "budget": course_config.SHORT_BUDGET.get(assignment)}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -103,7 +103,6 @@ def refuse_stale(assignments=None):
 
 
 # ---- where reference values are stored -----------------------------------------------------------------------
-REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 
 
 #: One array codec for the whole grader: reference values are stored the way answers travel from the worker
@@ -112,7 +111,7 @@ _encode, _decode = wire._encode, wire._decode
 
 
 def reference_file(assignment):
-    return REFERENCE_DIR / f"{assignment}.json"
+    return course.reference_file(assignment)
 
 
 def save_reference(assignment, values):
@@ -128,9 +127,15 @@ def save_reference(assignment, values):
 
 
 def load_reference(assignment):
+    """The stored reference values of ``assignment``, read once per process (and again if the file changes)."""
     path = reference_file(assignment)
     if not path.exists():
         raise FileNotFoundError(f"no reference values at {path}; run `make reference`")
+    return _decoded(path, path.stat().st_mtime_ns)
+
+
+@functools.cache
+def _decoded(path, mtime_ns):
     return _decode(json.loads(path.read_text()))
 
 

@@ -1,21 +1,26 @@
-"""One typed result per graded submission, and how it renders to Gradescope's results.json.
+"""One typed result per graded submission: the only thing modules read and update.
 
-Every fact is set where it becomes known: the checks' statuses by the pytest plugin (``grade._Plugin``) from
-pytest's own report data, a limit hit by the code that caught ``WorkerDied``, a missing or unreadable
-submission by ``grade.grade``. The renderers (results.json here, grades.csv and the score table in
-``batch``, the feedback and the instructor report in ``feedback``) only read the object, never parse text.
+It carries the autograded checks, the hand scores (``with_hand_scores``), the status and the fingerprint of
+what produced it (below). Every fact is set where it becomes known: the checks' statuses by the pytest plugin
+(``grade._Plugin``) from pytest's own report data, a limit hit by the code that caught ``WorkerDied``, a missing,
+unreadable or misplaced submission by ``grade.grade_notebook``. Scores are computed from the statuses whenever
+they are read. The renderers (``autograder.render``) only read the object, never parse text.
 
-``results.json`` is the stored form: ``to_gradescope`` writes everything the object holds (the Gradescope
-fields plus ``extra_data``), ``from_gradescope`` reads it back, and ``results.schema.json`` describes it.
+``to_gradescope`` writes everything the object holds as Gradescope's results.json (the Gradescope fields plus
+``extra_data``), ``from_gradescope`` reads it back, and ``results.schema.json`` describes it; a batch's records
+(``store``) are that form without the feedback text.
 """
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import functools
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import course_config
+from autograder import course
 
 #: The status of one check. ``error``: the grader itself failed on it (not the student's fault); ``limit``:
 #: the worker running the student's code died or ran out of time while answering it; ``missing``: it never
@@ -247,7 +252,6 @@ class SubmissionResult:
 
 
 def _course_settings():
-    import course_config
     return course_config.GRADESCOPE
 
 
@@ -262,35 +266,109 @@ def validate(data):
     jsonschema.validate(data, schema(), format_checker=jsonschema.FormatChecker())
 
 
-# ---- submission times and the late policy ---------------------------------------------------------
-def parse_time(text):
-    """An aware datetime from ISO 8601 (Gradescope's form) or nbgrader's timestamp.txt form
-    ("2026-11-30 09:01:14.123456 UTC", read the way nbgrader reads it); None if ``text`` is empty or not a
-    time. A time without a zone is taken as UTC."""
-    if not text:
-        return None
-    text = str(text).strip()
-    try:
-        when = _dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
-    except ValueError:
-        from nbgrader.utils import parse_utc
-        try:
-            when = parse_utc(text)  # naive, in UTC
-        except (ValueError, OverflowError):
-            return None
-    return when.astimezone(_dt.timezone.utc) if when.tzinfo else when.replace(tzinfo=_dt.timezone.utc)
-
-
-def lateness(submitted_at, due, policy, source=None):
-    """A Lateness for a submission time and a due date under ``policy`` (course_config.LATE_POLICY:
-    ``grace_minutes``: how late still counts as on time). Either time may be None (then not late)."""
-    when, deadline = parse_time(submitted_at), parse_time(due)
-    minutes = (when - deadline).total_seconds() / 60 if when and deadline else 0.0
-    late = bool(when and deadline and minutes > policy.get("grace_minutes", 0))
-    return Lateness(submitted_at=when.isoformat() if when else None, due=deadline.isoformat() if deadline else None,
-                    late=late, minutes_late=round(max(minutes, 0.0), 1), source=source)
-
-
 def typed(result):
     """A SubmissionResult, from itself or from its results.json dict."""
     return result if isinstance(result, SubmissionResult) else SubmissionResult.from_gradescope(result)
+
+
+# ---- fingerprints: what produced a verdict ---------------------------------------------------------------
+# What produced a verdict: a fingerprint of everything a submission's grade depends on.
+#
+# A fingerprint is a dict of SHA-256 digests, one per *part*:
+#
+# * ``submission``: the notebook's bytes (``missing`` when there is none);
+# * ``checks``: the assignment's hidden checks (``autograder/checks/<assignment>/``, the shared check runner)
+#   and its protocol module with the visible checks (``source/<assignment>/<module>.py``, ``checks_core.py``);
+# * ``reference``: the stored reference values (``autograder/reference/<assignment>.json``);
+# * ``points``: the graded cells of the source notebook (grade ids, points, hidden or visible);
+# * ``grader``: the grader's own code (every module of ``autograder/`` that takes part in a verdict: reading,
+#   extracting, the worker and its sandbox, the assembly of the result);
+# * ``settings``: the limits and the short training budget the worker runs with (``course_config.py``).
+#
+# A batch stores the fingerprint in each record and regrades exactly the submissions whose fingerprint differs
+# from the current one, naming the parts that changed. Renderers (feedback, reports, CSV, the gradebook) are
+# not part of it: changing them re-renders every page without running any student code again.
+PACKAGE = Path(__file__).resolve().parent
+
+#: The grader's code that decides a verdict: the path from a notebook's bytes to the checks' statuses (reading,
+#: extracting, the course model, the worker and its sandbox, running the checks). The checks themselves are their
+#: own part. Scheduling, the records, the renderers and the integrations never change a verdict, so a change to
+#: them re-renders the pages without grading anyone again; scores are computed from the stored statuses when a
+#: result is rendered, so this module is not among them either.
+GRADING_CODE = ("grade.py", "extract.py", "notebooks.py", "course.py", "reference.py", "worker")
+
+#: The parts, in the order reasons name them, with how a reason says each one changed.
+FINGERPRINT_PARTS = {
+    "submission": "the submission changed",
+    "checks": "the checks of {assignment} changed",
+    "reference": "the reference values of {assignment} changed",
+    "points": "the points of {assignment} changed",
+    "grader": "the grader's code changed",
+    "settings": "the grading limits or budget changed",
+}
+
+
+def _digest_files(paths, root):
+    h = hashlib.sha256()
+    for path in sorted(paths):
+        h.update(str(Path(path).relative_to(root)).encode() + b"\0")
+        h.update(Path(path).read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _digest_json(value):
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@functools.cache
+def grader_digest():
+    files = [p for name in GRADING_CODE for p in ([PACKAGE / name] if name.endswith(".py")
+                                                  else sorted((PACKAGE / name).rglob("*.py")))]
+    return _digest_files(files, PACKAGE.parent)
+
+
+@functools.cache
+def checks_digest(assignment):
+    source = course_config.ROOT / course_config.SOURCE_DIR
+    files = sorted((PACKAGE / "checks" / assignment).glob("*.py"))
+    files += [PACKAGE / "checks" / "__init__.py", PACKAGE / "checks" / "test_cells.py",
+              source / "checks_core.py", source / assignment / f"{course_config.PROTOCOL_MODULES[assignment]}.py"]
+    return _digest_files(files, course_config.ROOT)
+
+
+@functools.cache
+def reference_digest(assignment):
+    path = course.reference_file(assignment)
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "absent"
+
+
+@functools.cache
+def points_digest(assignment):
+    return _digest_json([course.test_cells(assignment), course.manual_cells(assignment)])
+
+
+def settings_digest(assignment, limits=None):
+    return _digest_json({"limits": limits or course_config.GRADING,
+                         "budget": course_config.SHORT_BUDGET.get(assignment),
+                         "skip_tag": course_config.SKIP_WHEN_GRADING_TAG})
+
+
+def fingerprint(assignment, submission_digest, limits=None):
+    """The current fingerprint of a submission whose bytes hash to ``submission_digest`` (None: missing)."""
+    return {"submission": submission_digest or "missing", "checks": checks_digest(assignment),
+            "reference": reference_digest(assignment), "points": points_digest(assignment),
+            "grader": grader_digest(), "settings": settings_digest(assignment, limits)}
+
+
+def fingerprint_changes(old, new):
+    """The parts that differ between a stored fingerprint and the current one (all of them if none is stored)."""
+    if not old:
+        return list(FINGERPRINT_PARTS)
+    return [part for part in FINGERPRINT_PARTS if old.get(part) != new.get(part)]
+
+
+def regrade_reason(parts, assignment):
+    """Why a submission is regraded, in words: "the checks of normalising_flows changed"."""
+    if set(parts) == set(FINGERPRINT_PARTS):
+        return "not graded before"
+    return " and ".join(FINGERPRINT_PARTS[p].format(assignment=assignment) for p in parts)

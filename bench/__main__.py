@@ -23,7 +23,9 @@ import time
 from pathlib import Path
 
 import course_config
-from autograder import batch, examples, nbgrader_path
+from autograder import batch
+from autograder.authoring import examples
+from autograder.integrations import nbgrader_path
 
 ASSIGNMENT = "normalising_flows"
 HERE = Path(__file__).resolve().parent
@@ -35,14 +37,14 @@ def mixed_submissions():
     """20 submissions: 7 complete, 7 with two catalogued mistakes each (in different items), 6 untouched."""
     sol, rel = examples.notebook("solutions"), examples.notebook("release")
     by_item = {}
-    for name, mistake in sorted(examples.MISTAKES.items()):
+    for name, mistake in sorted(examples.MISTAKE_EDITS.items()):
         by_item.setdefault(mistake.grade_id, []).append(name)
     items = sorted(by_item)
     subs = {f"complete_{i}": sol for i in range(7)}
     for i in range(7):
         names = [by_item[items[(i + k) % len(items)]][i % len(by_item[items[(i + k) % len(items)]])]
                  for k in (0, 1)]
-        subs[f"wrong_{i}_{'+'.join(names)}"] = examples.apply(sol, *(examples.MISTAKES[n] for n in names))
+        subs[f"wrong_{i}_{'+'.join(names)}"] = examples.apply(sol, *(examples.MISTAKE_EDITS[n] for n in names))
     subs.update({f"untouched_{i}": rel for i in range(6)})
     return subs
 

@@ -49,7 +49,7 @@ def memory():
     sources, _ = extract.student_code(nb, ASSIGNMENT)
     with Zygote() as zygote:
         with Worker(zygote, sources, ASSIGNMENT, course_config.GRADING,
-                    course_config.CHECKS_MODULE[ASSIGNMENT]) as worker:
+                    course_config.PROTOCOL_MODULES[ASSIGNMENT]) as worker:
             worker.start()
             ask = grade._asker(ASSIGNMENT, worker)
             outcomes = grade.run_checks(ASSIGNMENT, ask, reference.load_reference(ASSIGNMENT))
@@ -148,7 +148,7 @@ def sandbox_startup(n=30):
         with Zygote(mode=mode) as zygote:
             for _ in range(n):
                 worker = Worker(zygote, ["x = 1"], ASSIGNMENT, course_config.GRADING,
-                                course_config.CHECKS_MODULE[ASSIGNMENT])
+                                course_config.PROTOCOL_MODULES[ASSIGNMENT])
                 started = time.perf_counter()
                 worker.start()
                 ready = time.perf_counter()

@@ -10,7 +10,8 @@ import json  # noqa: E402
 import pytest  # noqa: E402
 
 import course_config  # noqa: E402
-from autograder import checks, course, notebooks, reference, validate  # noqa: E402
+from autograder import checks, course, notebooks, reference
+from autograder.authoring import validate  # noqa: E402
 
 ASSIGNMENT = "normalising_flows"
 

@@ -7,7 +7,8 @@ import nbformat
 import pytest
 
 import course_config
-from autograder import course, examples, notebooks, reference, render
+from autograder import course, notebooks, reference, render
+from autograder.authoring import examples
 from conftest import read_results, run_batch
 
 ASSIGNMENT = "normalising_flows"
@@ -80,7 +81,7 @@ def test_a_mixed_batch_grades_each_notebook_as_its_own_assignment(mixed):
     assert set(graded[other]) == students  # every student has a row in every assignment of the batch
     cells = {c["test_id"]: c["points"] for c in course.test_cells(other)}
     assert graded[other]["complete"]["score"] == sum(cells.values())
-    wrong = set().union(*(examples.MULTISCALE_MISTAKES[n].failing for n in examples.DEMO["partly_wrong"][other][1]))
+    wrong = set().union(*(examples.MULTISCALE_EDITS[n].failing for n in examples.DEMO["partly_wrong"][other][1]))
     assert failed(graded[other]["partly_wrong"]) == wrong
     assert "no such file" in graded[other]["untouched"]["output"]  # submitted nothing for it
     lines = (out / other / "grades.csv").read_text().splitlines()
@@ -138,7 +139,7 @@ def test_untouched_release_scores_zero_with_a_message_per_item(graded):
 
 def test_partly_wrong_loses_exactly_the_checks_its_mistakes_break(graded):
     names = examples.DEMO["partly_wrong"][ASSIGNMENT][1]
-    want = set().union(*(examples.MISTAKES[n].failing for n in names))
+    want = set().union(*(examples.MISTAKE_EDITS[n].failing for n in names))
     result = graded[0]["partly_wrong"]
     assert failed(result) == want
     assert result["score"] == TOTAL - sum(POINTS[t] for t in want)
@@ -267,7 +268,7 @@ def test_a_grader_failure_still_writes_a_results_file_for_everyone(tmp_path, mon
 
     def broken(*args, **kwargs):
         raise RuntimeError("simulated grader bug")
-    monkeypatch.setattr(grade, "grade", broken)
+    monkeypatch.setattr(grade, "grade_notebook", broken)
     submitted = tmp_path / "submitted"
     for student in ("a", "b"):
         examples.write_submission(submitted, student, examples.notebook("release"))

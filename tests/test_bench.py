@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 import course_config
-from autograder import examples
+from autograder.authoring import examples
 
 import bench.__main__ as bench
 
@@ -18,7 +18,7 @@ def test_the_throughput_batch_is_the_advertised_mix():
     for student, nb in subs.items():
         if student.startswith("wrong"):
             names = student.split("_", 2)[2].split("+")
-            assert len(names) == 2 and examples.MISTAKES[names[0]].grade_id != examples.MISTAKES[names[1]].grade_id
+            assert len(names) == 2 and examples.MISTAKE_EDITS[names[0]].grade_id != examples.MISTAKE_EDITS[names[1]].grade_id
             changed = [a for a, b in zip((c.source for c in nb.cells), solutions) if a != b]
             assert len(changed) == 2, student  # each mistake edited its own solution cell
 

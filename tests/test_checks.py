@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from autograder import checks, course, examples, reference
+from autograder import checks, course, reference
+from autograder.authoring import examples
 from conftest import ASSIGNMENT, run_test_cell
 
 tfd, tfb = tfp.distributions, tfp.bijectors
@@ -133,7 +134,7 @@ def test_transformed_without_the_shift(solution_ns):
 
 # ---- the catalogue of mistakes ----------------------------------------------------------------------
 def test_every_catalogued_mistake_has_a_submission_that_makes_it():
-    assert set(examples.MISTAKES) == set(NF.MISTAKES)
+    assert set(examples.MISTAKE_EDITS) == set(NF.MISTAKES)
     assert len(NF.MISTAKES) >= 15
     for entry in NF.MISTAKES.values():
         assert entry["item"] in ITEMS and entry["message"] and entry["section"] and entry["recognised"]
@@ -144,9 +145,9 @@ def run_solution_cell(nb, grade_id, ns):
     exec("\n".join(ln for ln in cell.source.splitlines() if "SOLUTION" not in ln), ns)
 
 
-@pytest.mark.parametrize("mistake_id", sorted(examples.MISTAKES))
+@pytest.mark.parametrize("mistake_id", sorted(examples.MISTAKE_EDITS))
 def test_each_catalogued_mistake_is_named_and_loses_exactly_its_checks(mistake_id, source_nb, solution_ns):
-    mistake = examples.MISTAKES[mistake_id]
+    mistake = examples.MISTAKE_EDITS[mistake_id]
     run_solution_cell(examples.apply(source_nb, mistake), mistake.grade_id, solution_ns)
     item = NF.MISTAKES[mistake_id]["item"]
     failed = failures(item, solution_ns)

@@ -5,7 +5,8 @@ import nbformat
 import pytest
 
 import course_config
-from autograder import batch, course, notebooks, validate
+from autograder import course, intake, notebooks
+from autograder.authoring import validate
 
 ASSIGNMENTS = course_config.ASSIGNMENTS
 
@@ -47,13 +48,13 @@ def test_submissions_are_found_in_every_layout_and_every_student_gets_a_row(tmp_
     nbformat.write(_nb(ASSIGNMENTS[-1]), str(tmp_path / "bob" / "my work.ipynb"))
     nbformat.write(_nb(first), str(tmp_path / "cat.ipynb"))  # a flat folder
     (tmp_path / "dan").mkdir()  # nothing submitted
-    found, refused = batch.find_submissions(tmp_path)
+    found, refused = intake.find_submissions(tmp_path)
     assert refused == {}
     assert set(found) == {(a, s) for a in ASSIGNMENTS for s in ("ann", "bob", "cat", "dan")}
     assert found[(ASSIGNMENTS[-1], "bob")].name == "my work.ipynb"
     assert found[(first, "cat")] == tmp_path / "cat.ipynb"
     assert not found[(first, "dan")].exists()  # graded as missing, with "no such file"
-    assert set(batch.find_submissions(tmp_path, [first])[0]) == {(first, s) for s in ("ann", "bob", "cat", "dan")}
+    assert set(intake.find_submissions(tmp_path, [first])[0]) == {(first, s) for s in ("ann", "bob", "cat", "dan")}
 
 
 def test_a_typo_in_course_config_fails_at_start_naming_the_key(tmp_path):

@@ -10,7 +10,9 @@ from pathlib import Path
 import nbformat
 
 import course_config
-from autograder import batch, examples, nbgrader_path, notebooks
+from autograder import intake, notebooks
+from autograder.authoring import examples
+from autograder.integrations import nbgrader_path
 
 A = "normalising_flows"
 BIN = Path(sys.executable).parent
@@ -104,7 +106,7 @@ def test_zip_collect_with_the_documented_lms_names(tmp_path):
         assert (folder / f"{A}.ipynb").exists(), student
         stamp = (folder / "timestamp.txt").read_text()
         assert stamp.startswith(when[:10] + " " + when[11:].replace("-", ":")), stamp
-    found, refused = batch.find_submissions(course / "submitted", [A])
+    found, refused = intake.find_submissions(course / "submitted", [A])
     assert sorted(found) == [(A, "alice"), (A, "bob"), (A, "j_doe")] and not refused  # underscores kept
 
 

@@ -12,7 +12,8 @@ import textwrap
 
 import pytest
 
-from autograder import checks, course, examples, notebooks, reference
+from autograder import checks, course, notebooks, reference
+from autograder.authoring import examples
 from conftest import run_test_cell
 
 NF, MS = "normalising_flows", "realnvp_multiscale"
@@ -50,7 +51,7 @@ def with_mistake(assignment, base, mistake):
 
 
 # ---- the whole catalogue: each mistake is charged in one item ---------------------------------------------
-CATALOGUE = [(a, m) for a in (NF, MS) for m in sorted(examples.CATALOGUE[a])]
+CATALOGUE = [(a, m) for a in (NF, MS) for m in sorted(examples.EDITS[a])]
 
 
 def test_the_documented_exceptions_are_catalogued_mistakes():
@@ -64,7 +65,7 @@ def test_the_documented_exceptions_are_catalogued_mistakes():
 def test_each_catalogued_mistake_is_charged_in_exactly_one_item(assignment, mistake_id, solution_ns_session,
                                                                  ms_session):
     base = namespaces(solution_ns_session, ms_session)[assignment]
-    mistake = examples.CATALOGUE[assignment][mistake_id]
+    mistake = examples.EDITS[assignment][mistake_id]
     failed = all_failures(assignment, with_mistake(assignment, base, mistake))
     item = course.protocol(assignment).MISTAKES[mistake_id]["item"]
     charged = {course.item_of(assignment, t) for t in failed}

@@ -15,12 +15,13 @@ import nbformat
 import pytest
 
 import course_config
-from autograder import course, examples
+from autograder import course
+from autograder.authoring import examples
 from conftest import read_results
 
 ROOT = course_config.ROOT
-SCRIPT = ROOT / "autograder" / "gradescope" / "run_autograder"
-SETUP = ROOT / "autograder" / "gradescope" / "setup.sh"
+SCRIPT = ROOT / "autograder" / "integrations" / "gradescope" / "run_autograder"
+SETUP = ROOT / "autograder" / "integrations" / "gradescope" / "setup.sh"
 
 
 def total(assignment):

@@ -17,7 +17,8 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 import course_config
-from autograder import course, examples, notebooks, reference
+from autograder import course, notebooks, reference
+from autograder.authoring import examples
 from conftest import read_results, run_batch
 
 ASSIGNMENT = "normalising_flows"
@@ -25,7 +26,7 @@ POINTS = {c["test_id"]: c["points"] for c in course.test_cells(ASSIGNMENT)}
 ALL = frozenset(POINTS)
 LIMITS = {**course_config.GRADING, "check_seconds": 8, "cell_seconds": 40, "submission_seconds": 240}
 ROOT = course_config.ROOT
-EXP_SIGN = examples.MISTAKES["acl-inverse-exp-sign"]
+EXP_SIGN = examples.MISTAKE_EDITS["acl-inverse-exp-sign"]
 
 
 def with_cell(nb, source, at=None):

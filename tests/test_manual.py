@@ -15,7 +15,10 @@ import nbformat
 import pytest
 
 import course_config
-from autograder import answers, batch, examples, nbgrader_path, notebooks, results
+from autograder import batch, manual, notebooks, results
+from autograder.authoring import examples
+from autograder.integrations import nbgrader_path
+from autograder.render import answers_page
 from conftest import read_results, run_batch
 
 A = "normalising_flows"
@@ -126,14 +129,14 @@ def test_formgrader_serves_a_batch_graded_submission(course, tmp_path, free_port
 
 def test_answers_page_and_scores_template(course):
     root, db, out, rows = course
-    written = answers.export(out, force=True)
-    page = (out / A / answers.PAGE_FILE).read_text()
-    assert out / A / answers.PAGE_FILE in [path for path, _ in written]
+    written = manual.export(out, force=True)
+    page = (out / A / answers_page.PAGE_FILE).read_text()
+    assert out / A / answers_page.PAGE_FILE in [path for path, _ in written]
     assert "&lt;script&gt;alert" in page and "<script>alert" not in page  # student text is escaped
     assert "Rubric for TAs" in page and "Model answer" in page  # from the source notebook's solution region
     assert page.count('class="answer"') == 3
     assert "no response" in page and "unreadable" in page
-    with open(out / A / answers.TEMPLATE_FILE, newline="") as f:
+    with open(out / A / manual.TEMPLATE_FILE, newline="") as f:
         template = list(csv.DictReader(f))
     assert [(r["student"], r["grade_id"], r["max_points"], r["score"]) for r in template] == [
         ("alice", "bimodal_discussion", "2", ""), ("bob", "bimodal_discussion", "2", "0"),
@@ -143,7 +146,7 @@ def test_answers_page_and_scores_template(course):
 def _scores(path, rows):
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(answers.COLUMNS)
+        w.writerow(manual.COLUMNS)
         w.writerows(rows)
     return path
 
@@ -171,8 +174,8 @@ def test_merge_manual_refuses_bad_rows_and_changes_nothing(course, tmp_path, row
     root, db, out, _ = course
     before = _state(root, out, db)
     path = _scores(tmp_path / "scores.csv", rows)
-    with pytest.raises(answers.ManualError) as e:
-        answers.merge(out, path, db)
+    with pytest.raises(manual.ManualError) as e:
+        manual.merge(out, path, db)
     assert expected in str(e.value)
     assert _state(root, out, db) == before
 
@@ -186,8 +189,8 @@ def test_merge_manual_refuses_a_malformed_csv(course, tmp_path):
                            "--gradebook", db], capture_output=True, text=True, cwd=course_config.ROOT)
     assert proc.returncode == 2 and "nothing was changed" in proc.stderr and "missing: student" in proc.stderr
     bad.write_bytes(b"\xff\xfe\x00garbage")
-    with pytest.raises(answers.ManualError, match="cannot be read"):
-        answers.merge(out, bad, db)
+    with pytest.raises(manual.ManualError, match="cannot be read"):
+        manual.merge(out, bad, db)
     assert _state(root, out, db) == before
 
 
@@ -198,7 +201,7 @@ def test_merge_manual_folds_scores_into_results_grades_and_gradebook(course, tmp
                                              ("bob", "bimodal_discussion", 2, 0, "No response."),
                                              ("carol", "bimodal_discussion", 2, "", "")])  # empty: not graded yet
     for _ in range(2):  # merging the same file twice changes nothing the second time
-        assert answers.merge(out, path, db) == {A: 2}
+        assert manual.merge(out, path, db) == {A: 2}
         alice = json.loads((out / A / "alice" / "results.json").read_text())
         assert alice["score"] == auto["alice"] + 1.5
         written = [t for t in alice["tests"] if t["extra_data"]["grade_id"] == "bimodal_discussion"]
@@ -225,7 +228,7 @@ def test_hand_scores_survive_a_regrade_and_new_students_get_template_rows(course
     rows of manual_scores.csv and adds the new student's."""
     root, db, out, rows = course
     path = _scores(tmp_path / "scores.csv", [("alice", "bimodal_discussion", 2, 2, "Full argument.")])
-    answers.merge(out, path, db)
+    manual.merge(out, path, db)
     report_page = (out / A / "report" / "index.html").read_text()
     assert "1 full marks" in report_page  # merge-manual renders the report again: alice now has 28 + 2 of 30
     record = (out / A / "alice" / "graded.json").stat().st_mtime_ns
@@ -240,7 +243,7 @@ def test_hand_scores_survive_a_regrade_and_new_students_get_template_rows(course
     with _gradebook(db) as gb:
         assert gb.find_grade("bimodal_discussion", A, A, "alice").manual_score == 2
     # a TA fills in a row of the template; a late student arrives
-    template = out / A / answers.TEMPLATE_FILE
+    template = out / A / manual.TEMPLATE_FILE
     text = template.read_text().replace("alice,bimodal_discussion,2,,", "alice,bimodal_discussion,2,2,Full argument.")
     template.write_text(text)
     dest = root / "submitted" / "dave" / A
@@ -264,8 +267,8 @@ def test_the_answers_page_as_a_ta_sees_it(course, tmp_path):
     markup stays text (no script of theirs runs in a TA's browser)."""
     from browser import dom, ink, screenshot
     root, db, out, rows = course
-    answers.export(out, force=True)
-    page = out / A / answers.PAGE_FILE
+    manual.export(out, force=True)
+    page = out / A / answers_page.PAGE_FILE
     png = screenshot(page, tmp_path / "answers.png")
     assert ink(png) > 0.02  # something is drawn, not a blank page
     shown = dom(page)

@@ -3,7 +3,8 @@ reference values agree with the grader's own float64 maths (autograder/checks/re
 import numpy as np
 import pytest
 
-from autograder import checks, course, examples, notebooks, reference
+from autograder import checks, course, notebooks, reference
+from autograder.authoring import examples
 
 ASSIGNMENT = "realnvp_multiscale"
 MS = course.protocol(ASSIGNMENT)
@@ -61,14 +62,14 @@ def test_an_untouched_release_fails_every_check_with_a_clear_message(solved):
 
 
 def test_every_catalogued_mistake_has_a_submission_that_makes_it():
-    assert set(examples.MULTISCALE_MISTAKES) == set(MS.MISTAKES)
+    assert set(examples.MULTISCALE_EDITS) == set(MS.MISTAKES)
     for entry in MS.MISTAKES.values():
         assert entry["item"] in course.items(ASSIGNMENT) and entry["message"] and entry["section"]
 
 
-@pytest.mark.parametrize("mistake_id", sorted(examples.MULTISCALE_MISTAKES))
+@pytest.mark.parametrize("mistake_id", sorted(examples.MULTISCALE_EDITS))
 def test_each_catalogued_mistake_is_named_and_loses_exactly_its_checks(mistake_id, solved):
-    mistake = examples.MULTISCALE_MISTAKES[mistake_id]
+    mistake = examples.MULTISCALE_EDITS[mistake_id]
     failed = failures(namespace_with(solved, mistake))
     assert set(failed) == set(mistake.failing), failed
     assert mistake_id in {m for _, m in failed.values()}, failed

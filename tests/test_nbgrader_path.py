@@ -3,7 +3,9 @@ import pytest
 
 import course_config
 from conftest import run_batch
-from autograder import examples, gradebook, nbgrader_path, notebooks
+from autograder import notebooks
+from autograder.authoring import examples
+from autograder.integrations import gradebook, nbgrader_path
 
 STUDENTS = ("complete", "untouched", "partly_wrong")
 
@@ -13,7 +15,7 @@ ASSIGNMENT = "normalising_flows"
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     wrong = examples.apply(examples.notebook("solutions"),
-                           *(examples.MISTAKES[n] for n in examples.DEMO["partly_wrong"][ASSIGNMENT][1]))
+                           *(examples.MISTAKE_EDITS[n] for n in examples.DEMO["partly_wrong"][ASSIGNMENT][1]))
     submissions = {"complete": examples.notebook("solutions"), "untouched": examples.notebook("release"),
                    "partly_wrong": wrong}
     course = nbgrader_path.make_course(tmp_path_factory.mktemp("course"), submissions, ASSIGNMENT)

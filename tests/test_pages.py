@@ -8,8 +8,9 @@ import shutil
 
 import pytest
 
-from autograder import checks as checks_module, course, grade, render, store
-from autograder import feedback, results
+from autograder import checks as checks_module, course, grade, intake, render, store
+from autograder import results
+from autograder.render import report
 from browser import dom, ink, png_size, screenshot
 
 ASSIGNMENT = "normalising_flows"
@@ -44,7 +45,7 @@ def _student(kind):
         checks[0].status, checks[0].message = "failed", "your code raised ValueError: " + ATTACK
         r.notes.append(results.Note("cell_error", "NameError: " + ATTACK, "the cell starting `x = 1`"))
         r.cell_output = ATTACK + "\n" + "printed line\n" * 5
-        r.lateness = results.lateness("2026-03-03T12:00:00Z", "2026-03-02T23:59:00Z", {"grace_minutes": 5})
+        r.lateness = intake.lateness("2026-03-03T12:00:00Z", "2026-03-02T23:59:00Z", {"grace_minutes": 5})
     elif kind == "missing":
         r = grade.not_graded(ASSIGNMENT, "missing", "Nothing was submitted for this assignment.", 0)
     return r
@@ -56,7 +57,7 @@ def pages(tmp_path_factory):
     rows = {kind: _student(kind) for kind in ("complete", "mistake", "limit", "hostile", "missing")}
     for student, r in rows.items():
         render.student(store.Store(out), ASSIGNMENT, student, r)
-    index = feedback.write_instructor_report(rows, out / ASSIGNMENT / "report", ASSIGNMENT)
+    index = report.write_instructor_report(rows, out / ASSIGNMENT / "report", ASSIGNMENT)
     return out, rows, index
 
 

@@ -9,7 +9,8 @@ import nbformat
 import pytest
 
 import course_config
-from autograder import notebooks, validate
+from autograder import notebooks
+from autograder.authoring import validate
 from autograder.worker import execute
 
 ASSIGNMENTS = course_config.ASSIGNMENTS
@@ -72,7 +73,7 @@ def test_release_leaks_nothing(asource, apaths):
     release = notebooks.read(apaths[1])
     assert validate.leaks(asource, release) == []
     text = apaths[1].read_text()
-    for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "check_hidden", "autograder.incell"):
+    for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "check_hidden", "autograder.checks.incell"):
         assert marker not in text, f"{marker!r} reached the release"
 
 

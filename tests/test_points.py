@@ -3,7 +3,8 @@ import subprocess
 import sys
 
 import course_config
-from autograder import course, validate
+from autograder import course
+from autograder.authoring import validate
 
 
 def test_the_readme_points_tables_match_the_notebooks():

@@ -10,7 +10,9 @@ import jsonschema
 import pytest
 
 import course_config
-from autograder import batch, course, examples, extract, feedback, grade, render, results
+from autograder import batch, course, extract, grade, intake, render, results
+from autograder.authoring import examples
+from autograder.render import feedback
 
 ASSIGNMENT = "normalising_flows"
 
@@ -84,7 +86,7 @@ def test_a_dead_worker_makes_the_check_a_limit_hit(statuses):
 # ---- the stored form -------------------------------------------------------------------------------------
 def test_results_json_round_trips_and_validates():
     r = _result(students=[results.Student("Ada", "123", "ada@example.com", 7)],
-                lateness=results.lateness("2026-03-02T10:00:00+01:00", "2026-03-01T23:59:00Z", {"grace_minutes": 5}))
+                lateness=intake.lateness("2026-03-02T10:00:00+01:00", "2026-03-01T23:59:00Z", {"grace_minutes": 5}))
     r.checks[0].mistake = "acl-wrong-sign"
     stored = r.to_gradescope()
     results.validate(stored)
@@ -134,11 +136,11 @@ def test_gradescope_output_does_not_show_hidden_checks_results():
 # ---- lateness --------------------------------------------------------------------------------------------
 def test_nbgrader_timestamps_and_the_grace_period():
     policy = {"grace_minutes": 5}
-    assert not results.lateness("2026-03-02 00:04:00.000000 UTC", "2026-03-02T00:00:00+00:00", policy).late
-    late = results.lateness("2026-03-02 00:06:00.000000 UTC", "2026-03-02T00:00:00+00:00", policy)
+    assert not intake.lateness("2026-03-02 00:04:00.000000 UTC", "2026-03-02T00:00:00+00:00", policy).late
+    late = intake.lateness("2026-03-02 00:06:00.000000 UTC", "2026-03-02T00:00:00+00:00", policy)
     assert late.late and late.minutes_late == 6
-    assert not results.lateness(None, "2026-03-02T00:00:00Z", policy).late
-    assert results.parse_time("not a time") is None
+    assert not intake.lateness(None, "2026-03-02T00:00:00Z", policy).late
+    assert intake.parse_time("not a time") is None
 
 
 def test_batch_reads_the_nbgrader_timestamp_next_to_the_notebook(tmp_path, monkeypatch):
@@ -146,13 +148,13 @@ def test_batch_reads_the_nbgrader_timestamp_next_to_the_notebook(tmp_path, monke
     folder.mkdir(parents=True)
     (folder / "timestamp.txt").write_text("2026-03-03 12:00:00.000000 UTC")
     monkeypatch.setitem(course_config.DUE_DATES, ASSIGNMENT, "2026-03-02T23:59:00+00:00")
-    late = batch.submission_lateness(folder / f"{ASSIGNMENT}.ipynb", ASSIGNMENT)
+    late = intake.submission_lateness(folder / f"{ASSIGNMENT}.ipynb", ASSIGNMENT)
     assert late.late and late.source == "timestamp.txt" and late.minutes_late == 12 * 60 + 1
     monkeypatch.setitem(course_config.DUE_DATES, ASSIGNMENT, None)
-    kept = batch.submission_lateness(folder / f"{ASSIGNMENT}.ipynb", ASSIGNMENT)
+    kept = intake.submission_lateness(folder / f"{ASSIGNMENT}.ipynb", ASSIGNMENT)
     assert not kept.late and kept.submitted_at == "2026-03-03T12:00:00+00:00" and kept.due is None
     (folder / "timestamp.txt").unlink()
-    assert batch.submission_lateness(folder / f"{ASSIGNMENT}.ipynb", ASSIGNMENT) is None
+    assert intake.submission_lateness(folder / f"{ASSIGNMENT}.ipynb", ASSIGNMENT) is None
 
 
 # ---- renderers -------------------------------------------------------------------------------------------
@@ -198,7 +200,7 @@ def test_feedback_names_cells_as_the_student_sees_them():
 
 def test_grades_csv_has_items_total_status_lateness_and_ids():
     r = _result(students=[results.Student("Ada", "=1+1", "ada@example.com")],
-                lateness=results.lateness("2026-03-03T00:00:00Z", "2026-03-02T00:00:00Z", {"grace_minutes": 5}))
+                lateness=intake.lateness("2026-03-03T00:00:00Z", "2026-03-02T00:00:00Z", {"grace_minutes": 5}))
     text = render.grades_csv({"ada": r, "bob": _result(status="passed")}, ASSIGNMENT)
     rows = list(csv.DictReader(io.StringIO(text)))
     assert rows[0]["total"] == f"{r.score:g}" and rows[0]["max"] == f"{r.max_score:g}"

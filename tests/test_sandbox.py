@@ -29,7 +29,8 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 import course_config
-from autograder import batch, course, examples
+from autograder import course, intake
+from autograder.authoring import examples
 from autograder.worker import sandbox
 from conftest import read_results, run_batch
 
@@ -38,7 +39,7 @@ POINTS = {c["test_id"]: c["points"] for c in course.test_cells(ASSIGNMENT)}
 FULL = sum(POINTS.values())
 ROOT = course_config.ROOT
 AS_ROOT = os.geteuid() == 0
-EXP_SIGN = examples.MISTAKES["acl-inverse-exp-sign"]
+EXP_SIGN = examples.MISTAKE_EDITS["acl-inverse-exp-sign"]
 LIMITS = {**course_config.GRADING, "check_seconds": 20, "cell_seconds": 60, "submission_seconds": 300}
 
 #: An attack that works earns the shape prediction's 3 points.
@@ -461,7 +462,7 @@ def test_a_worker_sees_no_grader_file_and_no_network(mode):
              str(ROOT / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), str(ROOT / "tests"), str(ROOT / ".git")]
     with Zygote(mode=sandbox.detect(force=mode)) as zygote:
         with Worker(zygote, [PROBE % {"paths": paths}], ASSIGNMENT, LIMITS,
-                    course_config.CHECKS_MODULE[ASSIGNMENT]) as w:
+                    course_config.PROTOCOL_MODULES[ASSIGNMENT]) as w:
             w.start()
     text = w.output.text()
     assert w.cell_errors == [], w.cell_errors
@@ -506,7 +507,7 @@ def test_links_fifos_and_bad_names_are_refused_with_a_reason(tmp_path):
     nbformat.write(sol, str(submitted / "=HYPERLINK(1).ipynb"))
     huge = examples.write_submission(submitted, "huge", sol)
     huge.write_bytes(huge.read_bytes() + b" " * (course_config.GRADING["submission_bytes"] + 1))
-    found, refused = batch.find_submissions(submitted)
+    found, refused = intake.find_submissions(submitted)
     assert set(refused) == {".", "..", "bad\x07name"}
     rows = run_batch(submitted, tmp_path / "out", limits=LIMITS, jobs=1)[0][ASSIGNMENT]
     for name in ("linked_file", "linked_folder", "linked_assignment"):

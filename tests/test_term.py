@@ -13,7 +13,8 @@ import time
 import pytest
 
 import course_config
-from autograder import course, examples, fingerprint, reference
+from autograder import course, intake, reference, results
+from autograder.authoring import examples
 from conftest import read_results
 
 A = "normalising_flows"
@@ -30,7 +31,7 @@ def _submissions(root):
     submitted = root / "submitted"
     examples.write_submission(submitted, "complete", examples.notebook("solutions"))
     partly = examples.apply(examples.notebook("solutions"),
-                            *(examples.CATALOGUE[A][m] for m in examples.DEMO["partly_wrong"][A][1]))
+                            *(examples.EDITS[A][m] for m in examples.DEMO["partly_wrong"][A][1]))
     examples.write_submission(submitted, "partly_wrong", partly)
     examples.write_submission(submitted, "untouched", examples.notebook("release"))
     other = submitted / "other_one" / A
@@ -96,13 +97,13 @@ def test_a_changed_check_regrades_exactly_its_assignment_and_says_why(clean, tmp
     """Fingerprints: a change in a check module of the assignment regrades everyone of it, naming the cause;
     --regrade STUDENT regrades one student; an unknown name is refused."""
     submitted, out, _ = clean
-    current = fingerprint.of(A, "x")
+    current = results.fingerprint(A, "x")
     record = json.loads((out / A / "complete" / "graded.json").read_text())["extra_data"]["fingerprint"]
     assert {k: v for k, v in record.items() if k != "submission"} == {k: v for k, v in current.items()
                                                                       if k != "submission"}
     changed = dict(record, checks="0" * 64)
-    assert fingerprint.changed(changed, dict(record)) == ["checks"]
-    assert fingerprint.reason(["checks"], A) == f"the checks of {A} changed"
+    assert results.fingerprint_changes(changed, dict(record)) == ["checks"]
+    assert results.regrade_reason(["checks"], A) == f"the checks of {A} changed"
     copy = tmp_path / "out"
     shutil.copytree(out, copy)
     path = copy / A / "untouched" / "graded.json"  # as if graded under other checks
@@ -214,11 +215,11 @@ def test_the_gradebook_step_skips_a_notebook_of_another_assignment(clean, tmp_pa
     """nbgrader's own steps would crash the whole class on it (OverwriteCells looks for cells it lacks): the
     gradebook gets 0 for each of its grade cells and no autograded notebook, and everyone else is written."""
     from nbgrader.api import Gradebook
-    from autograder import batch, render, store
+    from autograder import render, store
     submitted, out, _ = clean
     shutil.copytree(out, tmp_path / "out")
     s = store.Store(tmp_path / "out")
-    found, _ = batch.find_submissions(submitted, [A])
+    found, _ = intake.find_submissions(submitted, [A])
     paths = {student: path for (_, student), path in found.items()}
     db = f"sqlite:///{tmp_path / 'gradebook.db'}"
     render.assignment(s, A, render.stored_results(s, A), gradebook=db, submissions=paths, within=submitted)

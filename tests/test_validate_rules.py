@@ -5,7 +5,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import course_config
-from autograder import notebooks, validate
+from autograder import notebooks
+from autograder.authoring import validate
 
 QUESTION = "**Written answer.** Why does a base with two modes help an invertible map?"
 MODEL_ANSWER = "A continuous invertible map cannot tear one mode in two."

@@ -9,7 +9,7 @@ graded cells whose grade_id starts with ``<item>_``. Each item module defines:
   about the student's objects; ``ref`` maps the module's request names to reference answers. A check
   raises ``CheckFailure`` with a message for the student, and never puts reference values in it.
 
-Every assignment also ships a *protocol* module with its release (``course_config.CHECKS_MODULE``, e.g.
+Every assignment also ships a *protocol* module with its release (``course_config.PROTOCOL_MODULES``, e.g.
 ``nf_checks.py``): the question protocol ``answer(namespace, request)``, the visible checks (``VISIBLE``),
 the mistake catalogue (``MISTAKES``) and ``check()`` for students; ``course.protocol`` loads it. The reference
 values live in ``autograder.reference``. Nothing here is specific to one assignment.

@@ -1,4 +1,4 @@
-"""Written answers, graded by hand: collected at batch time, exported for TAs, and merged back.
+"""Written answers, graded by hand: collected at batch time, exported for TAs, and merged back as hand scores.
 
 The flow, for each assignment of a batch output folder OUT:
 
@@ -24,11 +24,11 @@ from pathlib import Path
 
 import course_config
 from autograder import course, notebooks, render
+from autograder.render import answers_page
 from autograder import store as storage
 from autograder.results import HandScore
 
 ANSWERS_FILE = storage.WRITTEN_ANSWERS
-PAGE_FILE = "answers.html"
 TEMPLATE_FILE = "manual_scores.csv"
 COLUMNS = ("student", "grade_id", "max_points", "score", "comment")
 
@@ -54,7 +54,7 @@ def _answer(nb, grade_id):
     return "answered", text
 
 
-def store(rows, paths, store, assignment, within=None):
+def collect(rows, paths, store, assignment, within=None):
     """Record ``assignment``'s written answers for ``rows``' students: {student: {grade_id: {status, text}}},
     read from their submissions ``paths`` ({student: notebook}), in the batch's ``store``."""
     ids = [q["grade_id"] for q in course.questions(assignment)]
@@ -76,61 +76,10 @@ def _assignments(out):
     return [a for a in course_config.ASSIGNMENTS if store.written_answers_path(a).exists()]
 
 
-def _markdown(text):
-    from nbconvert.filters import markdown2html
-    return markdown2html(text)
-
-
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Written answers: {{ assignment }}</title>
-<style>
- body { font-family: system-ui, sans-serif; margin: 1.5rem; max-width: 90rem; }
- .question { border-top: 3px solid #444; margin-top: 2rem; }
- .grid { display: grid; grid-template-columns: 3fr 2fr; gap: 1.5rem; align-items: start; }
- .model { position: sticky; top: 0; background: #f3f6fa; padding: 0.5rem 1rem; border: 1px solid #c9d3df;
-          max-height: 95vh; overflow: auto; font-size: 0.92rem; }
- .answer { border: 1px solid #ddd; margin: 0 0 1rem 0; padding: 0.5rem 1rem; }
- .answer h3 { margin: 0.2rem 0; font-size: 1rem; }
- .text { white-space: pre-wrap; font-family: ui-monospace, monospace; font-size: 0.9rem; }
- .none { color: #a00; font-style: italic; }
- .meta { color: #555; font-size: 0.85rem; }
-</style></head>
-<body>
-<h1>Written answers: {{ assignment }}</h1>
-<p class="meta">{{ students|length }} students, {{ items|length }} question(s). Enter scores in
-<code>{{ template }}</code>, then run <code>python -m autograder merge-manual OUT {{ template }}</code>.
-Student text is shown exactly as submitted (Markdown source, not rendered).</p>
-{% for q in items %}
-<section class="question" id="{{ q.grade_id }}">
-<h2>{{ q.grade_id }} ({{ q.points }} points)</h2>
-<div class="grid">
-<div>
-<details open><summary>The question</summary>{{ q.question_html|safe }}</details>
-{% for student in students %}{% set a = answers[student][q.grade_id] %}
-<article class="answer" id="{{ q.grade_id }}-{{ loop.index }}">
-<h3>{{ student }}</h3>
-{% if a.status == "answered" %}<div class="text">{{ a.text }}</div>
-{% else %}<p class="none">{{ a.status }}{% if a.status == "no response" %} (the answer cell was left as
-released){% elif a.status == "missing" %} (the answer cell is not in the notebook){% endif %}</p>{% endif %}
-</article>
-{% endfor %}
-</div>
-<aside class="model"><h3>Model answer and rubric</h3>{{ q.model_html|safe }}</aside>
-</div>
-</section>
-{% endfor %}
-</body></html>
-"""
-
-
 def export(out, force=False):
     """Write the answers page and the scores template of every assignment in ``out``; returns
     [(path, what was done)]. An existing template keeps every row it has (a TA may be filling it in) and gets
     rows for the students and questions it lacks; ``force`` writes a fresh, empty one."""
-    import jinja2
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    page = env.from_string(PAGE)
     written = []
     found = _assignments(out)
     if not found:
@@ -139,13 +88,9 @@ def export(out, force=False):
     for assignment in found:
         folder = Path(out) / assignment
         answers = storage.Store(out).written_answers(assignment) or {}
-        items = [{**q, "question_html": _markdown(q["question"]), "model_html": _markdown(q["model"])}
-                 for q in course.questions(assignment)]
+        items = course.questions(assignment)
         students = sorted(answers)
-        html = page.render(assignment=assignment, items=items, students=students, answers=answers,
-                           template=TEMPLATE_FILE)
-        storage.write_text(folder / PAGE_FILE, html)
-        written.append((folder / PAGE_FILE, "written"))
+        written.append((answers_page.write(folder, assignment, answers, TEMPLATE_FILE), "written"))
         template = folder / TEMPLATE_FILE
         kept = [] if force else _existing_rows(template)
         have = {(_plain(row[0]), row[1]) for row in kept[1:] if len(row) > 1}
@@ -275,7 +220,7 @@ def merge(out, scores_csv, db_url=None):
 def _merge_gradebook(scores, db_url):
     """Manual scores and comments into the gradebook, in one transaction: all of them or, on a problem, none."""
     from nbgrader.api import MissingEntry
-    from autograder.gradebook import open_gradebook
+    from autograder.integrations.gradebook import open_gradebook
     problems = []
     with open_gradebook(db_url) as gb:
         try:

@@ -14,10 +14,10 @@ def check_hidden(test_id, namespace=None):
     """Run the hidden checks of one test cell on the caller's variables; raise on the first failure."""
     ns = namespace if namespace is not None else inspect.currentframe().f_back.f_globals
     assignment = assignment_of_test(test_id)
-    nf = protocol(assignment)
+    protocol_module = protocol(assignment)
     try:
-        with nf.quiet():
-            run_test_cell(assignment, test_id, nf.local_asker(ns), load_reference(assignment))
-    except nf.CheckFailure as e:
-        raise nf.CheckFailure(f"[{test_id}] {e}", e.mistake) from None
+        with protocol_module.quiet():
+            run_test_cell(assignment, test_id, protocol_module.local_asker(ns), load_reference(assignment))
+    except protocol_module.CheckFailure as e:
+        raise protocol_module.CheckFailure(f"[{test_id}] {e}", e.mistake) from None
     print(f"{test_id}: all hidden checks passed.")

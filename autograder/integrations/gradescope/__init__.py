@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import course_config
-from autograder import course, grade, results
+from autograder import course, grade, intake, results
 
 
 def read_metadata(path):
@@ -44,7 +44,7 @@ def lateness(metadata, assignment):
     submitted = metadata.get("created_at")
     if not submitted or not due:
         return None
-    return results.lateness(submitted, due, getattr(course_config, "LATE_POLICY", {}), source="gradescope")
+    return intake.lateness(submitted, due, getattr(course_config, "LATE_POLICY", {}), source="gradescope")
 
 
 def pick_notebook(folder, assignment):

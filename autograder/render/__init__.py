@@ -11,7 +11,10 @@ import csv
 import io
 
 import course_config
-from autograder import course, feedback, store as storage
+from autograder import course, store as storage
+from autograder.integrations import gradebook as nbgrader
+from autograder.render import feedback
+from autograder.render import report
 from autograder.results import SubmissionResult
 
 
@@ -65,11 +68,11 @@ def assignment(store, assignment, results, gradebook=None, submissions=None, wit
     for name, r in full.items():
         student(store, assignment, name, r)
     storage.write_text(store.grades_csv(assignment), grades_csv(full, assignment))
-    feedback.write_instructor_report(full, store.report_dir(assignment), assignment)
+    report.write_instructor_report(full, store.report_dir(assignment), assignment)
     if gradebook:
-        from autograder import gradebook as nbgrader_gradebook
-        nbgrader_gradebook.write(full, assignment, gradebook, submissions, within=within)
-        nbgrader_gradebook.write_feedback_pages(full, assignment, gradebook, submissions, within=within)
+        nbgrader.write(full, assignment, gradebook, submissions, within=within)
+        pages = {name: feedback.html_feedback(r, name) for name, r in full.items()}
+        nbgrader.write_feedback_pages(pages, assignment, gradebook, submissions, within=within)
     return full
 
 
@@ -92,3 +95,25 @@ def csv_text(value):
     """A text cell a spreadsheet will not run as a formula (OWASP's advice: prefix a quote)."""
     value = str(value)
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def table(rows, assignment):
+    """The score table of one assignment's batch: a column per autograded item and per written answer (``-``
+    until a TA scores it), the status when it is not ``graded``, and the total out of the assignment's max."""
+    items = list(course.items(assignment))
+    written = written_questions(assignment)
+    maxima = {}
+    for c in course.test_cells(assignment):
+        maxima[c["item"]] = maxima.get(c["item"], 0) + c["points"]
+    maxima.update(course.manual_cells(assignment))
+    short = [f"ex{n}" for n in range(1, len(items) + 1)] + [f"w{n}" for n in range(1, len(written) + 1)]
+    width = max([len(s) for s in rows] + [7])
+    lines = [f"{assignment}:", f"{'student':<{width}} " + " ".join(f"{s:>11}" for s in short) + f" {'total':>9}"]
+    for student, r in rows.items():
+        s = r.item_scores()
+        cells = [f"{s.get(i, 0):>5g} / {maxima[i]:<3g}" for i in items]
+        cells += [f"{s[g]:>5g} / {maxima[g]:<3g}" if g in r.hand else f"{'-':>5} / {maxima[g]:<3g}" for g in written]
+        status = "" if r.status == "graded" else f"  ({r.status})"
+        lines.append(f"{student:<{width}} " + " ".join(cells) + f" {r.score:>4g}/{r.max_score:<4g}{status}")
+    lines.append("  " + ", ".join(f"{s} = {i}" for s, i in zip(short, items + written)))
+    return "\n".join(lines)

@@ -31,7 +31,7 @@ def _m(grade_id, failing, *replacements):
 
 #: One submission per catalogued mistake (``nf_checks.MISTAKES``): the edit that makes it, and the test cells
 #: it must fail. The tests check both the failing cells and that the feedback names the mistake.
-MISTAKES = {
+MISTAKE_EDITS = {
     "shape-keeps-event-dims": _m("predicted_log_prob_shape", {"predicted_log_prob_shape_value"},
                                  ("(5, 1, 2)", "(5, 1, 2, 3)")),
     "shape-is-input-shape": _m("predicted_log_prob_shape", {"predicted_log_prob_shape_value"},
@@ -137,7 +137,7 @@ _INVERSE_SQUEEZE = ("        blocks = tf.reshape(y, [-1, h, w, 2, 2, c])\n"
                     "        blocks = tf.transpose(blocks, [0, 1, 3, 2, 4, 5])  # [n, H/2, row in block, W/2, "
                     "column in block, C]\n")
 _IMAGE_LOG_DET = "tf.reduce_sum((1. - self.b) * s, axis=[-3, -2, -1])"
-MULTISCALE_MISTAKES = {
+MULTISCALE_EDITS = {
     "preprocess-no-dequant-scale": _m("preprocess", {"preprocess_visible", "preprocess_reference"},
                                       (" - tf.math.log(float(LEVELS)) - tf.math.log(p)", " - tf.math.log(p)")),
     "preprocess-no-logit-term": _m("preprocess", {"preprocess_visible", "preprocess_reference"},
@@ -186,7 +186,7 @@ CHARGED_ELSEWHERE = {m: "multiscale" for m in (
     "squeeze-naive-reshape", "image-coupling-logdet-last-axis", "image-coupling-logdet-ignores-mask")}
 
 #: Each assignment's catalogue of example mistakes.
-CATALOGUE = {"normalising_flows": MISTAKES, "realnvp_multiscale": MULTISCALE_MISTAKES}
+EDITS = {"normalising_flows": MISTAKE_EDITS, "realnvp_multiscale": MULTISCALE_EDITS}
 
 #: Not a catalogued mistake but a classic trap: an _inverse that returns garbage passes only a check
 #: that reuses tensors (the bijector cache). It must lose the inverse points.
@@ -246,7 +246,7 @@ def build_demo(root):
     """Write the demo batch in nbgrader's submitted/{student}/{assignment}/ layout under ``root``."""
     for student, work in DEMO.items():
         for assignment, (step, names) in work.items():
-            nb = apply(notebook(step, assignment), *(CATALOGUE[assignment][n] for n in names))
+            nb = apply(notebook(step, assignment), *(EDITS[assignment][n] for n in names))
             if student == "crashes_in_inverse":
                 nb = apply(nb, OS_EXIT_IN_INVERSE)
             if student == "truncated_file":

@@ -152,10 +152,10 @@ def course_problems():
     from autograder import checks
     problems, owner = [], {}
     for assignment in course_config.ASSIGNMENTS:
-        module = course_config.CHECKS_MODULE.get(assignment)
+        module = course_config.PROTOCOL_MODULES.get(assignment)
         path = course_config.ROOT / course_config.SOURCE_DIR / assignment / f"{module}.py"
         if not module or not path.exists():
-            problems.append(f"{assignment}: no protocol module (course_config.CHECKS_MODULE, source/{assignment}/)")
+            problems.append(f"{assignment}: no protocol module (course_config.PROTOCOL_MODULES, source/{assignment}/)")
             continue
         for gid in course.test_ids(assignment) + course.items(assignment):
             if gid in owner:

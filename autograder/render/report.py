@@ -1,106 +1,10 @@
-"""Per-student feedback (Markdown and HTML) and the instructor's report after a batch, from Jinja2 templates.
-
-Everything is rendered from the typed result (``results.SubmissionResult``); nothing here reads meaning out
-of message text. The HTML templates autoescape; the Markdown template escapes every ``<`` and every ``&`` that
-would start an entity in every value (``_md_value``) and puts what the student's code printed in a fence longer than any run of backticks
-in it, so no text from a submission becomes markup on a page.
-"""
-import functools
-import re
+"""The instructor's report after a batch: what to re-teach, at a glance (``report/index.html`` and its plots)."""
 from collections import Counter
 from pathlib import Path
 
-import jinja2
-from markupsafe import Markup
-
 from autograder import course, store
+from autograder.render.pages import env
 from autograder.results import typed
-
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-
-#: How each check status reads to a student.
-STATUS_WORDS = {"passed": "passed", "failed": "failed", "error": "not graded (grader error)",
-                "limit": "stopped by a limit", "missing": "not run"}
-
-
-_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")  # an & that would start an HTML entity
-
-
-def _md_value(value):
-    """Every ``{{ }}`` value of a Markdown template: no tag and no entity from any text (a fence is already safe);
-    a lone ``>`` or ``&`` stays readable in the raw file."""
-    if isinstance(value, Markup):
-        return value
-    text = "" if value is None else str(value)
-    return _ENTITY.sub("&amp;", text).replace("<", "&lt;")
-
-
-def _fence(text, lang=""):
-    """A fenced code block that ``text`` cannot close early."""
-    longest = max((len(run) for run in re.findall(r"`+", str(text))), default=0)
-    bar = "`" * max(3, longest + 1)
-    return Markup(f"{bar}{lang}\n{text}\n{bar}")
-
-
-def _points(value):
-    return f"{value:g}"
-
-
-def _ticks(text):
-    """HTML for a message that marks code with Markdown backticks: escaped first, then `x` becomes <code>x</code>."""
-    escaped = str(Markup.escape("" if text is None else text))
-    return Markup(re.sub(r"`([^`<>]+)`", r"<code>\1</code>", escaped))
-
-
-def _duration(minutes):
-    """How late, in the unit a person would use."""
-    if minutes < 120:
-        return f"{minutes:.0f} minutes"
-    if minutes < 48 * 60:
-        return f"{minutes / 60:.1f} hours"
-    return f"{minutes / 1440:.1f} days"
-
-
-@functools.cache
-def _env(kind):
-    """The Jinja2 environment for ``html`` (autoescape) or ``md`` templates."""
-    if kind == "html":
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                                 undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    else:
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,
-                                 finalize=_md_value, undefined=jinja2.StrictUndefined,
-                                 trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(points=_points, fence=_fence, duration=_duration, ticks=_ticks)
-    env.globals.update(STATUS_WORDS=STATUS_WORDS)
-    return env
-
-
-def _context(result, student, for_gradescope, settings=None):
-    result = typed(result)
-    catalogue = course.protocol(result.assignment).MISTAKES
-    items = []
-    for item, found in result.items():
-        shown = [c for c in found if not (for_gradescope and c.hidden)]
-        items.append({"name": item, "checks": shown, "hidden_count": len(found) - len(shown),
-                      "hidden_points": sum(c.points for c in found if c not in shown),
-                      "score": sum(c.score for c in shown), "best": sum(c.points for c in shown),
-                      "passed": sum(c.status == "passed" for c in shown), "total": len(shown)})
-    hidden_later = for_gradescope and any(c.hidden for c in result.checks)
-    return {"r": result, "student": student, "items": items, "catalogue": catalogue,
-            "hidden_later": hidden_later, "settings": settings or {},
-            "visible_score": sum(i["score"] for i in items), "visible_best": sum(i["best"] for i in items),
-            "who": ", ".join(s.name or s.sid or s.email or "" for s in result.students if s.name or s.sid or s.email)}
-
-
-def markdown(result, student=None, for_gradescope=False, settings=None):
-    """The student's feedback as Markdown. ``for_gradescope``: the text Gradescope shows on every submission,
-    so hidden checks are only counted there (their results follow Gradescope's visibility setting)."""
-    return _env("md").get_template("feedback.md.j2").render(_context(result, student, for_gradescope, settings))
-
-
-def html_feedback(result, student=None):
-    return _env("html").get_template("feedback.html.j2").render(_context(result, student, False))
 
 
 # ---- the instructor's report ---------------------------------------------------------------------
@@ -187,7 +91,7 @@ def write_instructor_report(rows, folder, assignment):
     s = summarise(rows, assignment)
     _plots(s, folder)
     n = len(s["totals"])
-    page = _env("html").get_template("report.html.j2").render(
+    page = env("html").get_template("report.html.j2").render(
         assignment=assignment, s=s, n=n, mean=sum(s["totals"]) / n if n else 0,
         full=sum(t == s["best"] for t in s["totals"]), zero=sum(t == 0 for t in s["totals"]))
     store.write_text(folder / "index.html", page)

@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 
 import course_config
-from autograder import course, notebooks
+from autograder import course, intake, notebooks, store
 
 BIN = Path(sys.executable).parent
 
@@ -142,17 +142,6 @@ def insert_verdicts(result):
     return InsertVerdicts
 
 
-def _timestamp(submission):
-    """The submission time nbgrader's ``submit`` or ``zip_collect`` wrote next to the notebook, or None."""
-    from nbgrader.utils import parse_utc
-    path = Path(submission).parent / "timestamp.txt"
-    try:
-        text = path.read_text().strip()
-        return parse_utc(text) if text else None
-    except (OSError, ValueError):
-        return None
-
-
 def write_autograded(gb, db_url, assignment, student, submission, result, root, within=None):
     """Write ``root/autograded/<student>/<assignment>/`` as ``nbgrader autograde`` would (the notebook, the
     assignment's other files from source/, and nbgrader's SUBMIT_FILES), and the grades.
@@ -163,7 +152,8 @@ def write_autograded(gb, db_url, assignment, student, submission, result, root, 
     from nbgrader import utils
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute
-    timestamp = _timestamp(submission) if submission else None
+    when = intake.submission_time(submission, within) if submission else None
+    timestamp = when.replace(tzinfo=None) if when else None  # nbgrader keeps naive UTC times
     gb.update_or_create_student(student)
     gb.update_or_create_submission(assignment, student, **({"timestamp": timestamp} if timestamp else {}))
     nb = None
@@ -236,16 +226,16 @@ def _as_dict(result):
     return result.to_gradescope() if hasattr(result, "to_gradescope") else result
 
 
-def write_feedback_pages(rows, assignment, db_url, submissions=None, within=None, root=None):
-    """Our feedback page, where ``nbgrader release_feedback`` looks for it: ``root/feedback/<student>/
-    <assignment>/<notebook>.html`` with the submission's ``timestamp.txt`` and ``submission_secret.txt`` (how the
-    exchange tells whose page is whose). Students who run ``nbgrader fetch_feedback`` then get the grader's
-    feedback (the mistake, the section of the notes, the fix), not nbgrader's render of a notebook. Students
-    without nbgrader's submit files (a flat folder of notebooks) get no page here. Returns the pages written."""
-    from autograder import feedback, store
+def write_feedback_pages(pages, assignment, db_url, submissions=None, within=None, root=None):
+    """Each student's feedback page ``pages[student]`` (HTML), where ``nbgrader release_feedback`` looks for it:
+    ``root/feedback/<student>/<assignment>/<notebook>.html`` with the submission's ``timestamp.txt`` and
+    ``submission_secret.txt`` (how the exchange tells whose page is whose). Students who run ``nbgrader
+    fetch_feedback`` then get the grader's feedback (the mistake, the section of the notes, the fix), not
+    nbgrader's render of a notebook. Students without nbgrader's submit files (a flat folder of notebooks) get no
+    page here. Returns the pages written."""
     root = Path(root) if root else course_root(db_url)
     written = []
-    for student, result in rows.items():
+    for student, html in pages.items():
         submission = (submissions or {}).get(student)
         if submission is None:
             continue
@@ -261,5 +251,5 @@ def write_feedback_pages(rows, assignment, db_url, submissions=None, within=None
         dest = root / course_config.FEEDBACK_DIR / student / assignment
         for name, data in kept.items():
             store.write_bytes(dest / name, data)
-        written.append(store.write_text(dest / f"{Path(submission).stem}.html", feedback.html_feedback(result, student)))
+        written.append(store.write_text(dest / f"{Path(submission).stem}.html", html))
     return written

@@ -1,0 +1,151 @@
+"""What comes in: finding a batch's submissions, reading each one safely, telling which assignment it is,
+and when it was submitted (nbgrader's ``timestamp.txt``, Gradescope's ``created_at``) against the due date.
+
+A notebook is read with ``notebooks.submission_bytes`` only: never through a symbolic link below the batch
+folder, never from a FIFO or a device, never more than ``course_config.GRADING["submission_bytes"]``.
+"""
+import datetime as _dt
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+import course_config
+from autograder import course, notebooks
+from autograder.results import Lateness
+
+
+def _read(path, within=None):
+    return notebooks.submission_bytes(path, course_config.GRADING["submission_bytes"], within)
+
+
+def _which(path, present=(), within=None):
+    """The assignment of a notebook found outside an assignment folder: by its graded cells, else its name."""
+    try:
+        nb = notebooks.read(path, _read(path, within))
+    except notebooks.NotebookError:
+        nb = None
+    found = course.detect(nb, path.name)
+    if found:
+        return found
+    return next(iter(present)) if len(present) == 1 else course_config.ASSIGNMENTS[0]
+
+
+def _is_dir(path):
+    """A real directory, not a symbolic link to one."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def name_problem(name):
+    """Why ``name`` cannot be a student's name in a batch, or None."""
+    if name in (".", ".."):
+        return "the name is . or .."
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name) or "/" in name:
+        return "the name holds control characters"
+    return None
+
+
+def find_submissions(directory, assignments=None):
+    """({(assignment, student): notebook path}, {name: why it was refused}) under ``directory``.
+
+    Layouts: nbgrader's ``submitted/<student>/<assignment>/*.ipynb``, a folder per student holding notebooks,
+    or a flat folder of ``<student>.ipynb``. A notebook outside an assignment folder is told apart by its
+    graded cells (else its file name). Every student gets a row in every assignment of the batch: one with
+    nothing for it is graded as missing. Symbolic links are never followed: a student whose folder or file
+    is one gets a row that says so (``notebooks.submission_bytes``). Names that cannot be a folder or a CSV
+    row (``..``, control characters) are refused and listed.
+    """
+    directory = Path(directory)
+    wanted = tuple(assignments or course_config.ASSIGNMENTS)
+    found, loose, students, refused = {}, [], [], {}
+    entries = sorted(p for p in directory.iterdir() if not p.name.startswith(".") or p.suffix == ".ipynb")
+    for entry in entries:
+        if entry.suffix == ".ipynb" and not _is_dir(entry):
+            loose.append((entry.stem, entry))
+        elif _is_dir(entry) or entry.is_symlink():
+            students.append(entry.name)
+        if not _is_dir(entry):
+            continue
+        for folder in sorted(d for d in entry.iterdir() if d.name in wanted):
+            nbs = sorted(folder.glob("*.ipynb")) if _is_dir(folder) else []
+            preferred = [p for p in nbs if p.name == course.notebook_name(folder.name)]
+            found[(folder.name, entry.name)] = (preferred or nbs or [folder / course.notebook_name(folder.name)])[0]
+        loose += [(entry.name, p) for p in sorted(entry.glob("*.ipynb"))]
+    present = {a for a, _ in found}
+    for student, path in loose:
+        assignment = _which(path, present, directory)
+        if assignment in wanted:
+            found.setdefault((assignment, student), path)
+    present = {a for a, _ in found} or set(wanted)
+    for student in students + [student for student, _ in loose]:
+        for assignment in present:
+            found.setdefault((assignment, student), course.notebook_path(student, assignment, directory))
+    for assignment, student in list(found):
+        if name_problem(student):
+            refused[student] = name_problem(student)
+            del found[(assignment, student)]
+    order = {a: i for i, a in enumerate(course_config.ASSIGNMENTS)}
+    return dict(sorted(found.items(), key=lambda kv: (order.get(kv[0][0], len(order)), kv[0][1]))), refused
+
+
+def _digest(path, within):
+    try:
+        return hashlib.sha256(_read(path, within)).hexdigest()
+    except notebooks.NotebookError:
+        return None
+
+
+#: What nbgrader's ``submit``, ``collect`` and ``zip_collect`` write next to a notebook: when it was submitted.
+TIMESTAMP_FILE = "timestamp.txt"
+
+
+def submission_time(path, within=None):
+    """When the notebook at ``path`` was submitted, from nbgrader's ``timestamp.txt`` beside it: an aware UTC
+    datetime, or None when there is no readable one. The one reader of that file."""
+    try:
+        stamp = notebooks.submission_bytes(Path(path).parent / TIMESTAMP_FILE, 200, within)
+    except notebooks.NotebookError:
+        return None
+    return parse_time(stamp.decode("utf-8", "replace"))
+
+
+def submission_lateness(path, assignment):
+    """A results.Lateness from the submission's ``timestamp.txt`` against ``course_config.DUE_DATES`` under
+    ``course_config.LATE_POLICY`` (never late without a due date, but the time is kept); None without a time."""
+    when = submission_time(path)
+    if when is None:
+        return None
+    return lateness(when.isoformat(), course_config.DUE_DATES.get(assignment), course_config.LATE_POLICY,
+                    source="timestamp.txt")
+
+
+# ---- submission times and the late policy ---------------------------------------------------------------
+def parse_time(text):
+    """An aware datetime from ISO 8601 (Gradescope's form) or nbgrader's timestamp.txt form
+    ("2026-11-30 09:01:14.123456 UTC", read the way nbgrader reads it); None if ``text`` is empty or not a
+    time. A time without a zone is taken as UTC."""
+    if not text:
+        return None
+    text = str(text).strip()
+    try:
+        when = _dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        from nbgrader.utils import parse_utc
+        try:
+            when = parse_utc(text)  # naive, in UTC
+        except (ValueError, OverflowError):
+            return None
+    return when.astimezone(_dt.timezone.utc) if when.tzinfo else when.replace(tzinfo=_dt.timezone.utc)
+
+
+def lateness(submitted_at, due, policy, source=None):
+    """A Lateness for a submission time and a due date under ``policy`` (course_config.LATE_POLICY:
+    ``grace_minutes``: how late still counts as on time). Either time may be None (then not late)."""
+    when, deadline = parse_time(submitted_at), parse_time(due)
+    minutes = (when - deadline).total_seconds() / 60 if when and deadline else 0.0
+    late = bool(when and deadline and minutes > policy.get("grace_minutes", 0))
+    return Lateness(submitted_at=when.isoformat() if when else None, due=deadline.isoformat() if deadline else None,
+                    late=late, minutes_late=round(max(minutes, 0.0), 1), source=source)
