@@ -89,6 +89,7 @@ def main(argv=None):
 def _demo(args, course_config):
     import shutil
     from pathlib import Path
+
     from autograder import batch, render
     from autograder.authoring import examples
     from autograder.render.pages import STATUS_WORDS

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import course_config
 from autograder import grade, intake, manual, reference, render, results
-from autograder.worker import sandbox
 from autograder import store as storage
 from autograder.results import FINISHED_STATUSES
+from autograder.worker import sandbox
 from autograder.worker.zygote import Zygote
 
 

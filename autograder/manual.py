@@ -24,8 +24,9 @@ from pathlib import Path
 
 import course_config
 from autograder import course, notebooks, render
-from autograder.render import answers_page
 from autograder import store as storage
+from autograder.integrations.gradebook import open_gradebook
+from autograder.render import answers_page
 from autograder.results import HandScore
 
 ANSWERS_FILE = storage.WRITTEN_ANSWERS
@@ -220,7 +221,6 @@ def merge(out, scores_csv, db_url=None):
 def _merge_gradebook(scores, db_url):
     """Manual scores and comments into the gradebook, in one transaction: all of them or, on a problem, none."""
     from nbgrader.api import MissingEntry
-    from autograder.integrations.gradebook import open_gradebook
     problems = []
     with open_gradebook(db_url) as gb:
         try:

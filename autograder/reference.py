@@ -12,7 +12,7 @@ import hashlib
 import json
 
 import course_config
-from autograder import checks, course, extract, notebooks
+from autograder import checks, course, extract, notebooks, store
 from autograder.worker import execute, wire
 
 
@@ -75,7 +75,6 @@ def inputs_file(assignment):
 
 def save(assignment, values):
     """Store freshly built values and the digest of their inputs; returns the reference file's path."""
-    from autograder import store
     path = save_reference(assignment, values)
     store.write_json(inputs_file(assignment), {"inputs_sha256": inputs_digest(assignment)})
     return path

@@ -73,6 +73,7 @@ def every_results_file_follows_the_schema(tmp_path_factory):
     against the schema, not only those a test reads. Files inside submission folders are a student's."""
     yield
     import jsonschema
+
     from autograder import results
     base = tmp_path_factory.getbasetemp()
     bad = []

@@ -5,11 +5,11 @@ import sys
 
 import nbformat
 import pytest
+from conftest import read_results, run_batch
 
 import course_config
 from autograder import course, notebooks, reference, render
 from autograder.authoring import examples
-from conftest import read_results, run_batch
 
 ASSIGNMENT = "normalising_flows"
 CELLS = course.test_cells(ASSIGNMENT)

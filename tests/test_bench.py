@@ -3,10 +3,9 @@ import json
 import subprocess
 import sys
 
+import bench.__main__ as bench
 import course_config
 from autograder.authoring import examples
-
-import bench.__main__ as bench
 
 
 def test_the_throughput_batch_is_the_advertised_mix():

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
+from conftest import ASSIGNMENT, run_test_cell
 
 from autograder import checks, course, reference
 from autograder.authoring import examples
-from conftest import ASSIGNMENT, run_test_cell
 
 tfd, tfb = tfp.distributions, tfp.bijectors
 NF = course.protocol(ASSIGNMENT)

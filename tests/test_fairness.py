@@ -11,10 +11,10 @@ Each answer is Python source run in a copy of the solutions' namespace, in place
 import textwrap
 
 import pytest
+from conftest import run_test_cell
 
 from autograder import checks, course, notebooks, reference
 from autograder.authoring import examples
-from conftest import run_test_cell
 
 NF, MS = "normalising_flows", "realnvp_multiscale"
 

@@ -13,11 +13,11 @@ import zipfile
 
 import nbformat
 import pytest
+from conftest import read_results
 
 import course_config
 from autograder import course
 from autograder.authoring import examples
-from conftest import read_results
 
 ROOT = course_config.ROOT
 SCRIPT = ROOT / "autograder" / "integrations" / "gradescope" / "run_autograder"

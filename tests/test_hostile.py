@@ -14,12 +14,12 @@ import time
 
 import nbformat
 import pytest
+from conftest import read_results, run_batch
 from nbformat.v4 import new_code_cell
 
 import course_config
 from autograder import course, notebooks, reference
 from autograder.authoring import examples
-from conftest import read_results, run_batch
 
 ASSIGNMENT = "normalising_flows"
 POINTS = {c["test_id"]: c["points"] for c in course.test_cells(ASSIGNMENT)}

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import read_results, run_batch
 
 import course_config
 from autograder import batch, manual, notebooks, results
 from autograder.authoring import examples
 from autograder.integrations import nbgrader_path
 from autograder.render import answers_page
-from conftest import read_results, run_batch
 
 A = "normalising_flows"
 ANSWER = "Two modes helped: my NLL went from 1.31 to 1.12. <script>alert('x')</script> & the flow can't tear a blob."

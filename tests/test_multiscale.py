@@ -8,8 +8,15 @@ from autograder.authoring import examples
 
 ASSIGNMENT = "realnvp_multiscale"
 MS = course.protocol(ASSIGNMENT)
-from autograder.checks.realnvp_multiscale import (channel_mask, checkerboard_mask, image_coupling,  # noqa: E402
-                                                  image_math as im, multiscale, preprocess, squeeze)
+from autograder.checks.realnvp_multiscale import (  # noqa: E402
+    channel_mask,
+    checkerboard_mask,
+    image_coupling,
+    multiscale,
+    preprocess,
+    squeeze,
+)
+from autograder.checks.realnvp_multiscale import image_math as im
 
 TEST_IDS = course.test_ids(ASSIGNMENT)
 

@@ -1,8 +1,8 @@
 """nbgrader's own autograde path on the same notebooks: the hidden cells run the same checks in-kernel."""
 import pytest
+from conftest import run_batch
 
 import course_config
-from conftest import run_batch
 from autograder import notebooks
 from autograder.authoring import examples
 from autograder.integrations import gradebook, nbgrader_path

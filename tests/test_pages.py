@@ -7,11 +7,10 @@ import os
 import shutil
 
 import pytest
-
-from autograder import checks as checks_module, course, grade, intake, render, store
-from autograder import results
-from autograder.render import report
 from browser import dom, ink, png_size, screenshot
+
+from autograder import course, grade, intake, render, results, store
+from autograder.render import report
 
 ASSIGNMENT = "normalising_flows"
 ATTACK = "<img src=x onerror=\"document.title='PWNED'\"><script>document.title='PWNED'</script>"
@@ -30,7 +29,7 @@ def _student(kind):
     r = results.SubmissionResult(assignment=ASSIGNMENT, checks=checks, manual=course.manual_cells(ASSIGNMENT),
                                  sandbox="namespaces (test)")
     if kind == "mistake":
-        catalogue = checks_module.protocol(ASSIGNMENT).MISTAKES
+        catalogue = course.protocol(ASSIGNMENT).MISTAKES
         mid = next(iter(catalogue))
         c = next(c for c in checks if c.item == catalogue[mid]["item"])
         c.status, c.mistake = "failed", mid

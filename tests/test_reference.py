@@ -3,13 +3,15 @@ import itertools
 
 import numpy as np
 import pytest
-
-from autograder import course, reference
 from conftest import ASSIGNMENT
 
+from autograder import course, reference
+
 course.protocol(ASSIGNMENT)  # the item modules import it by name
-from autograder.checks.normalising_flows import (affine_coupling_layer as acl, coupling_math as cm,  # noqa: E402
-                                                 log_det_jacobians as ldj, mvn_transformed as mvt)
+from autograder.checks.normalising_flows import affine_coupling_layer as acl  # noqa: E402
+from autograder.checks.normalising_flows import coupling_math as cm
+from autograder.checks.normalising_flows import log_det_jacobians as ldj
+from autograder.checks.normalising_flows import mvn_transformed as mvt
 
 
 @pytest.fixture(scope="module")

@@ -26,13 +26,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import read_results, run_batch
 from nbformat.v4 import new_code_cell
 
 import course_config
 from autograder import course, intake
 from autograder.authoring import examples
 from autograder.worker import sandbox
-from conftest import read_results, run_batch
 
 ASSIGNMENT = "normalising_flows"
 POINTS = {c["test_id"]: c["points"] for c in course.test_cells(ASSIGNMENT)}

@@ -11,11 +11,11 @@ import sys
 import time
 
 import pytest
+from conftest import read_results
 
 import course_config
 from autograder import course, intake, reference, results
 from autograder.authoring import examples
-from conftest import read_results
 
 A = "normalising_flows"
 ROOT = course_config.ROOT
@@ -215,6 +215,7 @@ def test_the_gradebook_step_skips_a_notebook_of_another_assignment(clean, tmp_pa
     """nbgrader's own steps would crash the whole class on it (OverwriteCells looks for cells it lacks): the
     gradebook gets 0 for each of its grade cells and no autograded notebook, and everyone else is written."""
     from nbgrader.api import Gradebook
+
     from autograder import render, store
     submitted, out, _ = clean
     shutil.copytree(out, tmp_path / "out")

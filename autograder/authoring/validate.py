@@ -1,7 +1,7 @@
 """Checks on a generated release and solutions: no leaks, complete grading metadata, a points table."""
 
 import course_config
-from autograder import course, notebooks
+from autograder import checks, course, notebooks, reference
 
 
 def paths(assignment):
@@ -149,7 +149,6 @@ def write_points_into(path):
 def course_problems():
     """What breaks grading across the course: a grade_id in two assignments (the in-kernel hidden cells find
     their assignment by it), a test cell no check covers, a missing protocol module."""
-    from autograder import checks
     problems, owner = [], {}
     for assignment in course_config.ASSIGNMENTS:
         module = course_config.PROTOCOL_MODULES.get(assignment)
@@ -168,7 +167,6 @@ def course_problems():
 
 
 def main():
-    from autograder import reference
     status = 0
     for problem in course_problems() + reference.refuse_stale():
         print("PROBLEM:", problem)

@@ -19,6 +19,7 @@ import nbformat
 
 import course_config
 from autograder import notebooks
+from autograder.course import notebook_name
 
 BIN = Path(sys.executable).parent
 
@@ -34,7 +35,7 @@ def make_course(course, submissions, assignment):
         nb = notebooks.apply_parameters(nb, course_config.SHORT_BUDGET[assignment])
         dest = course / course_config.SUBMITTED_DIR / student / assignment
         dest.mkdir(parents=True)
-        nbformat.write(nb, str(dest / course.notebook_name(assignment)))
+        nbformat.write(nb, str(dest / notebook_name(assignment)))
     return course
 
 

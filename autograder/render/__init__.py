@@ -11,10 +11,10 @@ import csv
 import io
 
 import course_config
-from autograder import course, store as storage
+from autograder import course
+from autograder import store as storage
 from autograder.integrations import gradebook as nbgrader
-from autograder.render import feedback
-from autograder.render import report
+from autograder.render import feedback, report
 from autograder.results import SubmissionResult
 
 

@@ -20,7 +20,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from autograder.worker import sandbox
+from autograder.worker import child, sandbox
 
 
 class Zygote:
@@ -33,6 +33,7 @@ class Zygote:
 
     def __init__(self, preload=True, mode=None):
         import subprocess
+
         import course_config
         self.mode = mode or sandbox.detect()
         self.repo = course_config.ROOT
@@ -172,7 +173,6 @@ def main(sock, preload):
 
 def _serve(sock, plans, busy):
     """Answer the grader's commands until it closes its socket."""
-    from autograder.worker import child
     while True:
         data = sock.recv(65536)
         if not data:

@@ -5,9 +5,18 @@ Every input sent to the student's layer is a fresh, grader-chosen array: never a
 import functools
 
 import numpy as np
-
-from nf_checks import (MASK_FORMS, CheckFailure, _coupling_spec, ask_or_fail, check_coupling_contract,
-                       clean_error_text, close, first_difference, mistake, require)
+from nf_checks import (
+    MASK_FORMS,
+    CheckFailure,
+    _coupling_spec,
+    ask_or_fail,
+    check_coupling_contract,
+    clean_error_text,
+    close,
+    first_difference,
+    mistake,
+    require,
+)
 
 from . import coupling_math as cm
 

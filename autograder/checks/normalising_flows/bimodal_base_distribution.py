@@ -1,6 +1,5 @@
 """Exercise 6: a base distribution on R^2 with two separated modes (checked as a distribution)."""
 import numpy as np
-
 from nf_checks import ask_or_fail, check_bimodal_shapes, mistake, require
 
 REQUESTS = {}  # property checks only: no reference values needed

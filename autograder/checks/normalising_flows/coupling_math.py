@@ -6,7 +6,6 @@ compute the expected values and gradients of the hidden checks, and, in tests, t
 produced from the solutions.
 """
 import numpy as np
-
 from nf_checks import dense_conditioner
 
 

@@ -2,7 +2,6 @@
 import itertools
 
 import numpy as np
-
 from nf_checks import CheckFailure, ask_or_fail, check_bernoulli_shapes, close, mistake, require
 
 OUTCOMES = np.array(list(itertools.product([0, 1], repeat=3)))

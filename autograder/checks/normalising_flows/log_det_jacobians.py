@@ -5,7 +5,6 @@ bijectors, TFP's own RealNVP coupling layer, and a stand-in bijector that record
 cache (so a function that returns fldj twice, or evaluates the inverse log-det at x, shows in the record).
 """
 import numpy as np
-
 from nf_checks import CheckFailure, ask_or_fail, close, first_difference, mistake, realnvp_spec, require
 
 SPECS = {

@@ -1,6 +1,5 @@
 """Exercise 3: N(mu, Sigma) as MultivariateNormalTriL and as a TransformedDistribution of N(0, I)."""
 import numpy as np
-
 from nf_checks import CheckFailure, ask_or_fail, check_mvn_types, close, mistake, require
 
 MU = np.array([0.5, -0.5])

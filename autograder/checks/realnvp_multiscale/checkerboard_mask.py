@@ -1,6 +1,5 @@
 """Hidden checks of ``checkerboard_mask``: exact patterns against the reference arrays."""
 import numpy as np
-
 from ms_checks import ask_or_fail, mistake, require
 
 CASES = {"8x8_0": [8, 8, 0], "8x8_1": [8, 8, 1], "5x6_0": [5, 6, 0], "4x4_1": [4, 4, 1]}

@@ -1,6 +1,5 @@
 """Hidden checks of ``ImageAffineCouplingLayer`` with the grader's conditioner: forward, inverse, log-dets."""
 import numpy as np
-
 from ms_checks import ask_or_fail, close, coupling_spec, first_difference, mistake, require, rng
 
 from . import image_math as im

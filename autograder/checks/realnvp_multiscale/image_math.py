@@ -4,7 +4,6 @@ Independent of the solutions notebook: the tests check the stored reference valu
 hidden checks use it to recognise the classic wrong variants of an answer.
 """
 import numpy as np
-
 from ms_checks import LEVELS, conditioner_params, image_conditioner
 
 ALPHA = 0.05  # the notebook's ALPHA (a test keeps the two equal)

@@ -1,9 +1,17 @@
 """Hidden checks of ``MultiscaleRealNVP``: latents and log-det against the reference, and the total log-det
 against the determinant of an autodiff Jacobian."""
 import numpy as np
-
-from ms_checks import (MULTISCALE_SPEC, CheckFailure, ask_or_fail, blame_part, close,
-                       first_difference, mistake, require, rng)
+from ms_checks import (
+    MULTISCALE_SPEC,
+    CheckFailure,
+    ask_or_fail,
+    blame_part,
+    close,
+    first_difference,
+    mistake,
+    require,
+    rng,
+)
 
 from autograder import checks, reference
 

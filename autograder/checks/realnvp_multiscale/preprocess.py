@@ -1,6 +1,5 @@
 """Hidden checks of ``preprocess``: y and the log-det against reference values, with the classic omissions named."""
 import numpy as np
-
 from ms_checks import ask_or_fail, close, digits_like, first_difference, mistake, require
 
 from . import image_math as im

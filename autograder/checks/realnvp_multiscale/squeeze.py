@@ -1,6 +1,5 @@
 """Hidden checks of ``Squeeze``: the element order of the notes' figure, the inverse, extra batch axes."""
 import numpy as np
-
 from ms_checks import SQUEEZE_SPEC, ask_or_fail, close, first_difference, mistake, require, rng
 
 from . import image_math as im

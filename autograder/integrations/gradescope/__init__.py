@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import course_config
-from autograder import course, grade, intake, results
+from autograder import batch, course, grade, intake, render, results, store
 
 
 def read_metadata(path):
@@ -63,7 +63,6 @@ def pick_notebook(folder, assignment):
 def grade_submission(root, assignment=None, unsafe=False):
     """Grade ``root``'s submission as ``assignment`` into ``root/results/results.json``; returns the exit
     status (0: a results.json was written, whatever it says)."""
-    from autograder import batch, render, store
     root = Path(root)
     out = root / "results" / "results.json"
     assignment = assignment or (course_config.ASSIGNMENTS[0] if len(course_config.ASSIGNMENTS) == 1 else None)

@@ -29,22 +29,48 @@ failure raises ``OSError`` naming it. Why not bubblewrap: it can only start a ne
 has to import TensorFlow again (4.8 s here), whereas a worker forked from the pre-warmed zygote is ready in
 about 0.1 s. The sandbox has to be entered after that fork, so it is built in the forked child.
 """
+import fcntl
 import os
 import platform
 import socket
-import fcntl
 import struct
 from pathlib import Path
 
 from autograder.worker.sandbox import uid as uid_fallback
-from autograder.worker.sandbox.cgroups import (cgroup_create, cgroup_dirs, cgroup_join, cgroup_remove,
-                                               sweep_stale_cgroups)
+from autograder.worker.sandbox.cgroups import (
+    cgroup_create,
+    cgroup_dirs,
+    cgroup_join,
+    cgroup_remove,
+    sweep_stale_cgroups,
+)
 from autograder.worker.sandbox.filesystem import HOME_INSIDE, SUPPORT_INSIDE, build_root, readable_roots
-from autograder.worker.sandbox.kernel import (CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID,
-                                              CLONE_NEWUSER, CLONE_NEWUTS, LIBC, MS_NODEV, MS_NOEXEC, MS_NOSUID,
-                                              MS_PRIVATE, MS_REC, PR_SET_NO_NEW_PRIVS, SYS, SandboxUnavailable,
-                                              close_fds, die_with_parent, drop_capabilities, kill_group,
-                                              mirror_exit, mount, prctl, set_limits, unshare)
+from autograder.worker.sandbox.kernel import (
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    CLONE_NEWPID,
+    CLONE_NEWUSER,
+    CLONE_NEWUTS,
+    LIBC,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_REC,
+    PR_SET_NO_NEW_PRIVS,
+    SYS,
+    SandboxUnavailable,
+    close_fds,
+    die_with_parent,
+    drop_capabilities,
+    kill_group,
+    mirror_exit,
+    mount,
+    prctl,
+    set_limits,
+    unshare,
+)
 from autograder.worker.sandbox.landlock import landlock_abi
 from autograder.worker.sandbox.uid import UID_BASE, worker_uid
 

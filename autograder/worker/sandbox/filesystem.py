@@ -6,9 +6,23 @@ import os
 import sys
 from pathlib import Path
 
-from autograder.worker.sandbox.kernel import (MNT_DETACH, MS_BIND, MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC,
-                                              MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_RELATIME, MS_REMOUNT,
-                                              mount, pivot_root, umount)
+from autograder.worker.sandbox.kernel import (
+    MNT_DETACH,
+    MS_BIND,
+    MS_NOATIME,
+    MS_NODEV,
+    MS_NODIRATIME,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_RELATIME,
+    MS_REMOUNT,
+    mount,
+    pivot_root,
+    umount,
+)
 
 SUPPORT_INSIDE, HOME_INSIDE = "/course", "/home/student"
 

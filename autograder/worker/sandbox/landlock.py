@@ -6,8 +6,14 @@ import os
 import stat
 import struct
 
-from autograder.worker.sandbox.kernel import (LIBC, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_CREATE_RULESET,
-                                              SYS_LANDLOCK_RESTRICT_SELF, SandboxUnavailable, call)
+from autograder.worker.sandbox.kernel import (
+    LIBC,
+    SYS_LANDLOCK_ADD_RULE,
+    SYS_LANDLOCK_CREATE_RULESET,
+    SYS_LANDLOCK_RESTRICT_SELF,
+    SandboxUnavailable,
+    call,
+)
 
 _FS_READ = (1 << 0) | (1 << 2) | (1 << 3)                       # execute, read file, read dir
 _FS_ALL_V1 = (1 << 13) - 1
