@@ -11,6 +11,9 @@ import course_config
 from autograder import course, notebooks, reference, render
 from autograder.authoring import examples
 
+#: The slow tier (pytest -m 'not slow' leaves it out): a mixed batch of both assignments, graded once for the module (about a minute).
+pytestmark = pytest.mark.slow
+
 ASSIGNMENT = "normalising_flows"
 CELLS = course.test_cells(ASSIGNMENT)
 POINTS = {c["test_id"]: c["points"] for c in CELLS}

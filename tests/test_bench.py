@@ -3,9 +3,14 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 import bench.__main__ as bench
 import course_config
 from autograder.authoring import examples
+
+#: The slow tier (pytest -m 'not slow' leaves it out): the benchmark's parts at a tiny size, each starting workers (about a minute).
+pytestmark = pytest.mark.slow
 
 
 def test_the_throughput_batch_is_the_advertised_mix():

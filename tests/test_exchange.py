@@ -8,11 +8,15 @@ import zipfile
 from pathlib import Path
 
 import nbformat
+import pytest
 
 import course_config
 from autograder import intake, notebooks
 from autograder.authoring import examples
 from autograder.integrations import nbgrader_path
+
+#: The slow tier (pytest -m 'not slow' leaves it out): nbgrader's exchange round trip and its validate (minutes).
+pytestmark = pytest.mark.slow
 
 A = "normalising_flows"
 BIN = Path(sys.executable).parent

@@ -19,6 +19,9 @@ import course_config
 from autograder import course
 from autograder.authoring import examples
 
+#: The slow tier (pytest -m 'not slow' leaves it out): run_autograder on real submissions, one grader start each (about a minute).
+pytestmark = pytest.mark.slow
+
 ROOT = course_config.ROOT
 SCRIPT = ROOT / "autograder" / "integrations" / "gradescope" / "run_autograder"
 SETUP = ROOT / "autograder" / "integrations" / "gradescope" / "setup.sh"

@@ -21,6 +21,9 @@ import course_config
 from autograder import course, notebooks, reference
 from autograder.authoring import examples
 
+#: The slow tier (pytest -m 'not slow' leaves it out): every case grades real submissions in sandboxed workers (minutes).
+pytestmark = pytest.mark.slow
+
 ASSIGNMENT = "normalising_flows"
 POINTS = {c["test_id"]: c["points"] for c in course.test_cells(ASSIGNMENT)}
 ALL = frozenset(POINTS)

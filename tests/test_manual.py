@@ -21,6 +21,9 @@ from autograder.authoring import examples
 from autograder.integrations import nbgrader_path
 from autograder.render import answers_page
 
+#: The slow tier (pytest -m 'not slow' leaves it out): a batch with the gradebook, formgrader over HTTP, regrades (about a minute).
+pytestmark = pytest.mark.slow
+
 A = "normalising_flows"
 ANSWER = "Two modes helped: my NLL went from 1.31 to 1.12. <script>alert('x')</script> & the flow can't tear a blob."
 STAMP = "2025-02-03 17:45:00.000000 UTC"

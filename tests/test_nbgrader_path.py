@@ -7,6 +7,9 @@ from autograder import notebooks
 from autograder.authoring import examples
 from autograder.integrations import gradebook, nbgrader_path
 
+#: The slow tier (pytest -m 'not slow' leaves it out): nbgrader's own autograde runs every notebook in a kernel (minutes).
+pytestmark = pytest.mark.slow
+
 STUDENTS = ("complete", "untouched", "partly_wrong")
 
 ASSIGNMENT = "normalising_flows"

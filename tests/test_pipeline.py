@@ -13,6 +13,9 @@ from autograder import notebooks
 from autograder.authoring import validate
 from autograder.worker import execute
 
+#: The slow tier (pytest -m 'not slow' leaves it out): regenerates the release and runs the solutions top to bottom (about a minute).
+pytestmark = pytest.mark.slow
+
 ASSIGNMENTS = course_config.ASSIGNMENTS
 ROOT = course_config.ROOT
 NBGRADER = [str(Path(sys.executable).parent / "nbgrader")]

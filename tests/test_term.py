@@ -66,6 +66,7 @@ def clean(tmp_path_factory):
     return submitted, root / "clean", seconds
 
 
+@pytest.mark.slow  # grades a batch (the clean run)
 def test_the_clean_run_gives_each_case_its_grade(clean):
     submitted, out, _ = clean
     rows = {r["student"]: r for r in csv.DictReader(io.StringIO(_grades(out)))}
@@ -80,6 +81,7 @@ def test_the_clean_run_gives_each_case_its_grade(clean):
     assert "wrong_assignment" in (out / A / "report" / "index.html").read_text()
 
 
+@pytest.mark.slow  # grades a batch (the clean run)
 def test_a_rerun_with_nothing_changed_grades_nothing_and_starts_no_tensorflow(clean, tmp_path):
     submitted, out, _ = clean
     copy = tmp_path / "out"
@@ -93,6 +95,7 @@ def test_a_rerun_with_nothing_changed_grades_nothing_and_starts_no_tensorflow(cl
     assert _grades(copy) == _grades(out)
 
 
+@pytest.mark.slow  # grades a batch (the clean run)
 def test_a_changed_check_regrades_exactly_its_assignment_and_says_why(clean, tmp_path, monkeypatch):
     """Fingerprints: a change in a check module of the assignment regrades everyone of it, naming the cause;
     --regrade STUDENT regrades one student; an unknown name is refused."""
@@ -211,6 +214,7 @@ def test_interrupts_at_20_moments_never_change_a_grade(clean, tmp_path):
     assert not list(work.rglob(".tmp-*"))
 
 
+@pytest.mark.slow  # grades a batch (the clean run)
 def test_the_gradebook_step_skips_a_notebook_of_another_assignment(clean, tmp_path):
     """nbgrader's own steps would crash the whole class on it (OverwriteCells looks for cells it lacks): the
     gradebook gets 0 for each of its grade cells and no autograded notebook, and everyone else is written."""
