@@ -576,3 +576,24 @@ def test_a_long_line_is_refused_in_linear_time():
     assert buf.line() == b'{"a": 1}' and buf.line() is None
     buf.feed(b': 2}\n')
     assert buf.line() == b'{"b": 2}'
+
+
+def test_a_course_under_tmp_keeps_its_packages_inside_the_private_tmp(monkeypatch):
+    """A clone (and its venv) under /tmp: the worker's private /tmp is mounted first and the venv bound inside
+    it, so a package that lives there still imports (before, the private /tmp hid it: ModuleNotFoundError)."""
+    from autograder.worker.client import Worker
+    from autograder.worker.zygote import Zygote
+    site = Path(tempfile.mkdtemp(prefix="nf-course-under-tmp-", dir="/tmp")) / "site-packages"
+    site.mkdir()
+    (site / "probe_under_tmp.py").write_text("ANSWER = 42\n")
+    os.chmod(site.parent, 0o755)
+    monkeypatch.setenv("PYTHONPATH", f"{site}:{os.environ.get('PYTHONPATH', '')}")
+    try:
+        with Zygote(mode=sandbox.detect()) as zygote:
+            with Worker(zygote, ["import probe_under_tmp\nprint('PROBE', probe_under_tmp.ANSWER)"], ASSIGNMENT,
+                        LIMITS, course_config.PROTOCOL_MODULES[ASSIGNMENT]) as w:
+                w.start()
+        assert w.cell_errors == [], w.cell_errors
+        assert "PROBE 42" in w.output.text()
+    finally:
+        shutil.rmtree(site.parent, ignore_errors=True)

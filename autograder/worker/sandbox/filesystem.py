@@ -89,6 +89,10 @@ def build_root(plan, roots, uid, gid):
     pivot_root(".", "oldroot")
     old, new = "/oldroot", "/newroot"
     mount(new, new, None, MS_BIND | MS_REC)  # pivot_root needs the new root to be a mount point
+    # The private scratch space first, the binds after: a venv or an interpreter that lives under /tmp (a clone
+    # of the course there) is then bound inside the private /tmp instead of being hidden by it.
+    _scratch(f"{new}/tmp", limits["scratch_bytes"], uid, gid)
+    _scratch(f"{new}{HOME_INSIDE}", limits["scratch_bytes"], uid, gid)
     for root in roots:
         _bind(old + str(root), new + str(root))
     for name in ("bin", "lib", "lib64", "sbin", "lib32", "libx32"):
@@ -121,8 +125,6 @@ def build_root(plan, roots, uid, gid):
                          ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{new}/dev/{name}")
     _scratch(f"{new}/dev/shm", limits["scratch_bytes"], uid, gid)
-    _scratch(f"{new}/tmp", limits["scratch_bytes"], uid, gid)
-    _scratch(f"{new}{HOME_INSIDE}", limits["scratch_bytes"], uid, gid)
     os.makedirs(f"{new}/proc", exist_ok=True)
     mount("proc", f"{new}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     # Leave the old root behind for good, then make the new root itself read-only.
