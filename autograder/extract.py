@@ -37,7 +37,8 @@ class Code:
 
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
-_STUB_LINES = {"YOUR CODE HERE", "YOUR ANSWER HERE"}
+#: The first line of each of the release's stubs (course_config.CODE_STUB, TEXT_STUB), without its comment mark.
+_STUB_LINES = {stub.splitlines()[0].lstrip("#").strip() for stub in (course_config.CODE_STUB, course_config.TEXT_STUB)}
 
 
 def _short(text, width=60):
