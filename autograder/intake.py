@@ -8,10 +8,11 @@ import datetime as _dt
 import hashlib
 import os
 import stat
+import unicodedata
 from pathlib import Path
 
 import course_config
-from autograder import course, notebooks
+from autograder import course, notebooks, store
 from autograder.results import Lateness
 
 
@@ -45,6 +46,10 @@ def name_problem(name):
         return "the name is . or .."
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in name) or "/" in name:
         return "the name holds control characters"
+    if any(unicodedata.category(ch) == "Cf" for ch in name):  # right-to-left overrides and other invisible marks
+        return "the name holds bidirectional or other invisible formatting characters"
+    if name in store.RESERVED_NAMES:
+        return f"the name is one the batch's outputs use ({name}); rename the folder"
     return None
 
 

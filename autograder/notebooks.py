@@ -42,6 +42,9 @@ def submission_bytes(path, max_bytes, within=None):
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise NotebookError(f"{name} is not a regular file")
+        if info.st_nlink > 1:  # the same file under another name, perhaps somebody else's (or the solutions)
+            raise NotebookError(f"{name} is a hard link to another file ({info.st_nlink} names for one file); "
+                                "submit a copy of your notebook")
         if info.st_size > max_bytes:
             raise NotebookError(f"{name} is {info.st_size / 2**20:.1f} MiB, more than the {max_bytes / 2**20:g} MiB "
                                 "a notebook may have (clear its outputs and submit again)")

@@ -34,6 +34,9 @@ GRADES_CSV = "grades.csv"
 REPORT_DIR = "report"
 FEEDBACK_DIR = "feedback"
 REFUSED = "refused.json"
+#: Names a student's folder cannot have: they would stand where an assignment's outputs go.
+RESERVED_NAMES = frozenset({GRADES_CSV, REPORT_DIR, HAND_SCORES, WRITTEN_ANSWERS, REFUSED, "answers.html",
+                            "manual_scores.csv"})
 _TEMPORARY = ".tmp-"  # prefix of the temporary files of atomic writes
 
 

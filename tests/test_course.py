@@ -78,3 +78,26 @@ def test_a_typo_in_course_config_fails_at_start_naming_the_key(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "unknown key 'cell_second'" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("ali\u202ece", "bidirectional"),  # a right-to-left override: the name would read "alice" backwards
+    ("bob\u200b", "invisible"),
+    ("grades.csv", "outputs use"),
+    ("report", "outputs use"),
+    ("hand_scores.json", "outputs use"),
+])
+def test_names_that_would_mislead_or_collide_are_refused(name, reason):
+    assert reason in intake.name_problem(name)
+    assert intake.name_problem("j_doe") is None and intake.name_problem("Zoë") is None
+
+
+def test_a_hard_link_or_a_nesting_bomb_is_not_read_as_a_notebook(tmp_path):
+    from autograder import notebooks
+    original = tmp_path / "solutions.ipynb"
+    original.write_text(nbformat.writes(nbformat.v4.new_notebook()))
+    os.link(original, tmp_path / "mine.ipynb")
+    with pytest.raises(notebooks.NotebookError, match="hard link"):
+        notebooks.submission_bytes(tmp_path / "mine.ipynb", 2**20)
+    with pytest.raises(notebooks.NotebookError, match="nested too deeply"):
+        notebooks.read(tmp_path / "bomb.ipynb", b"[" * 100_000 + b"]" * 100_000)

@@ -597,3 +597,32 @@ def test_a_course_under_tmp_keeps_its_packages_inside_the_private_tmp(monkeypatc
         assert "PROBE 42" in w.output.text()
     finally:
         shutil.rmtree(site.parent, ignore_errors=True)
+
+
+def test_a_worker_gets_a_minimal_environment_not_the_graders(monkeypatch):
+    """A secret in the grader's environment never reaches student code (it could end up in feedback)."""
+    from autograder.worker.client import Worker
+    from autograder.worker.zygote import Zygote
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "CANARY-not-for-students")
+    with Zygote(mode=sandbox.detect()) as zygote:
+        with Worker(zygote, ["import os\nprint('ENV', sorted(os.environ.items()))"], ASSIGNMENT, LIMITS,
+                    course_config.PROTOCOL_MODULES[ASSIGNMENT]) as w:
+            w.start()
+    text = w.output.text()
+    assert "ENV" in text and "CANARY" not in text and "AWS_SECRET_ACCESS_KEY" not in text
+
+
+def test_a_killed_graders_staging_folder_is_swept(tmp_path):
+    from autograder.worker import zygote
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = Path(tempfile.gettempdir()) / f"{zygote.STAGING_PREFIX}{dead.pid}-leftover"
+    left.mkdir()
+    mine = Path(tempfile.gettempdir()) / f"{zygote.STAGING_PREFIX}{os.getpid()}-alive"
+    mine.mkdir()
+    try:
+        zygote.sweep_staging()
+        assert not left.exists() and mine.exists()  # a live grader's folder stays
+    finally:
+        shutil.rmtree(left, ignore_errors=True)
+        shutil.rmtree(mine, ignore_errors=True)

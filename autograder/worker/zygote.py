@@ -23,6 +23,22 @@ from pathlib import Path
 from autograder.worker import child, sandbox
 
 
+#: A zygote's staging folder (support files, the uid fallback's workdirs) is ``<tmp>/<STAGING_PREFIX><grader pid>-*``.
+STAGING_PREFIX = "nf-grader-support-"
+
+
+def sweep_staging():
+    """Remove the staging folders of graders that are gone (killed before their zygote could clean up)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{STAGING_PREFIX}*-*"):
+        try:
+            pid = int(folder.name[len(STAGING_PREFIX):].split("-", 1)[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (ValueError, OSError):
+            continue
+
+
 class Zygote:
     """The grader's handle on one zygote process. Use as a context manager.
 
@@ -37,7 +53,8 @@ class Zygote:
         import course_config
         self.mode = mode or sandbox.detect()
         self.repo = course_config.ROOT
-        self.staging = Path(tempfile.mkdtemp(prefix="nf-grader-support-"))
+        sweep_staging()
+        self.staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-"))
         os.chmod(self.staging, 0o755)
         for assignment in course_config.ASSIGNMENTS:
             _stage(course_config.ROOT / course_config.SOURCE_DIR / assignment, self.staging / assignment)

@@ -68,6 +68,7 @@ from autograder.worker.sandbox.kernel import (
     mirror_exit,
     mount,
     prctl,
+    reset_environment,
     set_limits,
     unshare,
 )
@@ -133,6 +134,7 @@ def contain(plan, keep_fds, main):
     if plan.mode == "none":
         close_fds(keep_fds)
         set_limits(plan.limits)
+        reset_environment(os.environ.get("HOME", "/tmp"), os.environ.get("TMPDIR", "/tmp"))
         main()
         os._exit(0)
     cgroup_create(outer, plan.limits)
@@ -161,8 +163,7 @@ def contain(plan, keep_fds, main):
         drop_capabilities()
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     set_limits(plan.limits)
-    os.environ.update({"HOME": HOME_INSIDE, "TMPDIR": "/tmp", "MPLCONFIGDIR": f"{HOME_INSIDE}/.matplotlib",
-                       "USER": "student", "LOGNAME": "student"})
+    reset_environment(HOME_INSIDE, "/tmp")
     os.chdir(HOME_INSIDE)
     main()
     os._exit(0)

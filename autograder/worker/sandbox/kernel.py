@@ -107,3 +107,18 @@ def mirror_exit(pid):
         signal.signal(sig, signal.SIG_DFL)
         os.kill(os.getpid(), sig)
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 70)
+
+
+#: What a worker keeps of the grader's environment: how TensorFlow, matplotlib and the thread pools behave, and
+#: the locale. Nothing else (tokens, keys, the instructor's paths) reaches student code.
+KEPT_ENVIRONMENT = ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "MPLBACKEND", "OMP_NUM_THREADS",
+                    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "LANG", "LC_ALL")
+
+
+def reset_environment(home, tmp):
+    """Replace the inherited environment with a minimal one for student code."""
+    kept = {name: os.environ[name] for name in KEPT_ENVIRONMENT if name in os.environ}
+    os.environ.clear()
+    os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(tmp),
+                       "MPLCONFIGDIR": f"{home}/.matplotlib", "USER": "student", "LOGNAME": "student", **kept})
+

@@ -9,7 +9,7 @@ from pathlib import Path
 from autograder.worker.sandbox import landlock
 from autograder.worker.sandbox.cgroups import cgroup_join
 from autograder.worker.sandbox.filesystem import readable_roots
-from autograder.worker.sandbox.kernel import PR_SET_NO_NEW_PRIVS, close_fds, prctl, set_limits
+from autograder.worker.sandbox.kernel import PR_SET_NO_NEW_PRIVS, close_fds, prctl, reset_environment, set_limits
 
 UID_BASE = 200_000
 
@@ -40,7 +40,7 @@ def contain(plan, keep_fds, main, outer):
     landlock.restrict_self(ruleset)
     os.close(ruleset)
     set_limits(plan.limits)
-    os.environ.update({"HOME": str(home), "TMPDIR": str(home), "MPLCONFIGDIR": str(home / ".matplotlib")})
+    reset_environment(home, home)
     os.chdir(home)
     main()
     os._exit(0)
