@@ -256,3 +256,18 @@ def test_progress_on_a_terminal_uses_rich():
     p.update(2, "alice")
     p.close()
     assert p.live and "2/2" in stream.getvalue()
+
+
+def test_an_array_whose_elements_have_no_bytes_is_refused_before_any_cast():
+    """A .npy header of dtype V0 and a billion elements is 200 bytes on the wire; casting it would take 8 GB."""
+    import base64
+    import io as _io
+    import numpy as np
+    from autograder.worker import wire
+    buf = _io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "|V0", "fortran_order": False, "shape": (10**9,)})
+    line = json.dumps({"value": {"__npy__": base64.b64encode(buf.getvalue()).decode()}})
+    assert len(line) < 300
+    with pytest.raises(ValueError, match="not an answer"):
+        wire.loads(line)
+    assert wire.loads(wire.dumps({"value": np.arange(3.0)}))["value"].tolist() == [0.0, 1.0, 2.0]

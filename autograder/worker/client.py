@@ -183,7 +183,10 @@ class Worker:
             except wire.LineTooLong as e:
                 self._die(f"it sent {e} to the grader {doing}")
             if line is not None:
-                return wire.loads(line)
+                try:
+                    return wire.loads(line)
+                except ValueError:  # not JSON, or an array that is not an answer (wire._array)
+                    self._die("it wrote something that is not an answer to the grader's channel")
             left = end - time.monotonic()
             if left <= 0:
                 limit = "the time cap for this submission" if self.remaining() <= 0 else f"the {timeout:.0f} s limit"

@@ -20,10 +20,18 @@ def _encode(value):
     raise TypeError(f"cannot send a {type(value).__name__} over the worker channel")
 
 
+def _array(arr):
+    """An array read off the wire, refused unless each element has bytes of its own: a dtype of zero itemsize
+    (``V0``) lets a 200-byte message claim a billion elements, which a later cast would allocate for real."""
+    if arr.dtype.itemsize == 0 or arr.dtype.kind == "V":
+        raise ValueError(f"an array of dtype {arr.dtype} is not an answer")
+    return arr
+
+
 def _decode(value):
     if isinstance(value, dict):
         if set(value) == {"__npy__"}:
-            return np.load(io.BytesIO(base64.b64decode(value["__npy__"])), allow_pickle=False)
+            return _array(np.load(io.BytesIO(base64.b64decode(value["__npy__"])), allow_pickle=False))
         return {k: _decode(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_decode(v) for v in value]
