@@ -288,20 +288,18 @@ def _grade(todo, done, store, directory, limits, jobs, unsafe, total):
     progress = _Progress(total, len(done))
     paths = {key: path for key, path, _ in todo}
     prints = {key: fp for key, _, fp in todo}
+    hand = {assignment: store.hand_scores(assignment) for assignment in {key[0] for key in paths}}
     try:
         with _stoppable():
             for key, result in _graded(todo, mode, jobs, limits, directory):
                 assignment, student = key
                 result.fingerprint = prints[key]
                 result.lateness = intake.submission_lateness(paths[key], assignment)
-                if result.status in FINISHED_STATUSES:
+                if result.status in FINISHED_STATUSES:  # anything else gets its row, but no record: graded again
                     store.save_record(assignment, student, result)
-                    done[key] = result
-                render.student(store, assignment, student,
-                               result.with_hand_scores(store.hand_scores(assignment).get(student)))
+                done[key] = result
+                render.student(store, assignment, student, result.with_hand_scores(hand[assignment].get(student)))
                 progress.update(len(done), f"{assignment}/{student}")
-                if result.status not in FINISHED_STATUSES:
-                    done[key] = result  # a row for the student now; no record, so the next run grades it again
     except KeyboardInterrupt:
         finished = sum(1 for r in done.values() if r.status in FINISHED_STATUSES)
         raise Interrupted(finished, total - finished) from None
