@@ -103,14 +103,14 @@ def affine_coupling_layer():
         blank(ax, (0, 10), (-1.9, 6))
         if direction == "scale":
             src, dst, op = "x", "z", r"$\odot\,\exp(s)\ +\ t$"
-            title = "Scale and shift, equations (3, 4) and (7):  $\\mathbf{z}=f(\\mathbf{x})$"
-            uses = [("papers", "encode: data $\\to$ latent"),
-                     ("our bijector", "forward: latent $\\to$ data, used by sample()")]
+            title = "Scale and shift, equations (10, 11) and (14):  $\\mathbf{z}=f(\\mathbf{x})$"
+            uses = [("papers", "encode: data $\\mathbf{x}$ $\\to$ latent $\\mathbf{z}$"),
+                     ("our bijector", "forward: latent $\\mathbf{x}$ $\\to$ data $\\mathbf{y}$, used by sample()")]
         else:
             src, dst, op = "z", "x", r"$-\,t,\ \ \odot\,\exp(-s)$"
-            title = "Undo it, equations (5, 6) and (8):  $\\mathbf{x}=f^{-1}(\\mathbf{z})$"
-            uses = [("papers", "sample: latent $\\to$ data"),
-                     ("our bijector", "inverse: data $\\to$ latent, used by log_prob()")]
+            title = "Undo it, equations (12, 13) and (15):  $\\mathbf{x}=f^{-1}(\\mathbf{z})$"
+            uses = [("papers", "sample: latent $\\mathbf{z}$ $\\to$ data $\\mathbf{x}$"),
+                     ("our bijector", "inverse: data $\\mathbf{y}$ $\\to$ latent $\\mathbf{x}$, used by log_prob()")]
         box(ax, (0.3, 3.5), 1.8, 1.2, rf"$\mathbf{{{src}}}_{{1:d}}$", COPY, 13)
         box(ax, (0.3, 0.8), 1.8, 1.2, rf"$\mathbf{{{src}}}_{{d+1:D}}$", CHANGE, 13)
         box(ax, (7.9, 3.5), 1.8, 1.2, rf"$\mathbf{{{dst}}}_{{1:d}}$", COPY, 13)
@@ -122,14 +122,15 @@ def affine_coupling_layer():
         box(ax, (3.3, 0.9), 2.8, 0.9, op, "white", 10)
         arrow(ax, (2.1, 1.4), (3.3, 1.4))
         arrow(ax, (6.1, 1.4), (7.9, 1.4))
-        for row, (who, what) in enumerate(uses):
+        for row, (who, what) in enumerate(uses):  # each row in its own letters: the papers' x, z; TFP's x, y
             ax.text(0.3, -0.55 - 0.75 * row, f"{who}:", fontsize=10, fontweight="bold", va="center")
             ax.text(2.6, -0.55 - 0.75 * row, what, fontsize=10, va="center")
         ax.set_title(title, fontsize=11)
     fig.suptitle("Affine coupling layer: one block conditions an elementwise scale and shift of the other.\n"
                  "Its inverse is again an affine coupling (log-scale $-s$, shift $-t\\odot\\exp(-s)$), so either "
-                 "formula can be the sampling direction", fontsize=12)
-    fig.subplots_adjust(top=0.8)
+                 "formula can be the sampling direction.\nBoxes and the papers' row: $\\mathbf{x}$ data, $\\mathbf{z}$ latent. "
+                 "Our bijector's row: TFP's letters, input $\\mathbf{x}$ and output $\\mathbf{y}$", fontsize=12)
+    fig.subplots_adjust(top=0.77)
     save(fig, "affine_coupling_layer")
 
 
@@ -279,7 +280,7 @@ def shift_and_log_scale_fn():
     box(ax, (12.4, 4.3), 3.4, 1.2, "Dense(D)\nlinear", "#e5e5e5", 10)
     box(ax, (12.4, 0.9), 3.4, 1.2, "Dense(D)\ntanh", "#e5e5e5", 10)
     box(ax, (17.2, 4.3), 3.4, 1.2, "shift $t$\n$[\\ldots, D]$", CHANGE, 10)
-    box(ax, (17.2, 0.9), 3.4, 1.2, "log_scale $s\\in(-1,1)$\n$[\\ldots, D]$", CHANGE, 10)
+    box(ax, (17.2, 0.9), 3.6, 1.5, "log_scale $s\\in(-1,1)$\nscale $e^{s}\\in(e^{-1},e)$\n$[\\ldots, D]$", CHANGE, 10)
     arrow(ax, (2.8, 3.2), (3.8, 3.2))
     arrow(ax, (6.8, 3.2), (7.8, 3.2))
     arrow(ax, (10.8, 3.4), (12.4, 4.8))
