@@ -44,7 +44,34 @@ def graded_test_cells(assignment):
 
 
 def run_test_cell(assignment, test_id, ask, reference):
-    """Run the checks of one graded test cell (visible or hidden); raises CheckFailure on the first failure."""
+    """Run the checks of one graded test cell (visible or hidden); raises CheckFailure on the first failure.
+
+    A cell's verdict is computed once per ``ask`` (one student's answers): a later cell of the same item that
+    asks which mistakes the earlier cells charged (``earlier_mistakes``) reads it instead of asking again."""
+    verdicts = _verdicts(ask)
+    if test_id in verdicts:
+        failure = verdicts[test_id]
+        if failure is not None:
+            raise type(failure)(str(failure), failure.mistake)
+        return
+    failure_type = course.protocol(assignment).CheckFailure
+    _context.append((assignment, test_id, reference))
+    try:
+        _run(assignment, test_id, ask, reference)
+    except failure_type as e:
+        verdicts[test_id] = e
+        raise
+    finally:
+        _context.pop()
+    verdicts[test_id] = None
+
+
+def _run(assignment, test_id, ask, reference):
+    # An item module may define ask_for_item(ask, reference): the ask all checks of that item use (a composed
+    # item is graded on the grader's own parts where the student's fail their own checks).
+    ask_for_item = getattr(item_module(assignment, course.item_of(assignment, test_id)), "ask_for_item", None)
+    if ask_for_item is not None:
+        ask = ask_for_item(ask, reference)
     visible = course.protocol(assignment).VISIBLE
     if test_id in visible:
         for fn in visible[test_id]:
@@ -55,3 +82,43 @@ def run_test_cell(assignment, test_id, ask, reference):
         fn(ask, reference[item])
 
 
+# ---- one mistake, one check: later cells of an item follow through on what earlier cells charged ----------
+#: (assignment, test cell, reference values) of the cells being run, innermost last.
+_context = []
+
+
+def _verdicts(ask):
+    """test cell -> its CheckFailure or None, for this ``ask`` (kept on the function object itself)."""
+    try:
+        return ask.__dict__.setdefault("_verdicts", {})
+    except AttributeError:  # an ask without a __dict__ (a bound method): no memory, verdicts are recomputed
+        return {}
+
+
+def earlier_mistakes(ask):
+    """The catalogued mistakes that the earlier test cells of the running cell's item charge this student with,
+    in notebook order.
+
+    This is how a mistake is charged once. The first check of an item (in notebook order, the visible ones come
+    first) that recognises a catalogued mistake fails and names it; every later check of that item judges the
+    answer *as if the mistake were the intended behaviour*: it compares with the grader's maths for that
+    mistake, or skips a property the mistake necessarily breaks and says why. A later check never passes on
+    nothing: an answer that is not recognised as a catalogued mistake is judged as it stands.
+    """
+    if not _context:
+        return ()
+    assignment, test_id, reference = _context[-1]
+    item = course.item_of(assignment, test_id)
+    failure_type = course.protocol(assignment).CheckFailure
+    found = []
+    for earlier in course.test_ids(assignment):
+        if earlier == test_id:
+            break
+        if course.item_of(assignment, earlier) != item:
+            continue
+        try:
+            run_test_cell(assignment, earlier, ask, reference)
+        except failure_type as e:
+            if e.mistake and e.mistake not in found:
+                found.append(e.mistake)
+    return tuple(found)
