@@ -1,4 +1,5 @@
-"""Command line: python -m autograder {normalise,validate,reference,grade,batch,answers,merge-manual,...} ..."""
+"""Command line: python -m autograder {normalise,validate,reference,grade,batch,merge-shards,answers,merge-manual,...}
+..."""
 import argparse
 import os
 import signal
@@ -50,6 +51,19 @@ def main(argv=None):
     p.add_argument("--regrade", nargs="*", metavar="STUDENT",
                    help="grade again even what is unchanged: everyone, or only the STUDENTs named (a plain rerun "
                         "regrades exactly what changed)")
+    p.add_argument("--shard", metavar="K/N",
+                   help="grade only shard K of N (counted from 1; a student's shard is a hash of the name), into an "
+                        "--out of its own; combine the N folders with merge-shards")
+    p = sub.add_parser("merge-shards", help="combine the output folders of batch --shard 1/N ... N/N into OUT and "
+                                            "render grades.csv, the report, feedback (and the gradebook) as one "
+                                            "batch would")
+    p.add_argument("out")
+    p.add_argument("shards", nargs="+", metavar="SHARD_OUT")
+    p.add_argument("--gradebook", nargs="?", const="auto",
+                   help="also write scores into nbgrader's gradebook (default URL: the course's gradebook.db)")
+    p.add_argument("--submissions", metavar="DIR",
+                   help="the submissions folder the shards graded, for the gradebook's autograded notebooks and "
+                        "nbgrader's feedback pages")
     p = sub.add_parser("gradescope", parents=[unsafe],
                        help="grade ROOT/submission/*.ipynb into ROOT/results/results.json")
     p.add_argument("--root", default="/autograder")
@@ -149,16 +163,34 @@ def _gradebook_url(option, course_config):
 
 
 def _batch(args, course_config):
-    from autograder import batch, render
+    from autograder import batch
     if not os.path.isdir(args.directory):
         print(f"error: {args.directory} is not a directory", file=sys.stderr)
         return 2
     if args.jobs is not None and args.jobs < 1:
         print("error: --jobs must be at least 1", file=sys.stderr)
         return 2
+    shard = batch.parse_shard(args.shard) if args.shard is not None else None
     db = _gradebook_url(args.gradebook, course_config)
     graded, out = batch.run(args.directory, args.out, assignments=args.assignment, gradebook=db,
-                            jobs=args.jobs, unsafe=args.unsafe_no_sandbox, regrade=args.regrade)
+                            jobs=args.jobs, unsafe=args.unsafe_no_sandbox, regrade=args.regrade, shard=shard)
+    return _outputs(graded, out, db, course_config)
+
+
+def _merge_shards(args, course_config):
+    from autograder import batch
+    if args.submissions and not os.path.isdir(args.submissions):
+        print(f"error: {args.submissions} is not a directory", file=sys.stderr)
+        return 2
+    db = _gradebook_url(args.gradebook, course_config)
+    graded, out = batch.merge(args.out, args.shards, gradebook=db, directory=args.submissions)
+    print(f"merged {len(args.shards)} shards into {out}")
+    return _outputs(graded, out, db, course_config)
+
+
+def _outputs(graded, out, db, course_config):
+    """The score tables and where a batch's (or a merge's) outputs are."""
+    from autograder import render
     for assignment, rows in graded.items():
         print(render.table(rows, assignment))
     print(f"results: {out}/<assignment>/<student>/results.json, {out}/<assignment>/grades.csv, "
@@ -250,6 +282,7 @@ def _reference(args, course_config):
 
 COMMANDS = {"demo": _demo, "grade": _grade, "gradescope": _gradescope, "batch": _batch,
             "student-config": _student_config, "answers": _answers, "merge-manual": _merge_manual,
+            "merge-shards": _merge_shards,
             "normalise": _normalise, "validate": _validate, "reference": _reference}
 
 

@@ -9,6 +9,9 @@ The output folder OUT of ``python -m autograder batch`` holds two kinds of files
   - ``OUT/<assignment>/hand_scores.json``: the scores TAs gave by hand (``merge-manual``), kept apart from
     the autograded records, so a regrade never loses them.
   - ``OUT/<assignment>/written_answers.json``: the written answers, for the TAs' page.
+  - ``OUT/shard.json``: only in a shard's folder (``batch --shard K/N``): which share of the batch it holds,
+    of which split, and a digest of the roster the shard saw, so ``merge-shards`` can tell that the shards
+    belong together (``batch.merge``).
 * **renderings**, rewritten from the records whenever anything changes (``autograder.render``):
   ``results.json`` per student, ``grades.csv``, ``report/``, ``feedback/<student>/<assignment>/``.
 
@@ -34,6 +37,7 @@ GRADES_CSV = "grades.csv"
 REPORT_DIR = "report"
 FEEDBACK_DIR = "feedback"
 REFUSED = "refused.json"
+SHARD = "shard.json"
 #: Names a student's folder cannot have: they would stand where an assignment's outputs go.
 RESERVED_NAMES = frozenset({GRADES_CSV, REPORT_DIR, HAND_SCORES, WRITTEN_ANSWERS, REFUSED, "answers.html",
                             "manual_scores.csv"})
@@ -166,6 +170,19 @@ class Store:
 
     def written_answers(self, assignment):
         return read_json(self.written_answers_path(assignment))
+
+    def refused(self):
+        """{name: why} of the submissions the batch refused (``refused.json``)."""
+        data = read_json(self.out / REFUSED)
+        return data if isinstance(data, dict) else {}
+
+    def shard(self):
+        """What ``shard.json`` says this folder holds ({"shard": K, "of": N, ...}), or None (not a shard's)."""
+        data = read_json(self.out / SHARD)
+        return data if isinstance(data, dict) else None
+
+    def save_shard(self, marker):
+        return write_json(self.out / SHARD, marker)
 
     def assignments(self, known):
         """The assignments of ``known`` that have a folder of results here, in ``known``'s order."""

@@ -1,0 +1,374 @@
+"""Past one machine: a batch graded as N shards (``batch --shard K/N``, each a separate process with its own output
+folder) and combined (``merge-shards``) gives the outputs one batch gives, byte for byte where they are
+deterministic; shards that do not belong together are refused in one line, before anything is written; and the
+Kubernetes Indexed Job runs one shard per completion index."""
+import csv
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+import course_config
+from autograder import batch, grade, results
+from autograder import store as storage
+from autograder.authoring import examples
+
+A = "normalising_flows"
+ROOT = course_config.ROOT
+K8S = ROOT / "packaging" / "k8s"
+
+
+def _cli(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def _submissions(root):
+    """The cheapest real cases (as tests/test_term.py): complete, partly wrong, untouched, a notebook of the other
+    assignment, a student who submitted nothing and one whose notebook is not JSON. Their names fall in all three
+    shards of 3 (asserted below, from the split's own definition: sha256 of the name modulo 3)."""
+    submitted = root / "submitted"
+    examples.write_submission(submitted, "complete", examples.notebook("solutions"))
+    partly = examples.apply(examples.notebook("solutions"),
+                            *(examples.EDITS[A][m] for m in examples.DEMO["partly_wrong"][A][1]))
+    examples.write_submission(submitted, "partly_wrong", partly)
+    examples.write_submission(submitted, "untouched", examples.notebook("release"))
+    other = submitted / "other_one" / A
+    other.mkdir(parents=True)
+    shutil.copy(ROOT / course_config.SOLUTION_DIR / "realnvp_multiscale" / "realnvp_multiscale.ipynb",
+                other / "realnvp_multiscale.ipynb")
+    (submitted / "absent" / A).mkdir(parents=True)
+    (submitted / "broken" / A).mkdir(parents=True)
+    (submitted / "broken" / A / f"{A}.ipynb").write_text('{"cells": [')
+    return submitted
+
+
+def _files(out):
+    """{relative path: bytes} of everything a batch rendered and recorded under ``out``."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def _without_time(data):
+    """A results.json without its execution time, the one field that differs between two runs of the grader."""
+    data = json.loads(data)
+    data.pop("execution_time")
+    return data
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """The same submissions graded once as one batch and once as 3 shards run at the same time as separate
+    processes, then merged."""
+    root = tmp_path_factory.mktemp("shards")
+    submitted = _submissions(root)
+    names = sorted(p.name for p in submitted.iterdir())
+    assert {int.from_bytes(hashlib.sha256(n.encode()).digest()[:8], "big") % 3 + 1 for n in names} == {1, 2, 3}
+    one = _cli("batch", submitted, "--out", root / "one", "--assignment", A, "--jobs", 1)
+    assert one.returncode == 0, one.stderr[-3000:]
+    shards = [subprocess.Popen([sys.executable, "-m", "autograder", "batch", str(submitted), "--out",
+                                str(root / f"shard{k}"), "--assignment", A, "--jobs", "1", "--shard", f"{k}/3"],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+              for k in (1, 2, 3)]
+    for proc in shards:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+    merged = _cli("merge-shards", root / "merged", *(root / f"shard{k}" for k in (1, 2, 3)))
+    assert merged.returncode == 0, merged.stderr[-3000:]
+    return root, submitted, names
+
+
+@pytest.mark.slow  # grades the batch twice (once whole, once as 3 shards)
+def test_three_shards_merged_give_one_batchs_outputs_byte_for_byte(graded):
+    root, _, names = graded
+    one, merged = _files(root / "one"), _files(root / "merged")
+    assert set(one) == set(merged)
+    assert merged[f"{A}/grades.csv"] == one[f"{A}/grades.csv"]
+    rows = merged[f"{A}/grades.csv"].decode().splitlines()[1:]
+    assert sorted(row.split(",")[0] for row in rows) == names  # every student once, none lost or doubled
+    for path in one:
+        if path.endswith("results.json") or path.endswith("graded.json"):
+            assert _without_time(merged[path]) == _without_time(one[path]), path
+        else:  # grades.csv, the report and its plots, feedback pages, written answers, refused.json
+            assert merged[path] == one[path], path
+
+
+@pytest.mark.slow  # grades the batch twice (once whole, once as 3 shards)
+def test_each_student_is_graded_by_exactly_one_shard_and_the_merge_copies_its_pages(graded):
+    root, _, names = graded
+    owners = {}
+    for k in (1, 2, 3):
+        marker = json.loads((root / f"shard{k}" / storage.SHARD).read_text())
+        assert (marker["shard"], marker["of"]) == (k, 3)
+        graded_here = sorted(p.parent.name for p in (root / f"shard{k}" / A).glob("*/results.json"))
+        assert graded_here == marker["share"][A] and graded_here
+        for student in graded_here:
+            assert student not in owners
+            owners[student] = k
+            assert ((root / "merged" / A / student / "results.json").read_bytes()
+                    == (root / f"shard{k}" / A / student / "results.json").read_bytes())
+        assert (root / f"shard{k}" / A / "grades.csv").read_text().count("\n") == len(graded_here) + 1
+    assert sorted(owners) == names
+    assert not (root / "merged" / storage.SHARD).exists()
+
+
+@pytest.mark.slow  # grades the batch twice (once whole, once as 3 shards)
+def test_a_rerun_of_a_shard_grades_nothing_and_a_plain_batch_may_continue_the_merge(graded, tmp_path):
+    """A shard's records are a batch's: rerun, it grades nothing. The merged folder is an ordinary batch output:
+    a plain batch over it finds everyone graded."""
+    root, submitted, names = graded
+    shutil.copytree(root / "shard2", tmp_path / "shard2")
+    proc = _cli("batch", submitted, "--out", tmp_path / "shard2", "--assignment", A, "--shard", "2/3")
+    assert proc.returncode == 0 and "to grade" not in proc.stderr, proc.stderr[-2000:]
+    shutil.copytree(root / "merged", tmp_path / "merged")
+    proc = _cli("batch", submitted, "--out", tmp_path / "merged", "--assignment", A)
+    assert proc.returncode == 0 and f"{len(names)} already graded, unchanged" in proc.stderr, proc.stderr[-2000:]
+    assert "to grade" not in proc.stderr
+    assert (tmp_path / "merged" / A / "grades.csv").read_bytes() == (root / "one" / A / "grades.csv").read_bytes()
+
+
+# ---- refusals, on shards made of real records without grading (fast) ------------------------------------------
+STUDENTS = ["ann", "bob", "cy", "dee", "eve", "fay", "gus", "hal", "ivy", "jo"]  # in each of 3 shards and of 2
+
+
+def _shard(root, k, n, students=STUDENTS, fingerprint=None, skip=()):
+    """The folder shard ``k`` of ``n`` leaves after grading ``students`` who all submitted nothing: its
+    shard.json and a record per student of its share (``skip``: students whose record is not there)."""
+    submissions = {(A, s): root / "submitted" / s / A / f"{A}.ipynb" for s in students}
+    store = storage.Store(root / f"shard{k}of{n}")
+    store.out.mkdir(parents=True)
+    store.save_shard(batch.shard_marker((k, n), submissions))
+    for (_, student) in submissions:
+        if batch.shard_of(student, n) == k and student not in skip:
+            result = grade.not_graded(A, "missing", "no such file", time.monotonic())
+            result.fingerprint = fingerprint or results.fingerprint(A, None)
+            store.save_record(A, student, result)
+    return store.out
+
+
+def _refused(call, *words):
+    """``call`` raises BatchError with a one-line message naming ``words`` (the CLI prints it as ``error: ...``)."""
+    with pytest.raises(batch.BatchError) as e:
+        call()
+    line = str(e.value)
+    assert "\n" not in line
+    for word in words:
+        assert word in line, line
+    return line
+
+
+def _merge(out, *shards):
+    return lambda: batch.merge(out, shards)
+
+
+@pytest.fixture
+def three(tmp_path):
+    return [_shard(tmp_path, k, 3) for k in (1, 2, 3)]
+
+
+def test_the_fast_shards_merge_and_hold_every_student_once(three, tmp_path):
+    """The premise of the refusal tests: these shards do merge, and every student lands in one of them."""
+    assert sum(len(storage.Store(s).students(A)) for s in three) == len(STUDENTS)
+    assert all(storage.Store(s).students(A) for s in three)
+    assert {batch.shard_of(s, 2) for s in STUDENTS} == {1, 2}
+    proc = _cli("merge-shards", tmp_path / "out", *three, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = (tmp_path / "out" / A / "grades.csv").read_text().splitlines()[1:]
+    assert [row.split(",")[0] for row in rows] == sorted(STUDENTS)
+
+
+def test_a_refusal_is_one_line_and_exit_2_and_writes_nothing(three, tmp_path):
+    proc = _cli("merge-shards", tmp_path / "out", three[0], three[2], timeout=300)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == ["error: missing shard 2/3 of 3; merge needs "
+                                                                         "every shard's output"], proc.stderr
+    assert not (tmp_path / "out").exists()
+    proc = _cli("batch", tmp_path, "--out", tmp_path / "out", "--shard", "4/3", timeout=300)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "--shard takes K/N" in proc.stderr and not (tmp_path / "out").exists()
+
+
+def test_a_missing_shard_is_refused(three, tmp_path):
+    _refused(_merge(tmp_path / "out", three[0], three[2]), "missing shard 2/3")
+    _refused(_merge(tmp_path / "out", three[0]), "missing shards 2/3, 3/3")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_shard_given_twice_is_refused(three, tmp_path):
+    _refused(_merge(tmp_path / "out", *three, three[1]), "shard 2/3 is given twice")
+    assert not (tmp_path / "out").exists()
+
+
+def test_shards_of_different_splits_are_refused(three, tmp_path):
+    other = _shard(tmp_path, 1, 2)
+    _refused(_merge(tmp_path / "out", other, *three[1:]), "different splits")
+    assert not (tmp_path / "out").exists()
+
+
+def test_shards_graded_by_other_code_or_checks_are_refused(tmp_path):
+    stale = dict(results.fingerprint(A, None), checks="0" * 64, grader="1" * 64)
+    shards = [_shard(tmp_path, 1, 3, fingerprint=stale)] + [_shard(tmp_path, k, 3) for k in (2, 3)]
+    line = _refused(_merge(tmp_path / "out", *shards), "graded differently", "shard 1/3")
+    assert f"the checks of {A}" in line and "grader's code" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_student_in_two_shards_is_refused(three, tmp_path):
+    """A student's record copied into a second shard (as if two splits were mixed by hand)."""
+    owner = next(s for s in three if "ann" in storage.Store(s).students(A))
+    other = next(s for s in three if s != owner)
+    shutil.copytree(owner / A / "ann", other / A / "ann")
+    marker = json.loads((other / storage.SHARD).read_text())
+    marker["share"][A].append("ann")
+    (other / storage.SHARD).write_text(json.dumps(marker))
+    _refused(_merge(tmp_path / "out", *three), "ann", "in both")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unfinished_shard_is_refused(tmp_path):
+    k = batch.shard_of("ann", 3)
+    shards = [_shard(tmp_path, j, 3, skip=("ann",) if j == k else ()) for j in (1, 2, 3)]
+    _refused(_merge(tmp_path / "out", *shards), f"shard {k}/3", "unfinished")
+    assert not (tmp_path / "out").exists()
+
+
+def test_shards_that_saw_different_rosters_are_refused(tmp_path):
+    shards = [_shard(tmp_path, 1, 3, students=STUDENTS + ["zed"])] + [_shard(tmp_path, k, 3) for k in (2, 3)]
+    _refused(_merge(tmp_path / "out", *shards), "shard 1/3 saw 11", "saw 10 students")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_that_is_not_a_shard_is_refused(three, tmp_path):
+    (tmp_path / "plain").mkdir()
+    _refused(_merge(tmp_path / "out", tmp_path / "plain", *three[1:]), "not a shard's output")
+    _refused(_merge(three[0], *three), "both a shard and the output folder")
+
+
+def test_a_merge_keeps_hand_scores_and_refuses_students_no_shard_has(three, tmp_path):
+    """Merging again into a merged folder keeps the TAs' hand scores there; a folder with other students is refused."""
+    out = tmp_path / "out"
+    batch.merge(out, three)
+    store = storage.Store(out)
+    store.save_hand_scores(A, {"ann": {"bimodal_discussion": results.HandScore(2, "good")}})
+    batch.merge(out, three)
+    assert store.hand_scores(A)["ann"]["bimodal_discussion"].score == 2
+    rows = {r["student"]: r for r in csv.DictReader(io.StringIO((out / A / "grades.csv").read_text()))}
+    assert rows["ann"]["bimodal_discussion"] == "2" and rows["ann"]["total"] == "2"
+    shutil.copytree(out / A / "ann", out / A / "zoe")
+    _refused(_merge(out, *three), "zoe", "no shard has")
+
+
+@pytest.mark.parametrize("value", ["0/3", "4/3", "3", "a/b", "1/0", "-1/2", "2/3/4", ""])
+def test_an_invalid_shard_is_refused(value):
+    _refused(lambda: batch.parse_shard(value), "--shard takes K/N")
+
+
+@pytest.mark.parametrize("value, expected", [("1/1", (1, 1)), ("2/3", (2, 3)), ("3/3", (3, 3))])
+def test_a_valid_shard_is_read(value, expected):
+    assert batch.parse_shard(value) == expected
+
+
+def test_a_shard_refuses_an_output_folder_that_holds_another_share(three, tmp_path):
+    submitted = tmp_path / "submitted"
+    for student in STUDENTS:
+        (submitted / student / A).mkdir(parents=True)
+    _refused(lambda: batch.run(submitted, three[0], shard=(2, 3)), "holds shard 1/3", "its own --out")
+    _refused(lambda: batch.run(submitted, three[0]), "holds shard 1/3", "--shard 1/3")
+    _refused(lambda: batch.run(submitted, three[0], shard=(1, 3), gradebook="sqlite:///x.db"), "--gradebook")
+    plain = tmp_path / "plain"
+    shutil.copytree(three[0], plain)
+    (plain / storage.SHARD).unlink()
+    _refused(lambda: batch.run(submitted, plain, shard=(1, 3)), "not split", "its own --out")
+
+
+def test_the_split_is_stable_when_the_roster_changes():
+    """Adding or removing students moves nobody else to another shard (a hash of the name, not a rank)."""
+    roster = [f"student{i:03d}" for i in range(300)]
+    before = {s: batch.shard_of(s, 4) for s in roster}
+    after = {s: batch.shard_of(s, 4) for s in roster[::3] + ["aaa_new", "zzz_new"]}
+    assert all(after[s] == before[s] for s in roster[::3])
+    counts = [list(before.values()).count(k) for k in (1, 2, 3, 4)]
+    assert min(counts) > 45, counts  # 75 each on average; every shard gets a share
+
+
+# ---- the Kubernetes Indexed Job ---------------------------------------------------------------------------------
+def _manifests():
+    return [d for path in sorted(K8S.glob("*.yaml")) for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def _jobs():
+    """(the Indexed Job, the merge Job, the settings both read)."""
+    docs = _manifests()
+    jobs = [d for d in docs if d["kind"] == "Job"]
+    indexed = [d for d in jobs if d["spec"].get("completionMode") == "Indexed"]
+    others = [d for d in jobs if d["spec"].get("completionMode") != "Indexed"]
+    assert len(indexed) == 1 and len(others) == 1, "one Indexed Job grades the shards, one Job merges them"
+    [config] = [d for d in docs if d["kind"] == "ConfigMap"]
+    return indexed[0], others[0], config["data"]
+
+
+def _run_command(container, settings, tmp_path, **env):
+    """The container's command line, run by sh with its settings and a stand-in python that prints its arguments."""
+    command = container["command"] + container.get("args", [])
+    assert command[:2] == ["sh", "-c"]
+    fake = tmp_path / "python"
+    fake.write_text('#!/bin/sh\necho "$@"\n')
+    fake.chmod(0o755)
+    proc = subprocess.run(["sh", "-c", command[2], *command[3:]], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", **settings, "PYTHON": str(fake), **env})
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()
+
+
+def test_the_indexed_job_runs_one_shard_per_completion_index(tmp_path):
+    job, _, settings = _jobs()
+    spec = job["spec"]
+    n = spec["completions"]
+    assert spec["parallelism"] == n == int(settings["SHARDS"]) and n >= 2
+    pod = spec["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    [container] = pod["containers"]
+    assert container["envFrom"] == [{"configMapRef": {"name": "nf-grading"}}]
+    shards, outs = [], []
+    for index in range(n):
+        words = _run_command(container, settings, tmp_path, JOB_COMPLETION_INDEX=str(index))
+        assert words[:4] == ["-m", "autograder", "batch", "/submissions"]
+        shards.append(words[words.index("--shard") + 1])
+        outs.append(words[words.index("--out") + 1])
+        assert words[words.index("--jobs") + 1] == settings["JOBS"]
+    assert shards == [f"{k}/{n}" for k in range(1, n + 1)]  # every index a different shard, every shard once
+    assert outs == [f"/graded/shard-{k}" for k in range(1, n + 1)]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["submissions"]["mountPath"] == "/submissions" and mounts["submissions"]["readOnly"] is True
+    assert mounts["graded"]["mountPath"] == "/graded"
+    assert {v["name"] for v in pod["volumes"]} == {"submissions", "graded"}
+    resources = container["resources"]
+    assert _gib(resources["requests"]["memory"]) <= _gib(resources["limits"]["memory"])
+
+
+def _gib(quantity):
+    units = {"Mi": 1 / 1024, "Gi": 1}
+    return float(quantity[:-2]) * units[quantity[-2:]]
+
+
+def test_the_merge_job_merges_every_shard_the_indexed_job_writes(tmp_path):
+    job, merge, settings = _jobs()
+    [container] = merge["spec"]["template"]["spec"]["containers"]
+    words = _run_command(container, settings, tmp_path)
+    n = job["spec"]["completions"]
+    assert words == ["-m", "autograder", "merge-shards", "/graded/merged"] + [f"/graded/shard-{k}"
+                                                                               for k in range(1, n + 1)]
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/graded"}
+
+
+def test_the_cli_takes_the_manifests_arguments():
+    """The flags the manifests pass exist (argparse refuses an unknown one): --help of both commands names them."""
+    batch_help = _cli("batch", "--help", timeout=120).stdout
+    for flag in ("--shard", "--out", "--jobs", "--assignment"):
+        assert flag in batch_help
+    assert "merge-shards" in _cli("--help", timeout=120).stdout
