@@ -76,8 +76,9 @@ bench: release
 # (git archive of HEAD), never from the working tree: an uncommitted edit or new file cannot slip in. Each bundle
 # names its assignment in its ASSIGNMENT file (/autograder/source/ASSIGNMENT on Gradescope), so it grades that notebook only. It refuses while bundled files have
 # uncommitted changes, since those would be silently left out; ALLOW_DIRTY=1 builds HEAD anyway. Needs git and a
-# Python, not the venv.
-BUNDLED := autograder source release course_config.py requirements.lock
+# Python, not the venv. solutions/ goes in because grading refuses reference values it cannot check against the
+# solutions they were built from (reference.stale); source/ already holds the same solutions.
+BUNDLED := autograder source release solutions course_config.py requirements.lock
 ZIP_PY := $(if $(wildcard $(PY)),$(CURDIR)/$(PY),$(PYTHON))
 gradescope:
 	@dirty="$$(git status --porcelain --untracked-files=all -- $(BUNDLED))"; \
