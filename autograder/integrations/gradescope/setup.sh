@@ -24,5 +24,5 @@ python3.11 -m venv "$VENV"
 "$VENV/bin/python" -c "import course_config; print('setup.sh: course', course_config.COURSE_ID, 'importable from', course_config.ROOT)"
 # Warm the caches so the first submission does not pay for them.
 if [ -z "${AUTOGRADER_SKIP_WARMUP:-}" ]; then
-    "$VENV/bin/python" -c "import tensorflow, tensorflow_probability, tf_keras, matplotlib.pyplot, jinja2, jsonschema, rich"
+    TF_CPP_MIN_LOG_LEVEL=3 "$VENV/bin/python" -c "import tensorflow, tensorflow_probability, tf_keras, matplotlib.pyplot, jinja2, jsonschema, rich"
 fi
