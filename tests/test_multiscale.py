@@ -3,6 +3,7 @@ reference values agree with the grader's own float64 maths (autograder/checks/re
 import numpy as np
 import pytest
 
+import course_config
 from autograder import checks, course, notebooks, reference
 from autograder.authoring import examples
 
@@ -42,13 +43,15 @@ def namespace_with(solved, *mistakes):
 
 
 def failures(ns):
-    """{test cell: (message, mistake id)} over every test cell of the assignment."""
+    """{test cell: (message, mistake id)} over every test cell of the assignment, with one ``ask`` for all of
+    them, as the grader has for one submission."""
     out = {}
     ref = reference.load_reference(ASSIGNMENT)
+    ask = MS.local_asker(ns)
     for test_id in TEST_IDS:
         try:
             with MS.quiet():
-                checks.run_test_cell(ASSIGNMENT, test_id, MS.local_asker(ns), ref)
+                checks.run_test_cell(ASSIGNMENT, test_id, ask, ref)
         except MS.CheckFailure as e:
             out[test_id] = (str(e), e.mistake)
     return out
@@ -75,12 +78,151 @@ def test_every_catalogued_mistake_has_a_submission_that_makes_it():
 
 
 @pytest.mark.parametrize("mistake_id", sorted(examples.MULTISCALE_EDITS))
-def test_each_catalogued_mistake_is_named_and_loses_exactly_its_checks(mistake_id, solved):
+def test_each_catalogued_mistake_fails_one_check_the_one_that_names_it(mistake_id, solved):
+    """Within an item, later checks follow through on what an earlier one charged; other items never see it."""
     mistake = examples.MULTISCALE_EDITS[mistake_id]
     failed = failures(namespace_with(solved, mistake))
+    assert len(failed) == 1, failed
+    [(test_id, (message, named))] = failed.items()
+    assert named == mistake_id, failed
+    assert course.item_of(ASSIGNMENT, test_id) == MS.MISTAKES[mistake_id]["item"]
+    assert MS.MISTAKES[mistake_id]["section"] in message
     assert set(failed) == set(mistake.failing), failed
-    assert mistake_id in {m for _, m in failed.values()}, failed
-    assert any(MS.MISTAKES[mistake_id]["section"] in msg for msg, _ in failed.values())
+
+
+POINTS = {c["test_id"]: c["points"] for c in course.test_cells(ASSIGNMENT)}
+
+
+def points_lost(failed):
+    """{item: points lost}"""
+    out = {}
+    for test_id in failed:
+        item = course.item_of(ASSIGNMENT, test_id)
+        out[item] = out.get(item, 0) + POINTS[test_id]
+    return out
+
+
+# The issue's cases (issue 20): where each mistake is charged, and how much it costs.
+ISSUE_CASES = {
+    # both wrong orders of the squeeze are caught by the visible check (it compares with tf.nn.space_to_depth);
+    # the column-by-column one also changes the one-channel multiscale flow, which is graded on the grader's Squeeze
+    "squeeze-channel-major": ("squeeze_visible", {"squeeze": 1}),
+    "squeeze-block-column-major": ("squeeze_visible", {"squeeze": 1}),
+    # the visible check looks at the top-left pixel
+    "checkerboard-wrong-orientation": ("checkerboard_mask_visible", {"checkerboard_mask": 1}),
+    # a wrong constant costs the check of the quantity it spoils: the log-det, not y
+    "preprocess-no-dequant-scale": ("preprocess_visible", {"preprocess": 1}),
+}
+
+
+@pytest.mark.parametrize("mistake_id", sorted(ISSUE_CASES))
+def test_the_issues_cases_cost_one_check_in_their_own_item(mistake_id, solved):
+    cell, lost = ISSUE_CASES[mistake_id]
+    failed = failures(namespace_with(solved, examples.MULTISCALE_EDITS[mistake_id]))
+    assert set(failed) == {cell} and points_lost(failed) == lost, failed
+
+
+def test_a_missing_log_17_costs_the_log_det_check_and_not_the_check_of_y(solved):
+    ns = namespace_with(solved, examples.MULTISCALE_EDITS["preprocess-no-dequant-scale"])
+    ask = MS.local_asker(ns)
+    with pytest.raises(MS.CheckFailure) as failure:
+        MS.check_preprocess_log_det_visible(ask)
+    assert failure.value.mistake == "preprocess-no-dequant-scale"
+    MS.check_preprocess_visible(ask)  # y: shape, finite, increasing
+    checks.run_test_cell(ASSIGNMENT, "preprocess_reference", ask, reference.load_reference(ASSIGNMENT))
+
+
+PART_MISTAKES = sorted(m for m, e in MS.MISTAKES.items() if e["item"] in set(multiscale.PARTS.values()))
+PART_BUGS = {  # not catalogued: a part that is missing, or one whose forward and inverse are wrong
+    "Squeeze stub": "class Squeeze(tfb.Bijector):\n    def __init__(self, **kwargs):\n        raise NotImplementedError()",
+    "coupling without pass-through": """
+class ImageAffineCouplingLayer(ImageAffineCouplingLayer):
+    def _forward(self, x):
+        t, s = self.shift_and_log_scale_fn(self.b * x)
+        return x * tf.exp(s) + t
+    def _inverse(self, y):
+        t, s = self.shift_and_log_scale_fn(self.b * y)
+        return (y - t) * tf.exp(-s)
+""",
+}
+
+
+def multiscale_failures(ns):
+    return {t: f for t, f in failures(ns).items() if course.item_of(ASSIGNMENT, t) == "multiscale"}
+
+
+@pytest.mark.parametrize("mistake_id", PART_MISTAKES)
+def test_the_multiscale_item_gets_full_marks_when_only_a_part_is_wrong(mistake_id, solved):
+    ns = namespace_with(solved, examples.MULTISCALE_EDITS[mistake_id])
+    assert multiscale_failures(ns) == {}
+
+
+@pytest.mark.parametrize("bug", sorted(PART_BUGS))
+def test_the_multiscale_item_is_graded_on_the_graders_part_for_an_uncatalogued_part_bug(bug, solved):
+    ns = namespace_with(solved)
+    exec(PART_BUGS[bug], ns)
+    assert multiscale_failures(ns) == {}
+    assert set(failures(ns)) - set(multiscale_failures(ns))  # the part itself loses points
+
+
+def test_with_the_graders_parts_the_students_multiscale_code_is_still_judged(solved):
+    ns = namespace_with(solved, examples.MULTISCALE_EDITS["squeeze-block-column-major"],
+                        examples.MULTISCALE_EDITS["multiscale-latents-swapped"])
+    failed = failures(ns)
+    assert {t: m for t, (_, m) in failed.items()} == {"squeeze_visible": "squeeze-block-column-major",
+                                                       "multiscale_reference": "multiscale-latents-swapped"}
+
+
+def test_the_graders_parts_never_ship_with_a_release():
+    marker = "def _on_images(fn, x):"  # a line of the grader's Squeeze
+    assert marker in multiscale.PARTS_SOURCE
+    for path in (course_config.ROOT / course_config.RELEASE_DIR).rglob("*"):
+        if path.is_file() and path.suffix in (".py", ".ipynb", ".json", ".txt", ".md"):
+            assert marker not in path.read_text(errors="replace"), path
+
+
+def test_the_graders_parts_are_the_grader_maths():
+    from autograder.checks.realnvp_multiscale import parts
+    x = np.random.default_rng(5).normal(size=(2, 3, 4, 6, 2)).astype("float32")
+    assert np.allclose(parts.Squeeze().forward(x), im.squeeze(x))
+    assert np.allclose(parts.Squeeze().inverse(im.squeeze(x)), x)
+    assert np.array_equal(parts.checkerboard_mask(5, 6, 1), im.checkerboard(5, 6, 1))
+    assert np.array_equal(parts.channel_mask(8, 1), im.channel(8, 1)[0, 0][None, None])
+    mask = np.repeat(im.checkerboard(4, 6, 0), 3, axis=2)
+    fn = MS.conditioner(3, 91)
+    layer = parts.ImageAffineCouplingLayer(fn, mask)
+    x3 = np.random.default_rng(6).normal(size=(2, 4, 6, 3))
+    y, s = im.coupling(x3, mask, im.conditioner(3, 91))
+    assert np.allclose(layer.forward(x3.astype("float32")), y, atol=1e-5)
+    assert np.allclose(layer.forward_log_det_jacobian(x3.astype("float32"), 3), ((1 - mask) * s).sum(axis=(1, 2, 3)),
+                       atol=1e-4)
+
+
+def test_the_visible_squeeze_order_is_tf_space_to_depth():
+    import tensorflow as tf
+    x = np.random.default_rng(7).normal(size=(3, 8, 6, 2)).astype("float32")
+    assert np.allclose(MS.space_to_depth(x), tf.nn.space_to_depth(x, 2))
+    assert np.allclose(MS.space_to_depth(x), im.squeeze(x))
+    assert np.allclose(MS.space_to_depth(x, channel_major=True), im.squeeze(x, channel_major=True))
+    for channel_major in (False, True):
+        assert np.allclose(im.unsqueeze(im.squeeze(x, channel_major), channel_major), x)
+
+
+def test_squeeze_reports_its_event_shapes(solved):
+    sq = namespace_with(solved)["Squeeze"]()
+    assert sq.forward_event_shape([8, 8, 1]).as_list() == [4, 4, 4]
+    assert sq.inverse_event_shape([4, 4, 4]).as_list() == [8, 8, 1]
+    assert list(sq.forward_event_shape_tensor([8, 8, 1]).numpy()) == [4, 4, 4]
+    assert list(sq.inverse_event_shape_tensor([4, 4, 4]).numpy()) == [8, 8, 1]
+
+
+def test_the_visible_checks_name_the_orientation_of_both_masks(solved):
+    for mistake_id, check in (("checkerboard-wrong-orientation", MS.check_checkerboard_visible),
+                              ("channel-mask-wrong-orientation", MS.check_channel_visible)):
+        ask = MS.local_asker(namespace_with(solved, examples.MULTISCALE_EDITS[mistake_id]))
+        with pytest.raises(MS.CheckFailure) as failure:
+            check(ask)
+        assert failure.value.mistake == mistake_id
 
 
 # ---- reference values against the grader's own maths -------------------------------------------

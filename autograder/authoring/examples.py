@@ -127,8 +127,9 @@ MISTAKE_EDITS = {
                            ("loc=[[-1.5, 0.], [1.5, 0.]]", "loc=[[-0.3, 0.], [0.3, 0.]]")),
 }
 
-#: One submission per catalogued mistake of the multiscale assignment (``ms_checks.MISTAKES``). The multiscale
-#: flow is built from the student's masks, squeeze and coupling, so a mistake in one of those also shows in it.
+#: One submission per catalogued mistake of the multiscale assignment (``ms_checks.MISTAKES``), each failing the
+#: one check that names it. The multiscale flow is graded on the grader's own parts wherever the student's fail
+#: their own checks (``checks/realnvp_multiscale/multiscale.py``), so a part's mistake costs nothing there.
 _MS = "multiscale_reference"
 _FORWARD_SQUEEZE = ("        blocks = tf.reshape(x, [-1, h // 2, 2, w // 2, 2, c])\n"
                     "        blocks = tf.transpose(blocks, [0, 1, 3, 2, 4, 5])  # [n, H/2, W/2, row in block, "
@@ -138,52 +139,53 @@ _INVERSE_SQUEEZE = ("        blocks = tf.reshape(y, [-1, h, w, 2, 2, c])\n"
                     "column in block, C]\n")
 _IMAGE_LOG_DET = "tf.reduce_sum((1. - self.b) * s, axis=[-3, -2, -1])"
 MULTISCALE_EDITS = {
-    "preprocess-no-dequant-scale": _m("preprocess", {"preprocess_visible", "preprocess_reference"},
+    "preprocess-no-dequant-scale": _m("preprocess", {"preprocess_visible"},
                                       (" - tf.math.log(float(LEVELS)) - tf.math.log(p)", " - tf.math.log(p)")),
-    "preprocess-no-logit-term": _m("preprocess", {"preprocess_visible", "preprocess_reference"},
+    "preprocess-no-logit-term": _m("preprocess", {"preprocess_visible"},
                                    ("tf.math.log(float(LEVELS)) - tf.math.log(p) - tf.math.log1p(-p)",
                                     "tf.math.log(float(LEVELS)) + 0. * p")),
-    "preprocess-logdet-not-summed": _m("preprocess", {"preprocess_visible", "preprocess_reference"},
+    "preprocess-logdet-not-summed": _m("preprocess", {"preprocess_visible"},
                                        ("return y, tf.reduce_sum(log_det, axis=[-3, -2, -1])", "return y, log_det")),
-    "checkerboard-wrong-orientation": _m("checkerboard_mask", {"checkerboard_mask_reference", _MS},
+    "checkerboard-wrong-orientation": _m("checkerboard_mask", {"checkerboard_mask_visible"},
                                          ("(rows + cols + orientation) % 2 == 0", "(rows + cols + orientation) % 2 == 1")),
-    "checkerboard-no-channel-axis": _m("checkerboard_mask", {"checkerboard_mask_visible", "checkerboard_mask_reference",
-                                                             "multiscale_visible", _MS, "multiscale_jacobian"},
+    "checkerboard-no-channel-axis": _m("checkerboard_mask", {"checkerboard_mask_visible"},
                                        ('.astype("float32")[:, :, None]', '.astype("float32")')),
-    "channel-mask-wrong-orientation": _m("channel_mask", {"channel_mask_reference", _MS},
+    "channel-mask-wrong-orientation": _m("channel_mask", {"channel_mask_visible"},
                                          ("kept = first_half if orientation == 0 else ~first_half",
                                           "kept = ~first_half if orientation == 0 else first_half")),
-    "squeeze-naive-reshape": _m("squeeze", {"squeeze_order", "squeeze_inverse_and_batches", _MS},
+    "squeeze-naive-reshape": _m("squeeze", {"squeeze_visible"},
                                 (_FORWARD_SQUEEZE, "        blocks = x\n"), (_INVERSE_SQUEEZE, "        blocks = y\n")),
-    # With one input channel (the digits) both orders agree, so only the squeeze's own checks see this one.
-    "squeeze-channel-major": _m("squeeze", {"squeeze_order", "squeeze_inverse_and_batches"},
+    "squeeze-channel-major": _m("squeeze", {"squeeze_visible"},
                                 ("blocks = tf.transpose(blocks, [0, 1, 3, 2, 4, 5])  # [n, H/2, W/2",
                                  "blocks = tf.transpose(blocks, [0, 1, 3, 5, 2, 4])  # [n, H/2, W/2"),
                                 ("blocks = tf.reshape(y, [-1, h, w, 2, 2, c])", "blocks = tf.reshape(y, [-1, h, w, c, 2, 2])"),
                                 ("blocks = tf.transpose(blocks, [0, 1, 3, 2, 4, 5])  # [n, H/2, row",
                                  "blocks = tf.transpose(blocks, [0, 1, 4, 2, 5, 3])  # [n, H/2, row")),
-    "image-coupling-logdet-last-axis": _m("image_coupling", {"image_coupling_contract", "image_coupling_log_det",
-                                                             "multiscale_visible", _MS, "multiscale_jacobian"},
+    # The 2x2 blocks numbered column by column: with one input channel this changes the multiscale flow too, which
+    # is then graded on the grader's own Squeeze.
+    "squeeze-block-column-major": _m("squeeze", {"squeeze_visible"},
+                                     ("blocks = tf.transpose(blocks, [0, 1, 3, 2, 4, 5])  # [n, H/2, W/2",
+                                      "blocks = tf.transpose(blocks, [0, 1, 3, 4, 2, 5])  # [n, H/2, W/2"),
+                                     ("blocks = tf.transpose(blocks, [0, 1, 3, 2, 4, 5])  # [n, H/2, row",
+                                      "blocks = tf.transpose(blocks, [0, 1, 4, 2, 3, 5])  # [n, H/2, row")),
+    "image-coupling-logdet-last-axis": _m("image_coupling", {"image_coupling_contract"},
                                           (_IMAGE_LOG_DET, "tf.reduce_sum((1. - self.b) * s, axis=-1)")),
-    "image-coupling-logdet-ignores-mask": _m("image_coupling", {"image_coupling_log_det", _MS, "multiscale_jacobian"},
+    "image-coupling-logdet-ignores-mask": _m("image_coupling", {"image_coupling_log_det"},
                                              (_IMAGE_LOG_DET, "tf.reduce_sum(s, axis=[-3, -2, -1])")),
     "multiscale-latents-swapped": _m("multiscale", {_MS},
                                      ("[tf.reshape(z1, [n, -1]), tf.reshape(h, [n, -1])]",
                                       "[tf.reshape(h, [n, -1]), tf.reshape(z1, [n, -1])]"),
                                      ("z1, h = tf.reshape(z[:, :split], latent_shape)",
                                       "h, z1 = tf.reshape(z[:, :split], latent_shape)")),
-    "multiscale-latent-not-flat": _m("multiscale", {"multiscale_visible", _MS},
+    "multiscale-latent-not-flat": _m("multiscale", {"multiscale_visible"},
                                      ("return tf.concat([tf.reshape(z1, [n, -1]), tf.reshape(h, [n, -1])], axis=-1)",
                                       "return tf.concat([z1, h], axis=-1)")),
 }
 
 #: The documented exceptions to "a mistake costs points in one item only": mistake -> the other item that loses
-#: points, and why. The multiscale flow is assembled from the student's masks, squeeze and coupling layer (the
-#: exercise says so, and shipping correct versions with the release would give away their answers), so a
-#: mistake in one of those also breaks the flow; its feedback names the part that causes it.
-CHARGED_ELSEWHERE = {m: "multiscale" for m in (
-    "checkerboard-wrong-orientation", "checkerboard-no-channel-axis", "channel-mask-wrong-orientation",
-    "squeeze-naive-reshape", "image-coupling-logdet-last-axis", "image-coupling-logdet-ignores-mask")}
+#: points. None is left: the multiscale flow, assembled from the student's masks, squeeze and coupling layer, is
+#: graded on the grader's own parts wherever the student's fail their own checks.
+CHARGED_ELSEWHERE = {}
 
 #: Each assignment's catalogue of example mistakes.
 EDITS = {"normalising_flows": MISTAKE_EDITS, "realnvp_multiscale": MULTISCALE_EDITS}

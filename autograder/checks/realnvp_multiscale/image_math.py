@@ -39,6 +39,18 @@ def squeeze(x, channel_major=False):
     return blocks.reshape(*batch, h // 2, w // 2, 4 * c)
 
 
+def unsqueeze(y, channel_major=False):
+    """The inverse of ``squeeze`` (with the same ``channel_major``): [..., H, W, 4C] -> [..., 2H, 2W, C]."""
+    *batch, h, w, c4 = y.shape
+    c, n = c4 // 4, len(batch)
+    if channel_major:  # channel c*4 + k
+        blocks = np.moveaxis(y.reshape(*batch, h, w, c, 2, 2), -3, -1)
+    else:  # channel k*C + c
+        blocks = y.reshape(*batch, h, w, 2, 2, c)
+    blocks = blocks.transpose([*range(n), n, n + 2, n + 1, n + 3, n + 4])  # [..., H, row, W, col, C]
+    return blocks.reshape(*batch, 2 * h, 2 * w, c)
+
+
 def conditioner(channels, seed):
     """ms_checks' conditioner in float64: the same formula (``ms_checks.image_conditioner``), run with numpy."""
     a, b = conditioner_params(channels, seed)

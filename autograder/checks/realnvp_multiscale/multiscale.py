@@ -1,19 +1,20 @@
 """Hidden checks of ``MultiscaleRealNVP``: latents and log-det against the reference, and the total log-det
-against the determinant of an autodiff Jacobian."""
-import numpy as np
-from ms_checks import (
-    MULTISCALE_SPEC,
-    CheckFailure,
-    ask_or_fail,
-    blame_part,
-    close,
-    first_difference,
-    mistake,
-    require,
-    rng,
-)
+against the determinant of an autodiff Jacobian.
 
-from autograder import checks, reference
+``multiscale`` is a composed item, graded on the grader's own parts wherever the student's fail their own
+checks: ``ask_for_item`` (which ``checks.run_test_cell`` applies to every check of this item, visible ones
+included) has the worker bind the grader's part (``parts.py``) in place of the student's name while it answers
+each request of this item. So a mistake in a mask, Squeeze or the coupling layer costs points in its own item
+only, and these checks still judge the student's own multiscale code.
+"""
+from pathlib import Path
+
+import numpy as np
+from ms_checks import MULTISCALE_SPEC, CheckFailure, ask_or_fail, close, first_difference, mistake, require, rng
+
+from autograder import checks
+
+from . import ASSIGNMENT, charge
 
 X = rng(101).normal(size=(3, 8, 8, 1))
 Z = rng(102).normal(size=(3, 64))
@@ -25,48 +26,66 @@ REQUESTS = {
     "fldj": {"op": "bijector", "spec": MULTISCALE_SPEC, "method": "fldj", "x": X},
 }
 
-
-ASSIGNMENT = "realnvp_multiscale"
-
-
-def _hidden_failure(ask, part):
-    """The first failure of the hidden checks of the item that defines ``part`` (None if they all pass)."""
-    item = {"checkerboard_mask": "checkerboard_mask", "channel_mask": "channel_mask", "Squeeze": "squeeze",
-            "ImageAffineCouplingLayer": "image_coupling"}[part]
-    values = reference.load_reference(ASSIGNMENT)
-    for test_id, (owner, _) in checks.hidden_checks(ASSIGNMENT).items():
-        if owner != item:
-            continue
-        try:
-            checks.run_test_cell(ASSIGNMENT, test_id, ask, values)
-        except CheckFailure as e:
-            return str(e).split(". See the notes")[0].rstrip(".")
-    return None
+#: Each part of the flow, by its name in the notebook -> the item whose checks judge the student's version.
+PARTS = {"checkerboard_mask": "checkerboard_mask", "channel_mask": "channel_mask", "Squeeze": "squeeze",
+         "ImageAffineCouplingLayer": "image_coupling"}
+#: The grader's parts, as text: sent to the worker in the requests that need them, never shipped.
+PARTS_SOURCE = Path(__file__).with_name("parts.py").read_text()
 
 
-def naming_the_cause(check):
-    """A multiscale check whose failures name the part (mask, squeeze, coupling) that causes them, if any."""
-    def wrapped(ask, ref):
-        try:
-            check(ask, ref)
-        except CheckFailure as e:
-            raise blame_part(e, lambda name, cell: _hidden_failure(ask, name)) from None
-    wrapped.__doc__, wrapped.__name__ = check.__doc__, check.__name__
-    return wrapped
+def failing_parts(ask, reference):
+    """The names of the student's parts that fail any check of their own item (those verdicts are the ones
+    the grader gave the part's own cells: ``run_test_cell`` keeps them per ``ask``)."""
+    cells = checks.graded_test_cells(ASSIGNMENT)
+    names = []
+    for name, item in PARTS.items():
+        for test_id in [t for t, i in cells if i == item]:
+            try:
+                checks.run_test_cell(ASSIGNMENT, test_id, ask, reference)
+            except CheckFailure:
+                names.append(name)
+                break
+    return names
 
 
-@naming_the_cause
+def ask_for_item(ask, reference):
+    """``ask`` for the checks of this item: with the grader's parts bound in place of the student's failing ones.
+    One per student's ``ask``, so the verdicts of this item's cells are kept too."""
+    if getattr(ask, "grader_parts", None) is not None:  # already this item's ask
+        return ask
+    kept = getattr(ask, "__dict__", {})  # kept on the function object, as run_test_cell keeps its verdicts
+    if "multiscale_ask" not in kept:
+        names = failing_parts(ask, reference)
+        parts = {"source": PARTS_SOURCE, "names": names}
+
+        def with_parts(request):
+            return ask({**request, "parts": parts} if names else request)
+        with_parts.grader_parts = names
+        kept["multiscale_ask"] = with_parts
+    return kept["multiscale_ask"]
+
+
+def _same_values(z, want):
+    """Each image's latents are the reference ones, in some other arrangement (same multiset of values)."""
+    n = want.shape[0]
+    return z.size == want.size and close(np.sort(z.reshape(n, -1), axis=1), np.sort(want, axis=1), atol=1e-4)
+
+
 def check_reference(ask, ref):
     """The latents of three images, the inverse of three latents, and the log-det, against the reference."""
     z, want = ask_or_fail(ask, REQUESTS["forward"]), ref["forward"]
     if z.shape != want.shape:
-        raise mistake("multiscale-latent-not-flat", f"got shape {list(z.shape)}")
-    half = want.shape[1] // 2
-    if close(z, np.concatenate([want[:, half:], want[:, :half]], axis=1), atol=1e-4):
-        raise mistake("multiscale-latents-swapped")
-    require(close(z, want, atol=1e-4), "the latents differ from the reference: "
-            + first_difference(z, want, atol=1e-4, hidden=True)
-            + ". Check the order of the layers, the masks at each scale, and which half is factored out.")
+        if not _same_values(z, want):
+            raise mistake("multiscale-latent-not-flat", f"got shape {list(z.shape)}")
+        charge(ask, "multiscale-latent-not-flat", f"got shape {list(z.shape)}")
+        # follow through: the values are right, only not flattened (charged in multiscale_visible)
+    else:
+        half = want.shape[1] // 2
+        if close(z, np.concatenate([want[:, half:], want[:, :half]], axis=1), atol=1e-4):
+            raise mistake("multiscale-latents-swapped")
+        require(close(z, want, atol=1e-4), "the latents differ from the reference: "
+                + first_difference(z, want, atol=1e-4, hidden=True)
+                + ". Check the order of the layers, the masks at each scale, and which half is factored out.")
     x = ask_or_fail(ask, REQUESTS["inverse"])
     require(close(x, ref["inverse"], atol=1e-4), "inverse differs from the reference: "
             + first_difference(x, ref["inverse"], atol=1e-4, hidden=True))
@@ -76,7 +95,6 @@ def check_reference(ask, ref):
             + ". Add up the log-dets of all ten couplings, each at its own input (squeeze adds 0).")
 
 
-@naming_the_cause
 def check_jacobian(ask, ref):
     """On 4x4x1 images, the total log-det equals log|det J| of the autodiff Jacobian of forward."""
     fldj = ask_or_fail(ask, {"op": "bijector", "spec": TINY, "method": "fldj", "x": X_TINY})
