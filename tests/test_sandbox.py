@@ -131,6 +131,31 @@ if reached:
     {win}
 """
 
+#: The red-team cell of issue 19: it clears its parent-death signal, leaves its process group, replaces
+#: ``os._exit`` and starts spinners that do the same (one of them burns a CPU). ``{hold}`` seconds it then waits.
+IMMORTAL = """
+import ctypes, os, time
+libc = ctypes.CDLL(None)
+def immortal():
+    libc.prctl(1, 0, 0, 0, 0)  # PR_SET_PDEATHSIG 0
+    for leave in (os.setsid, lambda: os.setpgid(0, 0)):
+        try:
+            leave()
+        except OSError:
+            pass
+immortal()
+os._exit = lambda *a: None
+for i in range(8):
+    if os.fork() == 0:
+        immortal()
+        end = time.time() + 150
+        while time.time() < end:
+            if i:
+                time.sleep(0.1)
+        libc._exit(0)
+time.sleep({hold})
+"""
+
 FORK_BOMB = """
 import os, time
 children = 0
@@ -228,7 +253,7 @@ def build_batch(root, port):
                 solutions=str(ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
                 reference=str(ROOT / "autograder" / "reference" / f"{ASSIGNMENT}.json"))
     attacks = {"a_daemon": DAEMON, "a_steal": STEAL, "a_network": NETWORK, "a_fork_bomb": FORK_BOMB,
-               "a_fill_scratch": FILL}
+               "a_fill_scratch": FILL, "a_immortal": IMMORTAL.replace("{hold}", "0")}
     expected = {}
     for name, code in attacks.items():
         examples.write_submission(submitted, name, _with_cell(rel, code.format(**fill)))
@@ -261,24 +286,40 @@ def _processes():
     return out
 
 
+def _descendants():
+    """{pid: (uid, state, command line)} of every live descendant of this process. This process is a subreaper
+    (the ``subreaper`` fixture), so whatever its batches start stays its descendant when its parent dies; what
+    other graders on this machine run (other checkouts, CI) never is."""
+    procs, children = _processes(), {}
+    for pid, (_, ppid, _, _, _) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = {}, [os.getpid()]
+    while todo:
+        for pid in children.get(todo.pop(), []):
+            uid, _, _, state, cmd = procs[pid]
+            todo.append(pid)
+            if state != "Z" and "multiprocessing.resource_tracker" not in cmd:
+                found[pid] = (uid, state, cmd[:120])  # (the pool's resource tracker ends with this process)
+    return found
+
+
+def _reap():
+    """Reap our orphans: a killed orphan is a zombie until its reaper waits for it."""
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                return
+        except ChildProcessError:
+            return
+
+
 def _leftovers(before, seconds=15):
-    """Processes the batch left: our orphans (this process is their subreaper), and any zygote or worker of
-    this test session (other graders may run on the same machine). A process that is still on its way out
-    (a zombie, or one that ends within ``seconds``) has not been left behind."""
+    """Processes the batch left: descendants of this process that were not there before it. A process still
+    on its way out (a zombie, or one that ends within ``seconds``) has not been left behind."""
     deadline = time.monotonic() + seconds
     while True:
-        while True:  # reap our orphans: a killed orphan is a zombie until its reaper waits for it
-            try:
-                if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                    break
-            except ChildProcessError:
-                break
-        left, session = {}, os.getsid(0)
-        for pid, (uid, ppid, sid, state, cmd) in _processes().items():
-            if pid in before or pid == os.getpid() or state == "Z" or "multiprocessing.resource_tracker" in cmd:
-                continue  # (the pool's resource tracker belongs to this process and ends with it)
-            if ppid == os.getpid() or sid == session and (uid >= sandbox.UID_BASE or "autograder.worker.zygote" in cmd):
-                left[pid] = (uid, state, cmd[:120])
+        _reap()
+        left = {pid: p for pid, p in _descendants().items() if pid not in before}
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.5)
@@ -316,7 +357,7 @@ def _run_batch(mode, jobs, tmp, unprivileged=False):
     try:
         submitted, expected = build_batch(tmp, listener.port)
         out = Path(tmp) / "graded"
-        before, scratch, cgroups = _processes(), _scratch_state(), _cgroups()
+        before, scratch, cgroups = _descendants(), _scratch_state(), _cgroups()
         if unprivileged:
             rows = _run_unprivileged(submitted, out, jobs)
         else:
@@ -434,6 +475,44 @@ def test_the_flood_costs_only_its_own_cell(graded):
 def test_results_record_the_containment(graded):
     for name in graded["expected"]:
         assert graded["rows"][name]["extra_data"]["sandbox"].split()[0] in ("namespaces", "uid")
+
+
+KILL_MODES = [m for m in ("namespaces", "uid", "unprivileged")
+              if (m != "uid" or AS_ROOT and sandbox.landlock_abi() >= 1) and (m == "unprivileged" or AS_ROOT)]
+
+
+@pytest.mark.parametrize("mode", KILL_MODES)
+def test_a_grader_killed_mid_submission_leaves_nothing(tmp_path, mode):
+    """The red-team cell's spinners are running and its cell still waits when the grader is killed with SIGKILL;
+    10 s later nothing the grader started may remain (before: its worker and spinners lived on)."""
+    tmp = _tmpdir_for(mode == "unprivileged")
+    try:
+        examples.write_submission(tmp / "in", "immortal", _with_cell(examples.notebook("release"),
+                                                                     IMMORTAL.replace("{hold}", "600")))
+        command = [sys.executable, "-m", "autograder", "batch", str(tmp / "in"), "--out", str(tmp / "out")]
+        env = {**os.environ, "HOME": str(tmp), "MPLCONFIGDIR": str(tmp / ".mpl")}
+        if mode == "unprivileged":
+            env.pop("NF_GRADER_SANDBOX", None)
+            command = _unprivileged_command(command) if AS_ROOT else command
+        else:
+            env["NF_GRADER_SANDBOX"] = mode
+        before = _descendants()
+        grader = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and grader.poll() is None:
+            # the grader, its zygote, the keeper, the worker and its 8 spinners (and the unprivileged run's shell)
+            if len([p for p in _descendants() if p not in before]) >= 12:
+                break
+            time.sleep(0.5)
+        assert grader.poll() is None, "the grader ended before its worker's spinners were running"
+        assert len([p for p in _descendants() if p not in before]) >= 12, _descendants()
+        time.sleep(1)
+        grader.kill()
+        grader.wait()
+        time.sleep(10)
+        assert _leftovers(before, seconds=0) == {}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # -- the view from inside ---------------------------------------------------------------------------------

@@ -152,7 +152,7 @@ class Worker:
         self.cell_errors = message.get("cell_errors", [])
 
     def _kill(self):
-        sandbox.kill_group(self.pid)
+        sandbox.stop(self.pid)
 
     def _reap(self):
         status = self.zygote.wait(self.pid)

@@ -5,10 +5,11 @@ has already run a TensorFlow op can deadlock TF's thread pools in the child, and
 none of the grader's state (no reference value, no check result). It imports TensorFlow, TFP and Keras
 once, runs no op, and then only forks. A fork costs about 0.1 s against 5-6 s for the imports.
 
-Each forked child enters its sandbox (``autograder.worker.sandbox``) before it reads a line of student code, then
-becomes the worker (``autograder.worker.child``). When the grader has killed a worker, it asks the zygote to
-reap it, and the zygote removes whatever the worker's sandbox left (its cgroups; in the uid fallback, its
-processes and work directory).
+Each forked child becomes the worker's keeper (``sandbox.keeper``), which forks the worker into its sandbox
+(``autograder.worker.sandbox``) before it reads a line of student code; the worker then runs
+``autograder.worker.child``. To end a worker the grader asks its keeper to stop (``sandbox.stop``); the keeper
+exits only once nothing of the submission runs, and the zygote reaps it and removes what the sandbox left (its
+cgroups; in the uid fallback, its work directory).
 """
 import json
 import os
@@ -77,7 +78,7 @@ class Zygote:
         return json.loads(data), fds
 
     def spawn(self, assignment, limits):
-        """Fork a new sandboxed worker; return (pid, socket to it, read end of its output pipe)."""
+        """Fork a new sandboxed worker; return (pid of its keeper, socket to it, read end of its output pipe)."""
         plan = sandbox.Plan(self.mode, self.support(assignment), limits, self.repo, self.staging / "work")
         reply, fds = self._call({"op": "spawn", "plan": plan.to_json()}, nfds=2)
         return reply["pid"], socket.socket(fileno=fds[0]), fds[1]
@@ -178,7 +179,7 @@ def main(sock, preload):
         pass
     # the grader is gone: end what it left running, then clean up after everything
     for pid in plans:
-        sandbox.kill_group(pid)
+        sandbox.stop(pid)
     for pid, plan in {**busy, **plans}.items():
         if pid in plans:
             try:
@@ -199,6 +200,7 @@ def _serve(sock, plans, busy):
             plan = sandbox.Plan.from_json(command["plan"])
             ours, theirs = socket.socketpair()
             out_r, out_w = os.pipe()
+            sandbox.keeper.block_stop()  # until the keeper can act on a stop, the stop waits for it
             pid = os.fork()
             if pid == 0:
                 status = 70
@@ -217,6 +219,7 @@ def _serve(sock, plans, busy):
                         pass
                 finally:
                     os._exit(status)
+            sandbox.keeper.unblock_stop()
             plans[pid] = plan
             theirs.close()
             os.close(out_w)

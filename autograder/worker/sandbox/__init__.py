@@ -32,10 +32,12 @@ about 0.1 s. The sandbox has to be entered after that fork, so it is built in th
 import fcntl
 import os
 import platform
+import signal
 import socket
 import struct
 from pathlib import Path
 
+from autograder.worker.sandbox import keeper
 from autograder.worker.sandbox import uid as uid_fallback
 from autograder.worker.sandbox.cgroups import (
     cgroup_create,
@@ -65,7 +67,6 @@ from autograder.worker.sandbox.kernel import (
     die_with_parent,
     drop_capabilities,
     kill_group,
-    mirror_exit,
     mount,
     prctl,
     reset_environment,
@@ -77,7 +78,7 @@ from autograder.worker.sandbox.uid import UID_BASE, worker_uid
 
 #: What the zygote and the grader use: the rest of the package is how it is done.
 __all__ = ["SandboxUnavailable", "Plan", "UID_BASE", "contain", "cleanup", "detect", "describe", "die_with_parent",
-           "kill_group", "landlock_abi", "sweep_stale_cgroups", "worker_uid"]
+           "keeper", "landlock_abi", "stop", "sweep_stale_cgroups", "worker_uid"]
 
 
 class Plan:
@@ -123,31 +124,30 @@ def _loopback_up():
 
 
 def contain(plan, keep_fds, main):
-    """In the zygote's freshly forked child: enter the sandbox ``plan`` describes and run ``main()`` inside.
+    """In the zygote's freshly forked child: become the worker's keeper (``keeper.keep``), and run ``main()`` in
+    the worker it forks, inside the sandbox ``plan`` describes.
 
     Never returns. ``keep_fds`` are the descriptors ``main`` needs (its socket and output pipe); every other
     inherited descriptor is closed before student code can run.
     """
     os.setpgid(0, 0)
     outer = os.getpid()
-    root = os.geteuid() == 0
     if plan.mode == "none":
-        close_fds(keep_fds)
-        set_limits(plan.limits)
-        reset_environment(os.environ.get("HOME", "/tmp"), os.environ.get("TMPDIR", "/tmp"))
-        main()
-        os._exit(0)
+        keeper.keep(lambda: _unsandboxed(plan, keep_fds, main), _end_group)
     cgroup_create(outer, plan.limits)
     if plan.mode == "uid":
         uid_fallback.contain(plan, keep_fds, main, outer)
     uid, gid = os.getuid(), os.getgid()
     roots = readable_roots(plan.repo)  # while the host's paths are still in view
     enter_namespaces()
-    pid = os.fork()
-    if pid:
-        mirror_exit(pid)
-    # PID 1 of the new namespace: when it ends, the kernel kills everything else in it.
-    die_with_parent()  # (its parent is outside the namespace: getppid() says 0)
+    # The keeper stays outside; the worker it forks is PID 1 of the new namespace, and when PID 1 ends the
+    # kernel kills everything else in it.
+    keeper.keep(lambda: _namespaced(plan, keep_fds, main, outer, roots, uid, gid), _end_namespace)
+
+
+def _namespaced(plan, keep_fds, main, outer, roots, uid, gid):
+    """PID 1 of the worker's namespaces: build its root, drop to its uid (or its capabilities), run ``main``."""
+    root = os.geteuid() == 0
     close_fds(keep_fds)
     if root:
         cgroup_join(outer)
@@ -167,6 +167,35 @@ def contain(plan, keep_fds, main):
     os.chdir(HOME_INSIDE)
     main()
     os._exit(0)
+
+
+def _end_namespace(pid):
+    """Kill the namespace's init; the kernel kills the rest of the namespace before its init is reaped."""
+    if pid is not None:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _unsandboxed(plan, keep_fds, main):
+    os.setpgid(0, 0)
+    close_fds(keep_fds)
+    set_limits(plan.limits)
+    reset_environment(os.environ.get("HOME", "/tmp"), os.environ.get("TMPDIR", "/tmp"))
+    main()
+    os._exit(0)
+
+
+def _end_group(pid):
+    """Without a sandbox, only the worker's process group can be killed (what leaves it survives)."""
+    if pid is not None:
+        kill_group(pid)
+
+
+def stop(pid):
+    """Ask the keeper ``pid`` (what ``Zygote.spawn`` returned) to end its worker and everything it started."""
+    keeper.stop(pid)
 
 
 def cleanup(outer_pid, plan, seconds=2.0):

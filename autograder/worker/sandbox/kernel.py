@@ -94,21 +94,6 @@ def kill_group(pid):
             pass
 
 
-def mirror_exit(pid):
-    """Wait for ``pid`` and end this process the same way it ended."""
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        signal.signal(sig, signal.SIG_DFL)
-        os.kill(os.getpid(), sig)
-    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 70)
-
-
 #: What a worker keeps of the grader's environment: how TensorFlow, matplotlib and the thread pools behave, and
 #: the locale. Nothing else (tokens, keys, the instructor's paths) reaches student code.
 KEPT_ENVIRONMENT = ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "MPLBACKEND", "OMP_NUM_THREADS",

@@ -1,15 +1,23 @@
 """The uid fallback, for root on hosts that refuse namespaces: a uid of its own per worker, a private work
-directory, ``RLIMIT_NPROC`` and a Landlock domain; when the worker ends, every process of its uid is killed."""
+directory, ``RLIMIT_NPROC`` and a Landlock domain; when the worker ends, its keeper kills every process of its uid,
+and a uid is never given to a worker while anything of it remains."""
 import os
 import shutil
 import signal
 import time
 from pathlib import Path
 
-from autograder.worker.sandbox import landlock
+from autograder.worker.sandbox import keeper, landlock
 from autograder.worker.sandbox.cgroups import cgroup_join
 from autograder.worker.sandbox.filesystem import readable_roots
-from autograder.worker.sandbox.kernel import PR_SET_NO_NEW_PRIVS, close_fds, prctl, reset_environment, set_limits
+from autograder.worker.sandbox.kernel import (
+    PR_SET_NO_NEW_PRIVS,
+    SandboxUnavailable,
+    close_fds,
+    prctl,
+    reset_environment,
+    set_limits,
+)
 
 UID_BASE = 200_000
 
@@ -19,7 +27,11 @@ def worker_uid(outer_pid):
 
 
 def contain(plan, keep_fds, main, outer):
+    """As root, in the worker's keeper: make sure its uid is empty and make its work directory, then fork the
+    worker, which enters its Landlock domain as that uid and runs ``main``. Never returns."""
     uid = gid = worker_uid(outer)
+    if not kill_uid(uid):  # a uid is never handed on while anything of it remains
+        raise SandboxUnavailable(f"uid {uid} still has processes of an earlier worker")
     workdirs = Path(plan.workdirs)
     workdirs.mkdir(mode=0o711, exist_ok=True)
     os.chmod(workdirs, 0o711)
@@ -27,30 +39,40 @@ def contain(plan, keep_fds, main, outer):
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(mode=0o700)
     os.chown(home, uid, gid)
-    close_fds(keep_fds)
-    cgroup_join(outer)
-    read = [str(r) for r in readable_roots(plan.repo)] + ([plan.support] if plan.support else [])
-    ruleset = landlock.landlock_ruleset(read=read + ["/etc", "/proc", "/sys/devices/system/cpu", "/dev/urandom",
-                                           "/dev/random", "/dev/zero"],
-                               write=[str(home), "/dev/null"])
-    os.setgroups([])
-    os.setresgid(gid, gid, gid)
-    os.setresuid(uid, uid, uid)
-    prctl(PR_SET_NO_NEW_PRIVS, 1)
-    landlock.restrict_self(ruleset)
-    os.close(ruleset)
-    set_limits(plan.limits)
-    reset_environment(home, home)
-    os.chdir(home)
-    main()
-    os._exit(0)
+
+    def enter():
+        close_fds(keep_fds)
+        cgroup_join(outer)
+        read = [str(r) for r in readable_roots(plan.repo)] + ([plan.support] if plan.support else [])
+        ruleset = landlock.landlock_ruleset(read=read + ["/etc", "/proc", "/sys/devices/system/cpu",
+                                                         "/dev/urandom", "/dev/random", "/dev/zero"],
+                                            write=[str(home), "/dev/null"])
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+        prctl(PR_SET_NO_NEW_PRIVS, 1)
+        landlock.restrict_self(ruleset)
+        os.close(ruleset)
+        set_limits(plan.limits)
+        reset_environment(home, home)
+        os.chdir(home)
+        main()
+        os._exit(0)
+
+    def end(pid):
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+        else:  # no PID namespace holds what the worker started: everything of its uid dies
+            kill_uid(uid)
+
+    keeper.keep(enter, end)
 
 
-def _processes_of(uid):
+def _live_processes_of(uid, but=()):
     """Live (not zombie) processes whose real uid is ``uid``."""
     found = []
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
+        if entry.isdigit() and int(entry) not in but:
             try:
                 status = Path(f"/proc/{entry}/status").read_text()
             except OSError:
@@ -61,21 +83,38 @@ def _processes_of(uid):
     return found
 
 
-def kill_uid(uid):
-    """Kill every process of ``uid`` (the uid fallback has no PID namespace to do it), until none is left."""
-    for _ in range(100):
-        pids = _processes_of(uid)
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        time.sleep(0.005)
+def kill_uid(uid, seconds=10.0):
+    """Kill every process of ``uid``; True once none is left. A child of ours takes that uid and calls
+    kill(-1, SIGKILL), which reaches every process of the uid at once (a spinner forking as fast as it can
+    cannot outrun it), until the kernel finds none (ESRCH) or only zombies remain."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                try:
+                    os.kill(-1, signal.SIGKILL)
+                except ProcessLookupError:
+                    code = 0
+                    break
+                if not _live_processes_of(uid, but=(os.getpid(),)):
+                    code = 0
+                    break
+                time.sleep(0.002)
+        finally:
+            os._exit(code)
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        except InterruptedError:
+            continue
 
 
 def cleanup(outer_pid, plan):
-    """After the worker's outer process is reaped: kill every process of its uid, remove its work directory."""
+    """After the worker's keeper is reaped: nothing of its uid may remain; remove its work directory."""
     kill_uid(worker_uid(outer_pid))
     shutil.rmtree(Path(plan.workdirs) / str(outer_pid), ignore_errors=True)
