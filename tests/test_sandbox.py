@@ -156,6 +156,39 @@ for i in range(8):
 time.sleep({hold})
 """
 
+#: Each call the seccomp filter denies, with arguments that succeed where it is allowed (ptrace(TRACEME),
+#: unshare(0), a new session keyring), or fail only later. Every one must fail with EPERM; and where the worker
+#: has no network namespace (uid fallback), so must a TCP socket.
+SYSCALLS = """
+import ctypes, errno, os, socket
+import pyseccomp
+libc = ctypes.CDLL(None, use_errno=True)
+arch = pyseccomp.system_arch()
+allowed = []
+for name, args in [('ptrace', (0, 0, 0, 0)), ('process_vm_readv', (1, 0, 0, 0, 0, 0)),
+                   ('process_vm_writev', (1, 0, 0, 0, 0, 0)), ('keyctl', (1, 0)), ('add_key', (0, 0, 0, 0, 0)),
+                   ('request_key', (0, 0, 0, 0)), ('bpf', (0, 0, 0)), ('userfaultfd', (0,)),
+                   ('io_uring_setup', (1, 0)), ('io_uring_enter', (0, 0, 0, 0, 0, 0)),
+                   ('io_uring_register', (0, 0, 0, 0)), ('perf_event_open', (0, 0, -1, -1, 0)),
+                   ('mount', (0, 0, 0, 0, 0)), ('umount2', (0, 0)), ('pivot_root', (0, 0)), ('unshare', (0,)),
+                   ('setns', (-1, 0)), ('kexec_load', (0, 0, 0, 0)), ('kexec_file_load', (-1, -1, 0, 0, 0))]:
+    ctypes.set_errno(0)
+    result = libc.syscall(pyseccomp.resolve_syscall(arch, name), *[ctypes.c_long(a) for a in args])
+    code = ctypes.get_errno()
+    print(name, result, errno.errorcode.get(code))
+    if result != -1 or code != errno.EPERM:
+        allowed.append(name)
+if os.path.exists('/proc/self/ns/net') and os.readlink('/proc/self/ns/net') == {host_net!r}:
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()
+        allowed.append('socket')
+    except OSError as e:
+        print('socket', e)
+print('ALLOWED', allowed)
+if allowed:
+    {win}
+"""
+
 FORK_BOMB = """
 import os, time
 children = 0
@@ -250,10 +283,11 @@ def build_batch(root, port):
     sol, rel = examples.notebook("solutions"), examples.notebook("release")
     submitted = Path(root) / "submitted"
     fill = dict(win=WIN, port=port, host_ip=_host_ip(), batch=str(submitted), assignment=ASSIGNMENT,
+                host_net=os.readlink("/proc/self/ns/net"),
                 solutions=str(ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
                 reference=str(ROOT / "autograder" / "reference" / f"{ASSIGNMENT}.json"))
     attacks = {"a_daemon": DAEMON, "a_steal": STEAL, "a_network": NETWORK, "a_fork_bomb": FORK_BOMB,
-               "a_fill_scratch": FILL, "a_immortal": IMMORTAL.replace("{hold}", "0")}
+               "a_fill_scratch": FILL, "a_immortal": IMMORTAL.replace("{hold}", "0"), "a_syscalls": SYSCALLS}
     expected = {}
     for name, code in attacks.items():
         examples.write_submission(submitted, name, _with_cell(rel, code.format(**fill)))

@@ -159,6 +159,7 @@ def main(sock, preload):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sandbox.sweep_stale_cgroups()  # left by a zygote that was killed before it could clean up
+    sandbox.seccomp.available()  # loads libseccomp here, once, instead of in every worker
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("MPLBACKEND", "Agg")
     if preload:  # import, but never run a TF op here: forking after an op is unsafe

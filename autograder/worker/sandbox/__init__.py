@@ -37,7 +37,7 @@ import socket
 import struct
 from pathlib import Path
 
-from autograder.worker.sandbox import keeper
+from autograder.worker.sandbox import keeper, seccomp
 from autograder.worker.sandbox import uid as uid_fallback
 from autograder.worker.sandbox.cgroups import (
     cgroup_create,
@@ -78,7 +78,7 @@ from autograder.worker.sandbox.uid import UID_BASE, worker_uid
 
 #: What the zygote and the grader use: the rest of the package is how it is done.
 __all__ = ["SandboxUnavailable", "Plan", "UID_BASE", "contain", "cleanup", "detect", "describe", "die_with_parent",
-           "keeper", "landlock_abi", "stop", "sweep_stale_cgroups", "worker_uid"]
+           "keeper", "landlock_abi", "seccomp", "stop", "sweep_stale_cgroups", "worker_uid"]
 
 
 class Plan:
@@ -165,6 +165,7 @@ def _namespaced(plan, keep_fds, main, outer, roots, uid, gid):
     set_limits(plan.limits)
     reset_environment(HOME_INSIDE, "/tmp")
     os.chdir(HOME_INSIDE)
+    seccomp.install(network=True)  # its network namespace holds only a loopback
     main()
     os._exit(0)
 
@@ -183,6 +184,8 @@ def _unsandboxed(plan, keep_fds, main):
     close_fds(keep_fds)
     set_limits(plan.limits)
     reset_environment(os.environ.get("HOME", "/tmp"), os.environ.get("TMPDIR", "/tmp"))
+    if not seccomp.available():
+        seccomp.install(network=False)
     main()
     os._exit(0)
 
@@ -246,6 +249,9 @@ def detect(allow_unsafe=False, force=None):
     if key in _DETECTED:
         return _DETECTED[key]
     reasons = []
+    if seccomp.available() and not (allow_unsafe or force == "none"):
+        raise SandboxUnavailable(f"refusing to run student code: {seccomp.available()}. Pass --unsafe-no-sandbox "
+                                 "to grade anyway, without containment.")
     if not SYS:
         reasons.append(f"no syscall table for {platform.machine()}")
     ns_ok = bool(SYS) and (force in (None, "namespaces")) and _probe_namespaces()

@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from autograder.worker.sandbox import keeper, landlock
+from autograder.worker.sandbox import keeper, landlock, seccomp
 from autograder.worker.sandbox.cgroups import cgroup_join
 from autograder.worker.sandbox.filesystem import readable_roots
 from autograder.worker.sandbox.kernel import (
@@ -56,6 +56,7 @@ def contain(plan, keep_fds, main, outer):
         set_limits(plan.limits)
         reset_environment(home, home)
         os.chdir(home)
+        seccomp.install(network=False)  # no network namespace: no socket but AF_UNIX
         main()
         os._exit(0)
 
