@@ -549,6 +549,88 @@ def test_a_grader_killed_mid_submission_leaves_nothing(tmp_path, mode):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+#: Docker's default seccomp profile without the Landlock calls, as the grader's own filter: unshare refused
+#: (EPERM) and Landlock missing (ENOSYS), so both probes fail exactly as they do in such a container.
+NO_NAMESPACES_NO_LANDLOCK = """
+import errno, os, sys
+import pyseccomp as sc
+f = sc.SyscallFilter(sc.ALLOW)
+f.add_rule(sc.ERRNO(errno.EPERM), 'unshare')
+for name in ('landlock_create_ruleset', 'landlock_add_rule', 'landlock_restrict_self'):
+    f.add_rule(sc.ERRNO(errno.ENOSYS), name)
+f.load()
+os.execvp(sys.argv[1], sys.argv[1:])
+"""
+
+#: What a submission in the single-submission container tries: read the grader's secrets, write its results,
+#: reach the host. Any success costs the (otherwise full) submission the shape prediction's points.
+CONTAINER_ATTACK = """
+import os, socket
+got = []
+for path in {secrets!r}:
+    try:
+        got.append(open(path).read(100))
+        print('READ', path)
+    except OSError as e:
+        print('DENIED', type(e).__name__, path)
+for path in {writes!r}:
+    try:
+        open(path, 'w').write('{{"score": 999, "tests": []}}')
+        got.append(path)
+        print('WROTE', path)
+    except OSError as e:
+        print('DENIED', type(e).__name__, path)
+try:
+    socket.create_connection(('127.0.0.1', {port}), timeout=3).close()
+    got.append('network')
+except OSError as e:
+    print('NO NETWORK', e)
+print('UID', os.getuid(), 'ENV', sorted(os.environ))
+if got:
+    predicted_log_prob_shape = (0,)
+"""
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="the single-submission container mode is for a root grader")
+def test_the_single_submission_container_mode_contains_the_worker(tmp_path):
+    """A container without namespaces or Landlock (simulated here by the grader's own seccomp filter): the
+    bundle's run_autograder grades in the single-submission container mode, and the worker's uid can neither
+    read the reference values, the solutions or the hidden checks, nor write the results, nor reach the host."""
+    tree, listener = tmp_path / "autograder", Listener()
+    source = tree / "source"
+    shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "__pycache__", ".*_cache", "node_modules"))
+    secrets = [source / "autograder" / "reference" / f"{ASSIGNMENT}.json",
+               source / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
+               source / "autograder" / "checks" / ASSIGNMENT / "affine_coupling_layer.py"]
+    writes = [tree / "results" / "results.json", source / "course_config.py"]
+    attack = CONTAINER_ATTACK.format(secrets=[str(p) for p in secrets], writes=[str(p) for p in writes],
+                                     port=listener.port)
+    (tree / "submission").mkdir(parents=True)
+    nbformat.write(_with_cell(examples.notebook("solutions"), attack),
+                   str(tree / "submission" / f"{ASSIGNMENT}.ipynb"))
+    env = {**os.environ, "AUTOGRADER_ROOT": str(tree), "AUTOGRADER_SOURCE": str(source),
+           "AUTOGRADER_PYTHON": sys.executable, "AUTOGRADER_ASSIGNMENT": ASSIGNMENT,
+           "AWS_SECRET_ACCESS_KEY": "CANARY-not-for-students"}
+    env.pop("NF_GRADER_SANDBOX", None)
+    try:
+        done = subprocess.run([sys.executable, "-c", NO_NAMESPACES_NO_LANDLOCK, "bash",
+                               str(source / "autograder" / "integrations" / "gradescope" / "run_autograder")],
+                              env=env, capture_output=True, text=True, timeout=900)
+    finally:
+        listener.close()
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = read_results(tree / "results" / "results.json")
+    assert result["extra_data"]["sandbox"].startswith("container"), result["output"][:1500]
+    output = result["extra_data"]["cell_output"]
+    assert result["score"] == FULL, output[-2000:]
+    for path in [*secrets, *writes]:
+        assert f"DENIED PermissionError {path}" in output, output[-2000:]
+    assert "NO NETWORK" in output and listener.accepted == 0
+    uid = int(output.split("UID ", 1)[1].split()[0])
+    assert uid >= sandbox.UID_BASE and "CANARY" not in output and "AWS_SECRET" not in output
+
+
 # -- the view from inside ---------------------------------------------------------------------------------
 PROBE = """
 import os, socket

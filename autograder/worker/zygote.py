@@ -59,6 +59,9 @@ class Zygote:
         os.chmod(self.staging, 0o755)
         for assignment in course_config.ASSIGNMENTS:
             _stage(course_config.ROOT / course_config.SOURCE_DIR / assignment, self.staging / assignment)
+        if self.mode == "container":  # a throw-away container: its grader's files are closed to other users
+            sandbox.container.lock([sandbox.container.folder(), self.repo],
+                                   keep=[*sandbox.readable_roots(self.repo), self.staging])
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "MPLBACKEND": "Agg"}
         self.process = subprocess.Popen(

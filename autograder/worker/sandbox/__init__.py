@@ -11,6 +11,10 @@
     namespace has only a loopback. As root the worker then runs as a uid of its own (``UID_BASE`` plus the
     pid of its outer process, so no two live workers share one) with no capabilities; without root it keeps
     the grader's uid inside its user namespace and drops every capability there.
+``container``
+    For root in a container that holds one submission and offers neither (``sandbox.container``), switched on
+    only by ``NF_GRADER_SINGLE_SUBMISSION``: the uid fallback without Landlock. The grader's files are closed
+    to the worker by their permissions, and the seccomp filter is its only barrier to the network.
 ``uid``
     For root on hosts that refuse namespaces (Docker's default seccomp profile refuses ``unshare`` to a
     process without ``CAP_SYS_ADMIN``): a uid of its own, a private work directory, ``RLIMIT_NPROC``, and a
@@ -37,7 +41,7 @@ import socket
 import struct
 from pathlib import Path
 
-from autograder.worker.sandbox import keeper, seccomp
+from autograder.worker.sandbox import container, keeper, seccomp
 from autograder.worker.sandbox import uid as uid_fallback
 from autograder.worker.sandbox.cgroups import (
     cgroup_create,
@@ -78,7 +82,7 @@ from autograder.worker.sandbox.uid import UID_BASE, worker_uid
 
 #: What the zygote and the grader use: the rest of the package is how it is done.
 __all__ = ["SandboxUnavailable", "Plan", "UID_BASE", "contain", "cleanup", "detect", "describe", "die_with_parent",
-           "keeper", "landlock_abi", "seccomp", "stop", "sweep_stale_cgroups", "worker_uid"]
+           "container", "keeper", "landlock_abi", "seccomp", "stop", "sweep_stale_cgroups", "worker_uid"]
 
 
 class Plan:
@@ -135,7 +139,7 @@ def contain(plan, keep_fds, main):
     if plan.mode == "none":
         keeper.keep(lambda: _unsandboxed(plan, keep_fds, main), _end_group)
     cgroup_create(outer, plan.limits)
-    if plan.mode == "uid":
+    if plan.mode in ("uid", "container"):
         uid_fallback.contain(plan, keep_fds, main, outer)
     uid, gid = os.getuid(), os.getgid()
     roots = readable_roots(plan.repo)  # while the host's paths are still in view
@@ -206,7 +210,7 @@ def cleanup(outer_pid, plan, seconds=2.0):
 
     Returns False if its cgroups are still busy (a killed process can take a while to free its memory);
     the zygote then tries again later."""
-    if plan.mode == "uid":
+    if plan.mode in ("uid", "container"):
         uid_fallback.cleanup(outer_pid, plan)
     return cgroup_remove(outer_pid, seconds)
 
@@ -239,7 +243,8 @@ def _probe_namespaces():
 
 
 def detect(allow_unsafe=False, force=None):
-    """The containment mode to use here: "namespaces", "uid" or (only if ``allow_unsafe``) "none".
+    """The containment mode to use here: "namespaces", "uid", "container" (only where switched on) or (only if
+    ``allow_unsafe``) "none".
 
     Raises SandboxUnavailable with a one-line reason when the host offers neither. ``force`` (or the
     environment variable ``NF_GRADER_SANDBOX``) picks a mode by name, for tests and for instructors.
@@ -261,10 +266,16 @@ def detect(allow_unsafe=False, force=None):
     if force in (None, "uid") and not ns_ok and not uid_ok:
         reasons.append("the uid fallback needs root and Landlock" + (
             " (Landlock is unavailable)" if os.geteuid() == 0 else " (the grader is not root)"))
+    single = not ns_ok and not uid_ok and force in (None, "container") and os.geteuid() == 0 and container.folder()
+    if force in (None, "container") and not ns_ok and not uid_ok and not single:
+        reasons.append(f"the single-submission container mode needs root and {container.SWITCH} (not set)"
+                       if os.geteuid() == 0 else "the single-submission container mode needs root")
     if ns_ok:
         mode = "namespaces"
     elif uid_ok:
         mode = "uid"
+    elif single:
+        mode = "container"
     elif allow_unsafe or force == "none":
         mode = "none"
     else:
@@ -283,4 +294,7 @@ def describe(mode):
         return f"namespaces (pid, mount, net, ipc, uts) with {user}{caps}"
     if mode == "uid":
         return f"uid fallback (a uid of its own, Landlock ABI {landlock_abi()}, private workdir){caps}"
+    if mode == "container":
+        return (f"container (one submission: a uid of its own, the grader's files closed to it by their "
+                f"permissions, seccomp without network, private workdir){caps}")
     return "NONE: --unsafe-no-sandbox (the worker runs as the grader's user, with rlimits only)"

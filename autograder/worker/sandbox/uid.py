@@ -28,7 +28,8 @@ def worker_uid(outer_pid):
 
 def contain(plan, keep_fds, main, outer):
     """As root, in the worker's keeper: make sure its uid is empty and make its work directory, then fork the
-    worker, which enters its Landlock domain as that uid and runs ``main``. Never returns."""
+    worker, which takes that uid, enters its Landlock domain (mode ``uid``; the single-submission container has
+    none) and runs ``main``. Never returns."""
     uid = gid = worker_uid(outer)
     if not kill_uid(uid):  # a uid is never handed on while anything of it remains
         raise SandboxUnavailable(f"uid {uid} still has processes of an earlier worker")
@@ -43,16 +44,19 @@ def contain(plan, keep_fds, main, outer):
     def enter():
         close_fds(keep_fds)
         cgroup_join(outer)
-        read = [str(r) for r in readable_roots(plan.repo)] + ([plan.support] if plan.support else [])
-        ruleset = landlock.landlock_ruleset(read=read + ["/etc", "/proc", "/sys/devices/system/cpu",
-                                                         "/dev/urandom", "/dev/random", "/dev/zero"],
-                                            write=[str(home), "/dev/null"])
+        ruleset = None
+        if plan.mode == "uid":  # (the single-submission container has no Landlock: permissions do that job)
+            read = [str(r) for r in readable_roots(plan.repo)] + ([plan.support] if plan.support else [])
+            ruleset = landlock.landlock_ruleset(read=read + ["/etc", "/proc", "/sys/devices/system/cpu",
+                                                             "/dev/urandom", "/dev/random", "/dev/zero"],
+                                                write=[str(home), "/dev/null"])
         os.setgroups([])
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)
         prctl(PR_SET_NO_NEW_PRIVS, 1)
-        landlock.restrict_self(ruleset)
-        os.close(ruleset)
+        if ruleset is not None:
+            landlock.restrict_self(ruleset)
+            os.close(ruleset)
         set_limits(plan.limits)
         reset_environment(home, home)
         os.chdir(home)
