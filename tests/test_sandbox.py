@@ -687,17 +687,31 @@ def test_a_worker_sees_no_grader_file_and_no_network(mode):
         assert seen["pid"] == 1
 
 
+#: The cell of issue 19 that showed 25 hidden requests: the worker's own end-of-output marker and its switch to
+#: /dev/null go through ``os.write`` and ``os.dup2``, which student code can replace.
+PATCH_OUTPUT = """
+import os
+_write = os.write
+os.write = lambda fd, data: len(data) if b'end of cell output' in bytes(data) else _write(fd, data)
+os.dup2 = lambda *a, **k: None
+"""
+
+
 def test_a_check_prints_nothing_into_the_feedback(tmp_path):
-    """What a student's method prints while the checks call it never reaches the output."""
+    """What a student's method prints while the checks call it never reaches the output, even when the cells
+    patched os.write and os.dup2 in the worker (before, that kept every check's input in the feedback)."""
     sol = examples.notebook("solutions")
     nb = examples.apply(sol, examples.Mistake("affine_coupling_layer", (
         ("def _inverse(self, y):\n", "def _inverse(self, y):\n        if y.shape[-1] == 5:\n            print('LEAK', y)\n"),),
         frozenset()))
     examples.write_submission(tmp_path / "in", "leaky", nb)
+    examples.write_submission(tmp_path / "in", "patcher", _with_cell(nb, PATCH_OUTPUT + "print('CELL OUTPUT KEPT')"))
     rows = run_batch(tmp_path / "in", tmp_path / "out", limits=LIMITS, jobs=1)[0][ASSIGNMENT]
-    assert rows["leaky"]["score"] == FULL
-    assert "LEAK" not in json.dumps(rows["leaky"])
-    assert "LEAK" not in (tmp_path / "out" / "feedback" / "leaky" / ASSIGNMENT / "feedback.md").read_text()
+    for name in ("leaky", "patcher"):
+        assert rows[name]["score"] == FULL
+        assert "LEAK" not in json.dumps(rows[name]), name
+        assert "LEAK" not in (tmp_path / "out" / "feedback" / name / ASSIGNMENT / "feedback.md").read_text()
+    assert "CELL OUTPUT KEPT" in rows["patcher"]["extra_data"]["cell_output"]
 
 
 # -- input files ------------------------------------------------------------------------------------------

@@ -3,10 +3,10 @@
 It runs the submission's code cells with Jupyter semantics, then answers requests from the grader, one JSON
 line each (``autograder.worker.wire``). It never sees a reference value and never computes a verdict.
 
-Output: the cells' printed output goes to the pipe the grader drains (capped), followed by an end marker
-the grader chose. While it answers the checks, its stdout and stderr point at ``/dev/null``, and the grader
-drops anything that still arrives after the marker, so nothing a student's method prints about the check
-inputs reaches the feedback.
+Output: the cells' printed output goes to the pipe the grader reads (capped). The grader stops keeping it when
+this worker says it is ready, before it sends the first check, so nothing printed about the check inputs reaches
+the feedback, whatever the student's code has patched here. While it answers the checks, its stdout and stderr
+point at ``/dev/null`` as well.
 """
 import importlib
 import logging
@@ -50,7 +50,6 @@ def main(sock, out_w, support, limits):
     errors = run_cells(sources, namespace, capture=False, before_cell=progress)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.write(1, b"\n" + setup["end_marker"].encode() + b"\n")
     os.dup2(null, 1)  # from here on, what the student's code prints goes nowhere
     os.dup2(null, 2)
     sock.sendall(dumps({"ready": True, "cell_errors": errors}))

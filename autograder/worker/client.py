@@ -4,10 +4,8 @@ If the worker dies or overruns a timeout, ``ask`` raises ``WorkerDied`` with the
 starts a fresh worker (running the cells again), so one item's crash costs no other item its points.
 """
 import os
-import secrets
 import select
 import signal
-import threading
 import time
 
 from autograder.worker import sandbox, wire
@@ -22,60 +20,37 @@ class AnswerError(Exception):
 
 
 class BoundedOutput:
-    """Keeps the first ``limit`` bytes the worker prints while its cells run, and counts the rest.
+    """Keeps the first ``limit`` bytes a worker's cells print, and counts the rest.
 
-    Everything after ``end_marker`` (printed by the worker once its cells are done) is dropped: that is
-    output written while the checks ran.
+    The grader reads the worker's stdout and stderr from a pipe, and decides on its own side where the cells'
+    output ends: when the worker says it is ready, the grader takes what the pipe holds and closes this sink
+    (``close``) before it sends the first check. Nothing inside the worker can move that point: whatever it
+    writes after (about a check's inputs, say) is read and dropped.
     """
 
     def __init__(self, limit):
-        self.limit, self.data, self.total = limit, bytearray(), 0
-        self.end_marker, self._pending, self._closed = None, b"", False
+        self.limit, self.data, self.total, self.closed = limit, bytearray(), 0, True
 
-    def expect(self, marker):
-        """A new worker starts: accept its cells' output until ``marker``."""
-        self.end_marker, self._pending, self._closed = marker.encode(), b"", False
+    def open(self):
+        """A new worker starts running the cells: keep what it prints."""
+        self.closed = False
 
-    def _take(self, chunk):
+    def close(self):
+        self.closed = True
+
+    def feed(self, chunk):
+        if self.closed:
+            return
         self.total += len(chunk)
         room = self.limit - len(self.data)
         if room > 0:
             self.data += chunk[:room]
 
-    def feed(self, chunk):
-        if self._closed:
-            return
-        if self.end_marker is None:
-            return self._take(chunk)
-        pending = self._pending + chunk
-        at = pending.find(self.end_marker)
-        if at >= 0:
-            self._closed, self._pending = True, b""
-            return self._take(pending[:at])
-        keep = len(self.end_marker) - 1  # a marker may be split across two reads: hold back its length
-        self._take(pending[:max(len(pending) - keep, 0)])
-        self._pending = pending[max(len(pending) - keep, 0):]
-
     def text(self):
-        if not self._closed and self._pending:  # the worker ended before its marker: keep what it printed
-            self._take(self._pending)
-            self._pending = b""
         out = self.data.decode("utf-8", "replace")
         if self.total > self.limit:
             out += f"\n[... output truncated: {self.total - self.limit} more bytes]"
         return out
-
-
-def _drain(fd, sink):
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        sink.feed(chunk)
-    os.close(fd)
 
 
 def describe_status(status, limits):
@@ -103,7 +78,7 @@ class Worker:
         self.limits = limits
         self.deadline = deadline or (time.monotonic() + limits["submission_seconds"])
         self.output = BoundedOutput(limits["output_bytes"])
-        self.pid = None
+        self.pid = self.out = None  # the worker's keeper, and the read end of its output pipe
         self.cell_errors = []
         self.deaths = []
         self.startup_failure = None
@@ -125,21 +100,22 @@ class Worker:
             raise self.startup_failure  # running the same cells again would fail the same way
         if self.remaining() <= 0:
             raise WorkerDied("the time cap for this submission was reached before this check could run")
-        self.pid, self.sock, out_r = self.zygote.spawn(self.assignment, self.limits)
+        self.pid, self.sock, self.out = self.zygote.spawn(self.assignment, self.limits)
+        os.set_blocking(self.out, False)
         self._lines = wire.LineBuffer(self.limits["message_bytes"])
-        marker = f"--- end of cell output {secrets.token_hex(16)} ---"
-        self.output.expect(marker)
-        self._drain = threading.Thread(target=_drain, args=(out_r, self.output), daemon=True)
-        self._drain.start()
+        self.output.open()
         self.current_cell = None
         try:
-            self.sock.sendall(wire.dumps({**self.setup, "skip": sorted(self.skipped), "end_marker": marker}))
+            self.sock.sendall(wire.dumps({**self.setup, "skip": sorted(self.skipped)}))
             while True:
                 message = self._receive(min(self.limits["cell_seconds"], self.remaining()),
                                         "while running one of your notebook's cells")
                 if "cell" not in message:
                     break
                 self.current_cell = message["cell"]
+            # The cells are done: their output is what the pipe holds now. No check has been sent yet.
+            self._read_output()
+            self.output.close()
         except WorkerDied as e:
             # Jupyter semantics: the cell that killed the worker is lost, the cells after it still run.
             if self.current_cell is not None and self.current_cell not in self.skipped \
@@ -157,9 +133,27 @@ class Worker:
     def _reap(self):
         status = self.zygote.wait(self.pid)
         self.sock.close()
-        self._drain.join(timeout=2)
-        self.pid = None
+        self._read_output()  # what a worker that died during its cells printed before it died
+        self.output.close()
+        if self.out is not None:
+            os.close(self.out)
+        self.pid = self.out = None
         return status
+
+    def _read_output(self):
+        """Move what the output pipe holds into ``self.output`` (dropped there once it is closed)."""
+        while self.out is not None:
+            try:
+                chunk = os.read(self.out, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            if not chunk:
+                os.close(self.out)
+                self.out = None
+                return
+            self.output.feed(chunk)
 
     def stop(self):
         if self.pid is not None:
@@ -191,8 +185,10 @@ class Worker:
             if left <= 0:
                 limit = "the time cap for this submission" if self.remaining() <= 0 else f"the {timeout:.0f} s limit"
                 self._die(f"it ran past {limit} {doing} (an infinite loop, or very slow code?)")
-            ready, _, _ = select.select([self.sock], [], [], left)
-            if not ready:
+            ready, _, _ = select.select([self.sock] + ([self.out] if self.out is not None else []), [], [], left)
+            if self.out in ready:
+                self._read_output()
+            if self.sock not in ready:
                 continue
             try:
                 chunk = self.sock.recv(1 << 20)
