@@ -16,7 +16,7 @@
    still running.
 
 Run as root with podman, runc and debootstrap installed; ``--lock FILE`` takes an exclusive flock on FILE around
-each grading run (on a shared machine). Outputs go to build/container-test/ (each setting's results.json, the
+the grading runs (on a shared machine). Outputs go to build/container-test/ (each setting's results.json, the
 host's, the run logs, and summary.json).
 """
 import argparse
@@ -76,7 +76,7 @@ def sh(cmd, log=None, check=True, **kw):
 
 @contextlib.contextmanager
 def heavy(lock):
-    """An exclusive flock on ``lock`` (if given) while grading runs, so heavy runs on a shared machine go one at a time."""
+    """An exclusive flock on ``lock`` (if given) while grading, so heavy runs on a shared machine go one at a time."""
     if not lock:
         yield
         return
@@ -182,6 +182,10 @@ def build_grading_image(zip_path, log):
         sh(PODMAN + ["commit", "-q", name, tag], log=log)
     finally:
         subprocess.run(PODMAN + ["rm", "-f", name], capture_output=True)
+    # Older bundles' images (about 2.8 GB each) are of no further use.
+    for old in sh(PODMAN + ["images", "--format", "{{.Repository}}:{{.Tag}}"], check=False).split():
+        if old.startswith(GRADING_IMAGE + ":") and old != tag:
+            subprocess.run(PODMAN + ["rmi", old], capture_output=True)
     return tag, f"built in {time.monotonic() - t:.0f} s"
 
 
@@ -219,13 +223,12 @@ def metadata(name):
             "users": [{"name": name, "sid": name, "email": f"{name}@example.edu", "id": 1}]}
 
 
-def host_grade(bundle_dir, folder, out, lock, log):
+def host_grade(bundle_dir, folder, out, log):
     """The host's results.json for the same notebook, graded by the bundle's own code."""
-    with heavy(lock):
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "MPLBACKEND": "Agg"}
-        t = time.monotonic()
-        sh([sys.executable, "-m", "autograder", "grade", str(folder / NOTEBOOK), "--out", str(out)], log=log,
-           cwd=bundle_dir, env=env)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "MPLBACKEND": "Agg"}
+    t = time.monotonic()
+    sh([sys.executable, "-m", "autograder", "grade", str(folder / NOTEBOOK), "--out", str(out)], log=log,
+       cwd=bundle_dir, env=env)
     return json.loads(Path(out).read_text()), time.monotonic() - t
 
 
@@ -289,8 +292,8 @@ class Sampler(threading.Thread):
                         st = Path(f"/proc/{pid}/stat").read_text()
                         ppid = int(st.rsplit(")", 1)[1].split()[1])
                         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                        rss = next(int(ln.split()[1]) for ln in Path(f"/proc/{pid}/status").read_text().splitlines()
-                                   if ln.startswith("VmRSS:")) * 1024
+                        rss = next((int(ln.split()[1]) for ln in Path(f"/proc/{pid}/status").read_text().splitlines()
+                                    if ln.startswith("VmRSS:")), 0) * 1024  # a zombie has none
                         info[int(pid)] = (ppid, cmd, rss)
             roles = {}
             for pid, (ppid, cmd, rss) in info.items():
@@ -330,7 +333,7 @@ def parse_run(text):
     return facts
 
 
-def container_grade(image, setting_args, folder, name, where, lock, log):
+def container_grade(image, setting_args, folder, name, where, log):
     """``run_autograder`` on one submission in a fresh container; (results.json or None, facts about the run)."""
     cname = f"nf-grade-{os.getpid()}-{name}"
     subprocess.run(PODMAN + ["rm", "-f", cname], capture_output=True)
@@ -340,14 +343,13 @@ def container_grade(image, setting_args, folder, name, where, lock, log):
         (where / "in" / "submission_metadata.json").write_text(json.dumps(metadata(name)))
         sh(PODMAN + ["cp", str(folder), f"{cname}:/autograder/submission"], log=log)
         sh(PODMAN + ["cp", str(where / "in" / "submission_metadata.json"), f"{cname}:/autograder/"], log=log)
-        with heavy(lock):
-            sampler = Sampler(cname)
-            sampler.start()
-            t = time.monotonic()
-            p = subprocess.run(PODMAN + ["start", "-a", cname], capture_output=True, text=True)
-            wall = time.monotonic() - t
-            sampler.stop.set()
-            sampler.join()
+        sampler = Sampler(cname)
+        sampler.start()
+        t = time.monotonic()
+        p = subprocess.run(PODMAN + ["start", "-a", cname], capture_output=True, text=True)
+        wall = time.monotonic() - t
+        sampler.stop.set()
+        sampler.join()
         (where / "stdout.txt").write_text(p.stdout + p.stderr)
         facts = parse_run(p.stdout)
         facts.update(wall=wall, podman_rc=p.returncode, rss_peaks=sampler.peak)
@@ -433,7 +435,7 @@ def mib(n):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--zip", default=str(REPO / "dist" / f"gradescope_{ASSIGNMENT}.zip"))
-    ap.add_argument("--lock", help="flock this file around each grading run (a shared machine)")
+    ap.add_argument("--lock", help="flock this file while grading (a shared machine)")
     ap.add_argument("--settings", default="default,no-landlock,768m",
                     help="comma-separated subset of default, no-landlock, 768m")
     ap.add_argument("--submissions", default="complete,partly_wrong,untouched,hostile")
@@ -471,10 +473,14 @@ def main(argv=None):
     shutil.rmtree(bundle_dir, ignore_errors=True)
     unzip(args.zip, bundle_dir)
     folders = write_submissions(OUT / "submissions")
+    with heavy(args.lock):  # the grading runs, host and containers, go one after another
+        return grade_and_compare(image, settings, chosen, names, bundle_dir, folders, log)
+
+
+def grade_and_compare(image, settings, chosen, names, bundle_dir, folders, log):
     host, host_seconds = {}, {}
     for name in dict.fromkeys(names + ["complete"]):
-        host[name], host_seconds[name] = host_grade(bundle_dir, folders[name], OUT / "host" / f"{name}.json",
-                                                    args.lock, log)
+        host[name], host_seconds[name] = host_grade(bundle_dir, folders[name], OUT / "host" / f"{name}.json", log)
         print(f"host: {name}: {host[name]['score']:g} / {sum(t['max_score'] for t in host[name]['tests']):g}, "
               f"{host[name]['extra_data']['status']}, {host[name]['extra_data']['sandbox']}, "
               f"{host_seconds[name]:.1f} s", flush=True)
@@ -489,7 +495,7 @@ def main(argv=None):
         for name in names:
             where = OUT / setting / name
             where.mkdir(parents=True, exist_ok=True)
-            results, facts = container_grade(image, settings[setting], folders[name], name, where, args.lock, log)
+            results, facts = container_grade(image, settings[setting], folders[name], name, where, log)
             why = judge(name, results, facts, host[name], host["complete"])
             extra = (results or {}).get("extra_data", {})
             row = {"setting": setting, "submission": name, "score": (results or {}).get("score"),
@@ -525,8 +531,9 @@ def main(argv=None):
     for f in failures:
         print(f"  FAIL {f}")
     if failures:
-        print(f"NOT HELD: {len(failures)} failure(s) in {len(rows)} container runs "
-              f"({len({r['setting'] for r in rows if not r['held']})} of {len(chosen)} settings)")
+        failed = [r for r in rows if not r["held"]]
+        print(f"NOT HELD: {len(failed)} of {len(rows)} container runs failed, in "
+              f"{', '.join(dict.fromkeys(r['setting'] for r in failed))} ({len(failures)} reasons above)")
         return 1
     print(f"HELD: {len(rows)} container runs ({', '.join(chosen)} x {', '.join(names)}) gave the host's scores "
           f"test by test, none unavailable; the hostile submission read nothing secret, wrote nothing, and scored "
