@@ -53,6 +53,25 @@ OUT = REPO / "build" / "container-test"
 SECRET_MARK = "HOSTILE-REPORT "
 
 
+#: What Docker's default profile allows only to a process with CAP_SYS_ADMIN (moby's profiles/seccomp/default.json)
+#: and podman's allows to every process. ``clone`` stays allowed without the namespace flags, as in Docker's.
+DOCKER_ADMIN_ONLY = ("mount", "umount2", "unshare", "pivot_root", "clone", "clone3")
+CLONE_NAMESPACE_FLAGS = 0x7E020000  # CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
+
+
+def docker_like(profile):
+    """Podman's profile as Docker's treats a container without CAP_SYS_ADMIN: no mount, unshare or pivot_root, clone
+    only without namespace flags, clone3 ENOSYS (so the C library falls back to clone)."""
+    out = seccomp_without.without(profile, DOCKER_ADMIN_ONLY)
+    out["syscalls"] += [
+        {"names": [n for n in DOCKER_ADMIN_ONLY if not n.startswith("clone")], "action": "SCMP_ACT_ERRNO",
+         "errnoRet": 1},  # EPERM, Docker's default errno
+        {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+         "args": [{"index": 0, "value": CLONE_NAMESPACE_FLAGS, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]},
+        {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]
+    return out
+
+
 class Failure(Exception):
     """A step of the harness itself failed (not a grading outcome): one line, exit status 2."""
 
@@ -437,7 +456,9 @@ def main(argv=None):
     ap.add_argument("--zip", default=str(REPO / "dist" / f"gradescope_{ASSIGNMENT}.zip"))
     ap.add_argument("--lock", help="flock this file while grading (a shared machine)")
     ap.add_argument("--settings", default="default,no-landlock,768m",
-                    help="comma-separated subset of default, no-landlock, 768m")
+                    help="comma-separated, from default, no-landlock, 768m and docker (podman's profile with "
+                         "mount, unshare and namespace flags of clone refused, as Docker's refuses them without "
+                         "CAP_SYS_ADMIN)")
     ap.add_argument("--submissions", default="complete,partly_wrong,untouched,hostile")
     ap.add_argument("--rebuild", action="store_true", help="rebuild the base and grading images")
     args = ap.parse_args(argv)
@@ -460,9 +481,12 @@ def main(argv=None):
     no_landlock = OUT / "seccomp-no-landlock.json"
     no_landlock.write_text(json.dumps(seccomp_without.without(json.loads(DEFAULT_PROFILE.read_text()), LANDLOCK_CALLS),
                                       indent=1))
+    docker = OUT / "seccomp-docker-like.json"
+    docker.write_text(json.dumps(docker_like(json.loads(DEFAULT_PROFILE.read_text())), indent=1))
     settings = {"default": [],
                 "no-landlock": ["--security-opt", f"seccomp={no_landlock}"],
-                "768m": ["--memory", "768m"]}
+                "768m": ["--memory", "768m"],
+                "docker": ["--security-opt", f"seccomp={docker}"]}  # not in the default three: see --settings
     chosen = [s for s in args.settings.split(",") if s]
     bad = [s for s in chosen if s not in settings]
     if bad:
