@@ -85,7 +85,7 @@ class _Plugin:
             return
         self._decided.add(test_id)
         if rep.passed:
-            check.status, check.message = "passed", ""
+            check.status, check.message = "passed", dict(rep.user_properties).get("note", "")
             return
         excinfo = call.excinfo
         if call.when == "call" and excinfo is not None and excinfo.errisinstance(pytest.fail.Exception) \

@@ -52,7 +52,7 @@ class CheckResult:
     points: float             # from the notebook's nbgrader metadata
     hidden: bool              # a hidden test cell (not in the student's release)
     status: str = "missing"
-    message: str = ""         # for the student; empty when passed
+    message: str = ""         # for the student: what went wrong, or for a passed check how it was judged
     mistake: str | None = None  # a catalogued mistake's id
     manual: bool = False      # a written answer scored by hand (``merge-manual``); ``awarded`` is its score
     awarded: float | None = None
@@ -207,11 +207,13 @@ class SubmissionResult:
                 "score": c.score,
                 "max_score": c.points,
                 "status": "passed" if c.status == "passed" else "failed",
-                "output": c.message if c.manual or c.status != "passed" else "passed",
+                "output": c.message if c.manual or c.status != "passed"
+                else "passed" + (f": {c.message}" if c.message else ""),
                 "tags": [c.item],
                 "visibility": settings["hidden_check_visibility"] if c.hidden else "visible",
                 "extra_data": {"grade_id": c.test_id, "item": c.item, "hidden": c.hidden, "mistake": c.mistake,
-                               "status": c.status, "description": c.description, "manual": c.manual},
+                               "status": c.status, "description": c.description, "manual": c.manual,
+                               **({"note": c.message} if c.status == "passed" and c.message and not c.manual else {})},
             })
         extra = {"assignment": self.assignment, "status": self.status, "reason": self.reason,
                  "notes": [asdict(n) for n in self.notes], "cell_output": self.cell_output,
@@ -239,7 +241,8 @@ class SubmissionResult:
                 test_id=x["grade_id"], item=x["item"],
                 description=x.get("description") or t["name"].split(": ", 1)[-1], points=t["max_score"],
                 hidden=x["hidden"], status=x.get("status") or t["status"],
-                message=t.get("output", "") if t["status"] != "passed" else "", mistake=x.get("mistake")))
+                message=t.get("output", "") if t["status"] != "passed" else x.get("note", ""),
+                mistake=x.get("mistake")))
         pending = [(m["grade_id"], m["points"]) for m in extra.get("manual", [])]
         return cls(assignment=extra["assignment"], checks=checks, status=extra.get("status", "graded"),
                    reason=extra.get("reason", ""), notes=[Note(**n) for n in extra.get("notes", [])],

@@ -79,14 +79,13 @@ def test_wrong_shape_predictions(solution_ns, wrong, failing, phrase):
 @pytest.mark.independent_bernoulli
 def test_bernoulli_probabilities_of_zero_used_as_probabilities_of_one(solution_ns):
     solution_ns["independent_bernoulli"] = tfd.Independent(tfd.Bernoulli(probs=[0.9, 0.7, 0.5]), 1)
-    expect("independent_bernoulli", solution_ns,
-           {"independent_bernoulli_log_prob", "independent_bernoulli_reference"}, "P(X_i = 1)", "wrong way round")
+    expect("independent_bernoulli", solution_ns, {"independent_bernoulli_log_prob"}, "P(X_i = 1)", "wrong way round")
 
 
 @pytest.mark.independent_bernoulli
 def test_bernoulli_without_independent(solution_ns):
     solution_ns["independent_bernoulli"] = tfd.Bernoulli(probs=[0.1, 0.3, 0.5])
-    expect("independent_bernoulli", solution_ns, set(cells_of("independent_bernoulli")),
+    expect("independent_bernoulli", solution_ns, {"independent_bernoulli_shapes"},
            "event_shape is [] but should be [3]", "tfd.Independent")
 
 
@@ -107,7 +106,7 @@ def test_sigma_passed_as_cholesky_factor(solution_ns):
     solution_ns["mvn_transformed"] = tfd.TransformedDistribution(
         tfd.MultivariateNormalDiag(loc=tf.zeros(2)),
         tfb.Chain([tfb.Shift(MU), tfb.ScaleMatvecTriL(tf.linalg.band_part(SIGMA, -1, 0))]))
-    expect("mvn_transformed", solution_ns, {"mvn_transformed_agree", "mvn_transformed_reference"}, "Cholesky factor")
+    expect("mvn_transformed", solution_ns, {"mvn_transformed_agree"}, "Cholesky factor")
 
 
 @pytest.mark.mvn_transformed
@@ -120,16 +119,14 @@ def test_base_with_the_wrong_covariance(solution_ns):
 @pytest.mark.mvn_transformed
 def test_mvn_transformed_not_a_transformed_distribution(solution_ns):
     solution_ns["mvn_transformed"] = tfd.MultivariateNormalTriL(loc=MU, scale_tril=tf.linalg.cholesky(SIGMA))
-    expect("mvn_transformed", solution_ns, {"mvn_transformed_types", "mvn_transformed_reference"},
-           "tfd.TransformedDistribution")
+    expect("mvn_transformed", solution_ns, {"mvn_transformed_types"}, "tfd.TransformedDistribution")
 
 
 @pytest.mark.mvn_transformed
 def test_transformed_without_the_shift(solution_ns):
     solution_ns["mvn_transformed"] = tfd.TransformedDistribution(
         tfd.MultivariateNormalDiag(loc=tf.zeros(2)), tfb.ScaleMatvecTriL(tf.linalg.cholesky(SIGMA)))
-    expect("mvn_transformed", solution_ns, {"mvn_transformed_agree", "mvn_transformed_reference"},
-           "disagree", "mean zero")
+    expect("mvn_transformed", solution_ns, {"mvn_transformed_agree"}, "the mean is wrong", "mean zero")
 
 
 # ---- the catalogue of mistakes ----------------------------------------------------------------------
@@ -168,12 +165,12 @@ def test_cache_trap_garbage_inverse_loses_the_inverse_points(source_nb, solution
 @pytest.mark.parametrize("body, failing, phrase", [
     ("return (bijector.forward_log_det_jacobian(x, event_ndims=1),\n"
      "            bijector.inverse_log_det_jacobian(bijector.forward(x), event_ndims=1))",
-     {"log_det_jacobians_visible", "log_det_jacobians_reference"}, "wrong sign"),
-    # For a coupling layer ildj(x) == ildj(forward(x)) (the network sees b*x either way), so only the
-    # grader's own bijectors can expose this mistake: the visible check passes, the hidden one fails.
+     {"log_det_jacobians_visible"}, "wrong sign"),
+    # For a coupling layer ildj(x) == ildj(forward(x)) (the network sees b*x either way), so the visible check
+    # also uses tfb.Sinh, where evaluating at x shows; the hidden check then does not charge it again.
     ("return (bijector.forward_log_det_jacobian(x, event_ndims=1),\n"
      "            -bijector.inverse_log_det_jacobian(x, event_ndims=1))",
-     {"log_det_jacobians_reference"}, "forward(x)"),
+     {"log_det_jacobians_visible"}, "forward(x)"),
 ])
 def test_wrong_log_det_jacobians(solution_ns, body, failing, phrase):
     exec(f"def log_det_jacobians(bijector, x):\n    {body}\n", solution_ns)
@@ -191,8 +188,7 @@ def test_log_det_jacobians_returning_one_value(solution_ns):
 @pytest.mark.bimodal_base_distribution
 def test_batch_of_two_gaussians_is_not_a_bimodal_distribution(solution_ns):
     solution_ns["bimodal_base_distribution"] = tfd.MultivariateNormalDiag(loc=[[-1.5, 0.], [1.5, 0.]])
-    expect("bimodal_base_distribution", solution_ns,
-           {"bimodal_base_distribution_shapes", "bimodal_base_distribution_reference"}, "batch of two Gaussians")
+    expect("bimodal_base_distribution", solution_ns, {"bimodal_base_distribution_shapes"}, "batch of two Gaussians")
 
 
 @pytest.mark.bimodal_base_distribution

@@ -1,8 +1,9 @@
 """Fair grades: each mistake is charged once, every correct form is accepted, and bugs lose points where they are.
 
-* The whole mistake catalogue of both assignments: each catalogued mistake fails exactly the test cells listed
-  in ``autograder/examples.py``, all of them in the mistake's own item, except the documented exceptions of
-  ``examples.CHARGED_ELSEWHERE`` (whose feedback must name the part that causes them).
+* The whole mistake catalogue of both assignments: each catalogued mistake fails exactly one test cell, in its
+  own item: the first check of the item that names it. The item's later checks judge the rest of the answer as
+  the student wrote it (``autograder.checks.earlier_mistakes``), so nothing is charged twice, and a composed
+  item (the multiscale flow) is graded on the grader's own parts where the student's fail their own checks.
 * Correct answers written in unusual styles get full marks for their item.
 * Realistic bugs, none of them in the catalogue, lose points in the item they belong to, and only there.
 
@@ -54,29 +55,53 @@ def with_mistake(assignment, base, mistake):
 CATALOGUE = [(a, m) for a in (NF, MS) for m in sorted(examples.EDITS[a])]
 
 
-def test_the_documented_exceptions_are_catalogued_mistakes():
-    protocol_items = {a: course.protocol(a).MISTAKES for a in (NF, MS)}
-    for mistake_id, other in examples.CHARGED_ELSEWHERE.items():
-        assignment = next(a for a in (NF, MS) if mistake_id in protocol_items[a])
-        assert other in course.items(assignment) and other != protocol_items[assignment][mistake_id]["item"]
+def test_every_catalogued_mistake_has_an_example_that_fails_one_cell():
+    for a in (NF, MS):
+        assert set(examples.EDITS[a]) == set(course.protocol(a).MISTAKES), a
+        for mistake_id, mistake in examples.EDITS[a].items():
+            assert len(mistake.failing) == 1, (mistake_id, mistake.failing)
 
 
 @pytest.mark.parametrize("assignment, mistake_id", CATALOGUE, ids=[f"{a}/{m}" for a, m in CATALOGUE])
-def test_each_catalogued_mistake_is_charged_in_exactly_one_item(assignment, mistake_id, solution_ns_session,
-                                                                 ms_session):
+def test_each_catalogued_mistake_costs_one_check(assignment, mistake_id, solution_ns_session, ms_session):
+    """The mistake fails one test cell of its own item, and that cell's message names it first; every other
+    check of every item passes."""
     base = namespaces(solution_ns_session, ms_session)[assignment]
     mistake = examples.EDITS[assignment][mistake_id]
     failed = all_failures(assignment, with_mistake(assignment, base, mistake))
     item = course.protocol(assignment).MISTAKES[mistake_id]["item"]
-    charged = {course.item_of(assignment, t) for t in failed}
-    allowed = {item} | ({examples.CHARGED_ELSEWHERE[mistake_id]} if mistake_id in examples.CHARGED_ELSEWHERE else set())
-    assert charged == allowed, failed
     assert set(failed) == set(mistake.failing), failed
-    assert mistake_id in {m for _, m in failed.values()}, failed
-    for test_id, (message, _) in failed.items():
-        assert "{{function_node" not in message and "[Op:" not in message, message  # never raw TF error text
-        if course.item_of(assignment, test_id) != item:  # charged elsewhere: the feedback names the cause
-            assert "fails its own checks" in message, message
+    (test_id, (message, named)), = failed.items()
+    assert course.item_of(assignment, test_id) == item
+    assert named == mistake_id, failed
+    entry = course.protocol(assignment).MISTAKES[mistake_id]
+    assert message.startswith(entry["message"]), message  # the mistake is named first, before any detail
+    assert "{{function_node" not in message and "[Op:" not in message, message  # never raw TF error text
+
+
+def test_no_check_repeats_another_checks_message(solution_ns_session, ms_session):
+    """Over the catalogue and the non-catalogued faults, two failing checks never say the same thing."""
+    cases = [(a, m) for a, m in CATALOGUE] + [(NF, "cache trap")]
+    for assignment, mistake_id in cases:
+        base = namespaces(solution_ns_session, ms_session)[assignment]
+        mistake = examples.CACHE_TRAP if mistake_id == "cache trap" else examples.EDITS[assignment][mistake_id]
+        failed = all_failures(assignment, with_mistake(assignment, base, mistake))
+        messages = [m.split(" (")[0] for m, _ in failed.values()]
+        assert len(messages) == len(set(messages)), (mistake_id, failed)
+
+
+def test_a_later_check_that_follows_through_says_so(solution_ns_session):
+    """After the contract check names the inverted mask, the forward check passes on the layer as written and
+    says which mistake it took as given, and where that mistake was charged."""
+    ns = with_mistake(NF, solution_ns_session, examples.EDITS[NF]["acl-inverted-mask"])
+    protocol = course.protocol(NF)
+    ask, ref = protocol.local_asker(ns), reference.load_reference(NF)
+    with protocol.quiet():
+        with pytest.raises(protocol.CheckFailure):
+            checks.run_test_cell(NF, "affine_coupling_layer_contract", ask, ref)
+        note = checks.run_test_cell(NF, "affine_coupling_layer_forward", ask, ref)
+        assert checks.run_test_cell(NF, "log_det_jacobians_visible", ask, ref) == ""  # nothing charged there
+    assert "acl-inverted-mask" in note and "affine_coupling_layer_contract" in note
 
 
 # ---- correct answers in unusual styles: full marks -------------------------------------------------------

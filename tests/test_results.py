@@ -161,6 +161,19 @@ def test_batch_reads_the_nbgrader_timestamp_next_to_the_notebook(tmp_path, monke
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 
 
+def test_a_passed_checks_note_reaches_the_feedback_and_survives_the_record():
+    """A check that passed after following through on a mistake charged elsewhere says how it was judged."""
+    note = "judged as you wrote it, with `acl-inverted-mask` already charged in affine_coupling_layer_contract"
+    r = _result(status="passed", message=note)
+    stored = r.to_gradescope()
+    results.validate(stored)
+    assert stored["tests"][0]["output"] == "passed: " + note and stored["tests"][0]["extra_data"]["note"] == note
+    again = results.SubmissionResult.from_gradescope(json.loads(json.dumps(stored)))
+    assert again.checks[0].message == note and again.to_gradescope() == stored
+    assert "acl-inverted-mask" in feedback.markdown(again, "student") and "acl-inverted-mask" in feedback.html_feedback(
+        again, "student")
+
+
 def test_feedback_escapes_everything_from_the_submission():
     r = _result(message=HOSTILE + " ```", cell_output="```\n" + HOSTILE + "\n````",
                 notes=[results.Note("cell_error", HOSTILE, where="the cell starting `x`")])

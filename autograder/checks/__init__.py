@@ -45,6 +45,8 @@ def graded_test_cells(assignment):
 
 def run_test_cell(assignment, test_id, ask, reference):
     """Run the checks of one graded test cell (visible or hidden); raises CheckFailure on the first failure.
+    A cell that passed returns a note for the student ("" if none): how it was judged after a mistake that an
+    earlier cell charged.
 
     A cell's verdict is computed once per ``ask`` (one student's answers): a later cell of the same item that
     asks which mistakes the earlier cells charged (``earlier_mistakes``) reads it instead of asking again."""
@@ -53,7 +55,7 @@ def run_test_cell(assignment, test_id, ask, reference):
         failure = verdicts[test_id]
         if failure is not None:
             raise type(failure)(str(failure), failure.mistake)
-        return
+        return _notes(ask).get(test_id, "")
     failure_type = course.protocol(assignment).CheckFailure
     _context.append((assignment, test_id, reference))
     try:
@@ -64,6 +66,7 @@ def run_test_cell(assignment, test_id, ask, reference):
     finally:
         _context.pop()
     verdicts[test_id] = None
+    return _notes(ask).get(test_id, "")
 
 
 def _run(assignment, test_id, ask, reference):
@@ -87,12 +90,22 @@ def _run(assignment, test_id, ask, reference):
 _context = []
 
 
-def _verdicts(ask):
-    """test cell -> its CheckFailure or None, for this ``ask`` (kept on the function object itself)."""
+def _memory(ask, name):
+    """A dict kept on the ``ask`` function itself (one student's answers); a fresh one if it cannot hold any."""
     try:
-        return ask.__dict__.setdefault("_verdicts", {})
+        return ask.__dict__.setdefault(name, {})
     except AttributeError:  # an ask without a __dict__ (a bound method): no memory, verdicts are recomputed
         return {}
+
+
+def _verdicts(ask):
+    """test cell -> its CheckFailure or None."""
+    return _memory(ask, "_verdicts")
+
+
+def _notes(ask):
+    """test cell -> the note saying which earlier charged mistakes it followed through on."""
+    return _memory(ask, "_follow_through_notes")
 
 
 def earlier_mistakes(ask):
@@ -110,7 +123,7 @@ def earlier_mistakes(ask):
     assignment, test_id, reference = _context[-1]
     item = course.item_of(assignment, test_id)
     failure_type = course.protocol(assignment).CheckFailure
-    found = []
+    found, cells = [], []
     for earlier in course.test_ids(assignment):
         if earlier == test_id:
             break
@@ -121,4 +134,8 @@ def earlier_mistakes(ask):
         except failure_type as e:
             if e.mistake and e.mistake not in found:
                 found.append(e.mistake)
+                cells.append(earlier)
+    if found:
+        _notes(ask)[test_id] = (f"judged as you wrote it, with `{'`, `'.join(found)}` already charged in "
+                                f"{', '.join(cells)} (a mistake costs points once)")
     return tuple(found)

@@ -13,7 +13,9 @@ from autograder.course import protocol
 
 def test_cell(assignment, test_id, ask, ref, record_property):
     try:
-        run_test_cell(assignment, test_id, ask, ref)
+        note = run_test_cell(assignment, test_id, ask, ref)
+        if note:
+            record_property("note", note)  # how a passed check was judged after a mistake charged elsewhere
         return
     except protocol(assignment).CheckFailure as e:
         message = str(e)

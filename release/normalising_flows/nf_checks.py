@@ -77,12 +77,25 @@ MISTAKES = {
     "acl-inverse-exp-sign": dict(
         item="affine_coupling_layer", recognised="inverse matches the formula with exp(+log_scale)",
         message="inverse multiplies by exp(+log_scale); undoing the forward scale needs exp(-log_scale)",
-        section="5. NICE and RealNVP, equation (8)"),
+        section="5. NICE and RealNVP, equation (15)"),
     "acl-inverse-unmasked-input": dict(
         item="affine_coupling_layer", recognised="inverse matches the formula with the network fed y, not b*y",
-        message="inverse feeds the unmasked input to the network: call shift_and_log_scale_fn(b * y), as in "
-                "forward, so it sees the same values",
+        message="inverse feeds the unmasked input to the network: call shift_and_log_scale_fn(b * y). The network "
+                "must see only the entries that pass through unchanged, which are the same in x and y, so that "
+                "inverse recovers the scale and shift forward used",
         section="5. NICE and RealNVP, masks instead of splits"),
+    "acl-unmasked-conditioner": dict(
+        item="affine_coupling_layer", recognised="forward matches the formula with the network fed x, not b*x "
+                                                  "(and inverse with it fed y)",
+        message="the network is fed the whole input instead of the masked one: call shift_and_log_scale_fn(b * x) "
+                "in forward and shift_and_log_scale_fn(b * y) in inverse. Only the entries that pass through "
+                "unchanged may condition the scale and shift, or inverse cannot recover the same scale and shift",
+        section="5. NICE and RealNVP, masks instead of splits"),
+    "acl-ildj-sign": dict(
+        item="affine_coupling_layer", recognised="inverse_log_det_jacobian(y) equals +sum (1-b) s(b*y)",
+        message="_inverse_log_det_jacobian has the wrong sign: the inverse map divides by exp(log_scale), so its "
+                "log-det is -sum (1-b) * log_scale, the negative of the forward one at the same point",
+        section="6. Subclassing bijectors"),
     "acl-logdet-batch-sum": dict(
         item="affine_coupling_layer", recognised="the log-det is one number (or the batch total for every example)",
         message="the log-det is summed over the batch axis: there should be one value per example. Sum "
@@ -90,8 +103,8 @@ MISTAKES = {
         section="6. Subclassing bijectors, forward_min_event_ndims"),
     "acl-swapped-convention": dict(
         item="affine_coupling_layer", recognised="forward matches the inverse formula (and vice versa)",
-        message="forward and inverse are swapped: forward must compute equation (7), y = b*x + (1-b)*(x*exp(s) + t) "
-                "(multiply by exp(+log_scale), then add the shift), and inverse must undo it with equation (8). In "
+        message="forward and inverse are swapped: forward must compute equation (14), y = b*x + (1-b)*(x*exp(s) + t) "
+                "(multiply by exp(+log_scale), then add the shift), and inverse must undo it with equation (15). In "
                 "TFP, forward is the sampling direction (latent to data)",
         section="5. NICE and RealNVP, which formula is forward"),
     "acl-inverted-mask": dict(
@@ -318,6 +331,8 @@ def _build_bijector(ns, spec):
         return tfb.RealNVP(num_masked=spec["num_masked"], shift_and_log_scale_fn=lambda x0, units: fn(x0))
     if kind == "recording":
         return _recording_bijector()
+    if kind == "sinh":
+        return tfb.Sinh()
     raise QuestionError(f"unknown bijector kind {kind!r}")
 
 
@@ -432,6 +447,16 @@ def answer(ns, request):
 # --------------------------------------------------------------------------------------------
 # Small helpers for writing checks
 # --------------------------------------------------------------------------------------------
+def charged_by(ask, earlier_check):
+    """The catalogued mistake an earlier visible check of the same exercise names (None if it passes or fails
+    otherwise). A later check then judges the answer as the student meant it, so a mistake costs one check."""
+    try:
+        earlier_check(ask)
+    except CheckFailure as e:
+        return e.mistake
+    return None
+
+
 def require_distribution(ask, name, event_shape, batch_shape=(), hint_event=""):
     info = ask_or_fail(ask, {"op": "describe", "name": name})
     require(info["is_distribution"],
@@ -468,6 +493,8 @@ def check_bernoulli_log_prob(ask):
     """log P(X = (1, 1, 1)) equals -4.199705, the value given in the exercise."""
     lp = ask_or_fail(ask, {"op": "log_prob", "name": "independent_bernoulli", "x": [1, 1, 1],
                            "dtype": "int32"})
+    if charged_by(ask, check_bernoulli_shapes) == "bernoulli-missing-independent" and lp.shape == (3,):
+        lp = lp.sum()  # the shapes check charged the missing Independent: judge the probabilities themselves
     require(lp.shape == (), f"log_prob([1, 1, 1]) has shape {list(lp.shape)}; it should be a scalar.")
     if abs(float(lp) - np.log(0.9 * 0.7 * 0.5)) < 1e-4:
         raise mistake("bernoulli-probs-of-zero", f"log_prob([1, 1, 1]) is {float(lp):.6f}, not -4.199705")
@@ -491,6 +518,23 @@ def check_mvn_types(ask):
 
 
 SIGMA = [[2.0, 1.0], [1.0, 2.0]]  # given in the exercise
+MU = [0.5, -0.5]
+
+
+def gaussian_log_pdf(x, mu, cov):
+    """log N(x; mu, cov) in float64."""
+    x, mu, cov = (np.asarray(a, dtype="float64") for a in (x, mu, cov))
+    d = x - mu
+    sol = np.linalg.solve(cov, d.T).T
+    return -0.5 * (np.sum(d * sol, axis=-1) + np.linalg.slogdet(cov)[1] + len(mu) * np.log(2 * np.pi))
+
+
+def mvn_mean_mistake(x, got, cov):
+    """mvn-missing-shift, if ``got`` is the log_prob of a Gaussian with covariance ``cov`` and mean 0 or -mu."""
+    for mean, how in ((np.zeros(2), "mean zero"), (-np.asarray(MU), "mean -mu")):
+        if close(got, gaussian_log_pdf(x, mean, cov), atol=1e-3):
+            return mistake("mvn-missing-shift", f"`mvn_transformed` has {how}")
+    return None
 
 
 def check_mvn_covariance(ask):
@@ -514,8 +558,14 @@ def check_mvn_agree(ask):
     b = ask_or_fail(ask, {"op": "log_prob", "name": "mvn_transformed", "x": x})
     require(a.shape == (10,) and b.shape == (10,),
             f"log_prob of 10 points should have shape [10]; got {list(a.shape)} and {list(b.shape)}.")
-    require(close(a, b), "the two distributions disagree: " + first_difference(b, a)
-            + ". Check that the bijector applies the same scale_tril as mvn_tril, then shifts by mu.")
+    if close(a, b):
+        return
+    cov = ask_or_fail(ask, {"op": "moment", "name": "mvn_tril", "method": "covariance"})
+    found = mvn_mean_mistake(x, b, cov) if cov.shape == (2, 2) else None
+    if found is not None:
+        raise found
+    raise CheckFailure("the two distributions disagree: " + first_difference(b, a)
+                       + ". Check that the bijector applies the same scale_tril as mvn_tril, then shifts by mu.")
 
 
 def dense_weights(d_in, d_out, seed, hidden=8):
@@ -539,54 +589,137 @@ def realnvp_spec(d, num_masked, seed, hidden=8):
                                                                                    hidden)}
 
 
+# --------------------------------------------------------------------------------------------
+# The coupling layer's maths in float64, and the catalogued mistakes as variants of it
+# --------------------------------------------------------------------------------------------
+#: A catalogued coupling-layer mistake, written as what the mistaken layer computes: each flag changes one
+#: thing in ``coupling_maths``. The checks use these to recognise a mistake, and a later check of the item
+#: uses the one an earlier check charged to judge the rest of the layer as the student wrote it (so the
+#: mistake costs points once). ``untraceable``: the values are right but gradients and graph mode cannot be;
+#: ``unjudgeable``: methods whose values the mistake leaves undefined (they are not judged again after it).
+COUPLING_MODELS = {
+    "acl-inverted-mask": [{"flip_mask": True}],
+    "acl-swapped-convention": [{"swapped": True}],
+    "acl-clips-log-scale": [{"s_map": "clip"}, {"s_map": "tanh"}],
+    "acl-inverse-exp-sign": [{"inverse_exp_sign": True}],
+    "acl-inverse-unmasked-input": [{"inverse_unmasked": True}],
+    "acl-unmasked-conditioner": [{"unmasked": True}],
+    "acl-logdet-ignores-mask": [{"logdet_ignores_mask": True}],
+    "acl-logdet-batch-sum": [{"logdet_batch_sum": True}],
+    "acl-min-event-ndims": [{"unjudgeable": ("fldj", "ildj")}],
+    "acl-ildj-sign": [{"ildj_sign": True}],
+    "acl-returns-numpy": [{"untraceable": True}],
+}
+S_MAPS = {"clip": lambda s: np.clip(s, -1.0, 1.0), "tanh": np.tanh}
+S_MAP_WORDS = {"clip": "clipped to [-1, 1]", "tanh": "squashed by tanh"}
+
+
+def coupling_model(mistakes):
+    """The variant of the maths that a layer with these catalogued mistakes computes (one variant each)."""
+    model = {}
+    for m in mistakes:
+        model.update(COUPLING_MODELS.get(m, [{}])[0])
+    return model
+
+
+def coupling_maths(method, spec, x, model=None, weights=None):
+    """forward, inverse, fldj or ildj of the coupling layer ``spec`` at ``x``, in float64 numpy.
+
+    y = b*x + (1-b)*(x*exp(s) + t), with (t, s) the conditioner's output at b*x; the inverse undoes it with the
+    network fed b*y; fldj(x) = sum (1-b)*s over the last axis and ildj(y) = -fldj(y). ``model`` (see
+    ``COUPLING_MODELS``) turns this into what a mistaken layer computes."""
+    model = model or {}
+    x = np.asarray(x, dtype="float64")
+    w = weights if weights is not None else {k: np.asarray(v, dtype="float64") for k, v in spec["weights"].items()}
+    b = np.asarray(spec["mask"], dtype="float64")
+    b = 1.0 - b if model.get("flip_mask") else b
+    unmasked = model.get("unmasked") or (method == "inverse" and model.get("inverse_unmasked"))
+    t, s = dense_conditioner(w, x if unmasked else b * x, np, float(spec.get("log_scale_bound", 1.0)))
+    if model.get("s_map"):
+        s = S_MAPS[model["s_map"]](s)
+    if method in ("fldj", "ildj"):
+        v = np.sum((1.0 if model.get("logdet_ignores_mask") else 1.0 - b) * s, axis=-1)
+        v = np.sum(v) if model.get("logdet_batch_sum") else v
+        return -v if method == "ildj" and not model.get("ildj_sign") else v
+    scale_up = (method == "forward") != bool(model.get("swapped"))
+    if scale_up:
+        return b * x + (1 - b) * (x * np.exp(s) + t)
+    return b * x + (1 - b) * ((x - t) * np.exp((1.0 if model.get("inverse_exp_sign") else -1.0) * s))
+
+
+def recognise_coupling(method, spec, x, got, model=None, among=None):
+    """The catalogued mistake (added to ``model``) whose maths gives ``got`` for ``method`` at ``x``, as a
+    CheckFailure naming it; None if none does."""
+    base = model or {}
+    for mistake_id, variants in COUPLING_MODELS.items():
+        if among is not None and mistake_id not in among:
+            continue
+        for variant in variants:
+            if all(base.get(k) == v for k, v in variant.items()):
+                continue  # already part of the model: it cannot explain a difference from it
+            want = coupling_maths(method, spec, x, {**base, **variant})
+            if np.shape(got) == np.shape(want) and close(got, want, atol=1e-4):
+                how = S_MAP_WORDS[variant["s_map"]] if "s_map" in variant else ""
+                return mistake(mistake_id, f"the log-scales are {how}" if how else "")
+    return None
+
+
 VISIBLE_COUPLING_CASES = ((2, (1, 0), 11), (5, (0, 1, 1, 0, 1), 12))
 
 
 def check_coupling_contract(ask):
-    """Shapes, pass-through, invertibility on fresh tensors, per-example log-dets that match autodiff."""
+    """The layer's interface, then forward, inverse and both log-dets on fresh tensors against the formulas of
+    the exercise, for two masks. A catalogued mistake is named; it costs points in this check only."""
     for d, mask, seed in VISIBLE_COUPLING_CASES:
         spec = _coupling_spec(d, mask, seed)
-        x = rng(seed + 100).normal(size=(7, d))
-        where = f"(D={d}, mask={list(mask)})"
+        x, y = rng(seed + 100).normal(size=(7, d)), rng(seed + 200).normal(size=(7, d))
+        where = f"D={d}, mask={list(mask)}"
         info = ask_or_fail(ask, {"op": "bijector", "spec": spec, "method": "describe", "x": x})
         if info["forward_min_event_ndims"] != 1:
             raise mistake("acl-min-event-ndims", f"it is {info['forward_min_event_ndims']}")
         if info["returns"] != "tensor":
             raise mistake("acl-returns-numpy", f"forward returned a {info['returns']}")
-        y = ask_or_fail(ask, {"op": "bijector", "spec": spec, "method": "forward", "x": x})
-        require(y.shape == x.shape, f"forward of a [7, {d}] batch returned shape {list(y.shape)} {where}.")
-        require(np.all(np.isfinite(y)), f"forward returned non-finite values {where}.")
+        for method, arr in (("forward", x), ("inverse", y), ("fldj", x), ("ildj", y)):
+            got = ask_or_fail(ask, {"op": "bijector", "spec": spec, "method": method, "x": arr})
+            want = coupling_maths(method, spec, arr)
+            if got.shape == want.shape and close(got, want, atol=1e-4):
+                continue
+            found = recognise_coupling(method, spec, arr, got)
+            if found is not None:
+                raise found
+            raise CheckFailure(coupling_difference(method, got, want, arr, mask, where))
+
+
+COUPLING_HINTS = {
+    "forward": "forward is y = b*x + (1-b)*(x*exp(s) + t) with (t, s) = shift_and_log_scale_fn(b*x): the entries "
+               "with b = 1 pass through unchanged",
+    "inverse": "inverse is x = b*y + (1-b)*((y - t)*exp(-s)) with (t, s) = shift_and_log_scale_fn(b*y)",
+    "fldj": "forward_log_det_jacobian(x) is the sum of (1-b)*s over the last axis, with s from the network at b*x",
+    "ildj": "inverse_log_det_jacobian(y) is minus the sum of (1-b)*s over the last axis, with s from the network "
+            "at b*y",
+}
+METHOD_NAMES = {"forward": "forward", "inverse": "inverse", "fldj": "forward_log_det_jacobian",
+                "ildj": "inverse_log_det_jacobian"}
+
+
+def coupling_difference(method, got, want, x, mask, where, hidden=False):
+    """Words for a coupling-layer method that gives other values than it should (no reference values)."""
+    name = METHOD_NAMES[method]
+    if got.shape != want.shape:
+        return (f"{name} of a batch of shape {list(np.shape(x))} has shape {list(got.shape)}; expected "
+                f"{list(want.shape)} ({where}). " + COUPLING_HINTS[method] + ".")
+    if method == "forward" and not hidden:
         b = np.asarray(mask, dtype=bool)
-        require(np.allclose(y[:, b], x[:, b], atol=1e-6),
-                f"forward changed entries where the mask is 1 {where}; those must pass through unchanged.")
-        require(not np.allclose(y[:, ~b], x[:, ~b]),
-                f"forward left the entries where the mask is 0 unchanged {where}; they should be scaled and shifted.")
-        x_back = ask_or_fail(ask, {"op": "bijector", "spec": spec, "method": "inverse", "x": y})
-        require(close(x_back, x, atol=1e-4),
-                f"inverse(forward(x)) is not x on a fresh tensor {where}: " + first_difference(x_back, x)
-                + ". Check the inverse formula: subtract the shift, then multiply by exp(-log_scale), "
-                  "with the network fed b*y.")
-        fldj = ask_or_fail(ask, {"op": "bijector", "spec": spec, "method": "fldj", "x": x})
-        if fldj.shape == ():
-            raise mistake("acl-logdet-batch-sum", "forward_log_det_jacobian of a batch of 7 is one number, not [7]")
-        require(fldj.shape == (7,), f"forward_log_det_jacobian of a batch of 7 has shape {list(fldj.shape)}; expected "
-                                    "[7], one value per example (sum over the last axis, without keepdims).")
-        require(np.all(np.isfinite(fldj)), f"forward_log_det_jacobian is not finite {where}.")
-        ildj = ask_or_fail(ask, {"op": "bijector", "spec": spec, "method": "ildj", "x": y})
-        require(ildj.shape == (7,), f"inverse_log_det_jacobian has shape {list(ildj.shape)}; expected [7].")
-        require(close(fldj, -ildj),
-                f"forward_log_det_jacobian(x) should equal -inverse_log_det_jacobian(forward(x)) {where}: "
-                + first_difference(fldj, -ildj))
-        jac = ask_or_fail(ask, {"op": "bijector", "spec": spec, "method": "jacobian", "x": x})
-        logdet = np.linalg.slogdet(jac)[1]
-        require(close(fldj, logdet, atol=1e-3),
-                f"forward_log_det_jacobian disagrees with log|det J| of forward's Jacobian, computed by autodiff "
-                f"{where}: " + first_difference(fldj, logdet, atol=1e-3) + ". Only the entries with b = 0 are "
-                "scaled, and forward scales them by exp(+log_scale).")
+        if not np.allclose(got[..., b], x[..., b], atol=1e-6):
+            return (f"forward changed entries where the mask is 1 ({where}); those must pass through unchanged. "
+                    + COUPLING_HINTS[method] + ".")
+    what = "differs from the reference on the grader's own inputs" if hidden else "does not match the formula of the exercise"
+    return f"{name} {what} ({where}): " + first_difference(got, want, hidden=hidden) + ". " + COUPLING_HINTS[method] + "."
 
 
 def check_log_det_jacobians_visible(ask):
-    """On TFP's own RealNVP coupling layer, log_det_jacobians returns two equal per-example arrays."""
+    """On TFP's own RealNVP coupling layer, log_det_jacobians returns two equal per-example arrays; on tfb.Sinh
+    (not a coupling, so where the inverse log-det is evaluated matters) both equal sum log cosh(x)."""
     x = rng(21).normal(size=(6, 4))
     out = ask_or_fail(ask, {"op": "log_det_jacobians", "spec": realnvp_spec(4, 2, 22), "x": x})
     fldj, neg_ildj = out["fldj"], out["neg_ildj"]
@@ -596,6 +729,17 @@ def check_log_det_jacobians_visible(ask):
         raise mistake("ldj-sign")
     require(close(fldj, neg_ildj),
             "fldj and neg_ildj differ: " + first_difference(neg_ildj, fldj)
+            + ". neg_ildj is -bijector.inverse_log_det_jacobian(bijector.forward(x), event_ndims=1).")
+    # tfb.Sinh: y = sinh(x), so log|dy/dx| = log cosh(x); its inverse at a point u has log-det -log cosh(asinh u).
+    out = ask_or_fail(ask, {"op": "log_det_jacobians", "spec": {"kind": "sinh"}, "x": x})
+    want = np.sum(np.log(np.cosh(x)), axis=-1)
+    require(close(out["fldj"], want), "for tfb.Sinh, fldj is not bijector.forward_log_det_jacobian(x, "
+            "event_ndims=1) = sum log cosh(x): " + first_difference(out["fldj"], want) + ".")
+    at_x = np.sum(np.log(np.cosh(np.arcsinh(x))), axis=-1)
+    if close(out["neg_ildj"], at_x) and not close(at_x, want):
+        raise mistake("ldj-at-x", "for tfb.Sinh")
+    require(close(out["neg_ildj"], want), "for tfb.Sinh, neg_ildj differs from fldj: "
+            + first_difference(out["neg_ildj"], want)
             + ". neg_ildj is -bijector.inverse_log_det_jacobian(bijector.forward(x), event_ndims=1).")
 
 
@@ -624,3 +768,10 @@ VISIBLE = {
 }
 
 local_asker, check = entry_points(VISIBLE, answer)
+
+
+if __name__ == "__main__":  # python -m nf_checks NOTEBOOK.ipynb: the visible checks, without the training cells
+    import sys
+
+    from checks_core import main
+    sys.exit(main(sys.argv[1:], sys.modules[__name__]))

@@ -1,12 +1,13 @@
 """The affine coupling layer in float64 numpy: the grader's own formulas, independent of any notebook.
 
-The conditioner is ``nf_checks.dense_conditioner``, the one formula the worker also evaluates (in TensorFlow),
-here run with numpy in float64. Used to recognise classic mistakes (each variant below is one of them), to
-compute the expected values and gradients of the hidden checks, and, in tests, to verify the reference values
-produced from the solutions.
+The formulas are ``nf_checks.coupling_maths`` (the conditioner is ``nf_checks.dense_conditioner``, the one
+formula the worker also evaluates in TensorFlow), here extended to chains of layers and their gradients. A
+``model`` (``nf_checks.COUPLING_MODELS``) gives what a layer with a catalogued mistake computes: a check that
+follows through on a mistake charged elsewhere compares with that. Used to compute the expected values and
+gradients of the hidden checks and, in tests, to verify the reference values produced from the solutions.
 """
 import numpy as np
-from nf_checks import dense_conditioner
+from nf_checks import coupling_maths, dense_conditioner
 
 
 def weights(spec):
@@ -18,82 +19,91 @@ def conditioner(spec, x, w=None):
     return dense_conditioner(weights(spec) if w is None else w, x, np, float(spec.get("log_scale_bound", 1.0)))
 
 
-def _mask(spec, mask):
-    return np.asarray(spec["mask"] if mask is None else mask, dtype="float64")
+def forward(spec, x, model=None, w=None):
+    """y = b*x + (1-b)*(x*exp(s) + t), (t, s) the network's output at b*x."""
+    return coupling_maths("forward", spec, x, model, w)
 
 
-def forward(spec, x, mask=None, s_map=None, w=None):
-    """y = b*x + (1-b)*(x*exp(s) + t); ``s_map`` changes s first (the clipping mistake)."""
-    b = _mask(spec, mask)
-    t, s = conditioner(spec, b * x, w)
-    s = s if s_map is None else s_map(s)
-    return b * x + (1 - b) * (x * np.exp(s) + t)
+def inverse(spec, y, model=None, w=None):
+    return coupling_maths("inverse", spec, y, model, w)
 
 
-def inverse(spec, y, mask=None, exp_sign=-1.0, feed_masked=True, s_map=None, w=None):
-    b = _mask(spec, mask)
-    t, s = conditioner(spec, b * y if feed_masked else y, w)
-    s = s if s_map is None else s_map(s)
-    return b * y + (1 - b) * ((y - t) * np.exp(exp_sign * s))
+def fldj(spec, x, model=None, w=None):
+    return coupling_maths("fldj", spec, x, model, w)
 
 
-def fldj(spec, x, use_mask=True, mask=None, s_map=None, w=None):
-    b = _mask(spec, mask)
-    _, s = conditioner(spec, b * x, w)
-    s = s if s_map is None else s_map(s)
-    return np.sum(((1 - b) if use_mask else 1.0) * s, axis=-1)
+def ildj(spec, y, model=None, w=None):
+    return coupling_maths("ildj", spec, y, model, w)  # the network sees b*y = b*x, so ildj(y) = -fldj at y
 
 
-def ildj(spec, y, use_mask=True, mask=None, s_map=None, w=None):
-    return -fldj(spec, y, use_mask, mask, s_map, w)  # the network sees b*y = b*x, so ildj(y) = -fldj at y
-
-
-def log_scale(spec, x, mask=None):
+def log_scale(spec, x):
     """The log-scales the layer applies at x (the network's output at b*x)."""
-    return conditioner(spec, _mask(spec, mask) * x)[1]
+    return conditioner(spec, np.asarray(spec["mask"], dtype="float64") * x)[1]
+
+
+def is_bijective(spec, x, model):
+    """Whether the layer ``model`` describes still inverts itself at x (a charged mistake may break that)."""
+    return np.allclose(inverse(spec, forward(spec, x, model), model), x, atol=1e-6)
+
+
+def log_det_is_consistent(spec, x, model, eps=1e-6):
+    """Whether the layer ``model`` describes has fldj = log|det J| of its forward at x (central differences)."""
+    x = np.asarray(x, dtype="float64")
+    if (model or {}).get("untraceable") or "fldj" in (model or {}).get("unjudgeable", ()):
+        return False  # no autodiff Jacobian of NumPy outputs; no log-det to compare
+    if x.ndim != 2 or np.shape(fldj(spec, x, model)) != x.shape[:1]:
+        return False
+    d = x.shape[-1]
+    cols = []
+    for j in range(d):
+        e = np.zeros(d)
+        e[j] = eps
+        cols.append((forward(spec, x + e, model) - forward(spec, x - e, model)) / (2 * eps))
+    jac = np.stack(cols, axis=-1)  # [n, d_out, d_in]
+    return np.allclose(np.linalg.slogdet(jac)[1], fldj(spec, x, model), atol=1e-4)
 
 
 # ---- a chain of layers, applied in the order of ``specs`` (specs[0] first) ------------------------
-def chain_forward(specs, x, ws=None):
+def chain_forward(specs, x, ws=None, model=None):
     """(forward, fldj) of the chain at x."""
     ws = ws or [weights(s) for s in specs]
     h, total = x, 0.0
     for s, w in zip(specs, ws):
-        total = total + fldj(s, h, w=w)
-        h = forward(s, h, w=w)
+        total = total + fldj(s, h, model, w)
+        h = forward(s, h, model, w)
     return h, total
 
 
-def chain_inverse(specs, y, ws=None):
+def chain_inverse(specs, y, ws=None, model=None):
     """(inverse, ildj) of the chain at y: the last layer is undone first."""
     ws = ws or [weights(s) for s in specs]
     h, total = y, 0.0
     for s, w in reversed(list(zip(specs, ws))):
-        total = total + ildj(s, h, w=w)
-        h = inverse(s, h, w=w)
+        total = total + ildj(s, h, model, w)
+        h = inverse(s, h, model, w)
     return h, total
 
 
-def chain_log_prob(specs, x, ws=None):
+def chain_log_prob(specs, x, ws=None, model=None):
     """log_prob of x under TransformedDistribution(N(0, I), chain)."""
-    z, total = chain_inverse(specs, x, ws)
+    z, total = chain_inverse(specs, x, ws, model)
     return -0.5 * np.sum(z * z, axis=-1) - 0.5 * x.shape[-1] * np.log(2 * np.pi) + total
 
 
-def chain_objectives(specs, x, r, ws=None):
+def chain_objectives(specs, x, r, ws=None, model=None):
     """The training objectives of nf_checks' ``gradients`` request, in float64: {name: scalar}."""
     ws = ws or [weights(s) for s in specs]
-    y, f = chain_forward(specs, x, ws)
-    z, i = chain_inverse(specs, x, ws)
+    y, f = chain_forward(specs, x, ws, model)
+    z, i = chain_inverse(specs, x, ws, model)
     return {"forward": np.sum(r * y), "inverse": np.sum(r * z), "fldj": np.sum(f), "ildj": np.sum(i),
-            "log_prob": np.sum(chain_log_prob(specs, x, ws))}
+            "log_prob": np.sum(chain_log_prob(specs, x, ws, model))}
 
 
-def chain_gradients(specs, x, r, eps=1e-6):
+def chain_gradients(specs, x, r, eps=1e-6, model=None):
     """Central finite differences (float64) of every objective with respect to every weight and to x:
     {objective: {"i/name" or "x": array}}."""
     base = [weights(s) for s in specs]
-    names = list(chain_objectives(specs, x, r, base))
+    names = list(chain_objectives(specs, x, r, base, model))
     grads = {n: {} for n in names}
     for i, w in enumerate(base):
         for k, v in w.items():
@@ -104,27 +114,18 @@ def chain_gradients(specs, x, r, eps=1e-6):
                     ws = [dict(wi) for wi in base]
                     ws[i][k] = v.copy()
                     ws[i][k][idx] += sign * eps
-                    vals.append(chain_objectives(specs, x, r, ws))
+                    vals.append(chain_objectives(specs, x, r, ws, model))
                 for n in names:
                     g[n][idx] = (vals[0][n] - vals[1][n]) / (2 * eps)
             for n in names:
                 grads[n][f"{i}/{k}"] = g[n]
     gx = {n: np.zeros_like(x) for n in names}
-    for j in range(x.shape[-1]):  # examples do not interact: one difference per coordinate for all of them
+    for idx in np.ndindex(x.shape):  # every entry on its own: a mistaken layer may let examples interact
         e = np.zeros_like(x)
-        e[..., j] = eps
-        plus, minus = _per_example(specs, x + e, r, base), _per_example(specs, x - e, r, base)
+        e[idx] = eps
+        plus, minus = chain_objectives(specs, x + e, r, base, model), chain_objectives(specs, x - e, r, base, model)
         for n in names:
-            gx[n][..., j] = (plus[n] - minus[n]) / (2 * eps)
+            gx[n][idx] = (plus[n] - minus[n]) / (2 * eps)
     for n in names:
         grads[n]["x"] = gx[n]
     return grads
-
-
-def _per_example(specs, x, r, ws):
-    """Each example's contribution to the objectives (they are sums over examples)."""
-    out = {}
-    rows = [chain_objectives(specs, x[i:i + 1], r[i:i + 1], ws) for i in range(x.shape[0])]
-    for n in rows[0]:
-        out[n] = np.array([row[n] for row in rows])
-    return out

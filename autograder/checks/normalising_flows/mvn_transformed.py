@@ -1,9 +1,10 @@
 """Exercise 3: N(mu, Sigma) as MultivariateNormalTriL and as a TransformedDistribution of N(0, I)."""
 import numpy as np
-from nf_checks import CheckFailure, ask_or_fail, check_mvn_types, close, mistake, require
+from nf_checks import MU, SIGMA, CheckFailure, ask_or_fail, close, gaussian_log_pdf, mistake, require
 
-MU = np.array([0.5, -0.5])
-SIGMA = np.array([[2.0, 1.0], [1.0, 2.0]])
+from autograder.checks import earlier_mistakes
+
+MU, SIGMA = np.asarray(MU), np.asarray(SIGMA)
 POINTS = np.random.default_rng(20261129).normal(size=(25, 2)) * 2.0 + MU
 REQUESTS = {
     "tril_log_prob": {"op": "log_prob", "name": "mvn_tril", "x": POINTS},
@@ -12,11 +13,13 @@ REQUESTS = {
 }
 
 
-def gaussian_log_pdf(x, mu, cov):
-    """log N(x; mu, cov) in float64."""
-    d = x - mu
-    sol = np.linalg.solve(cov, d.T).T
-    return -0.5 * (np.sum(d * sol, axis=-1) + np.linalg.slogdet(cov)[1] + len(mu) * np.log(2 * np.pi))
+def _as_meant(name, got, charged):
+    """Whether ``got`` is what the student's distribution gives under a mistake the visible checks charged
+    (then it is not charged again here)."""
+    lower = np.tril(SIGMA)
+    covs = [SIGMA] + ([a @ a.T for a in (SIGMA, lower)] if "mvn-sigma-as-cholesky" in charged else [])
+    means = [MU] + ([np.zeros(2), -MU] if "mvn-missing-shift" in charged and name == "mvn_transformed" else [])
+    return any(close(got, gaussian_log_pdf(POINTS, m, c), atol=1e-3) for m in means for c in covs)
 
 
 def _diagnose(name, got, ref):
@@ -32,21 +35,24 @@ def _diagnose(name, got, ref):
 
 def check_tril(ask, ref):
     """mvn_tril.log_prob matches N(mu, Sigma) at hidden points."""
-    check_mvn_types(ask)
     got = ask_or_fail(ask, REQUESTS["tril_log_prob"])
-    if not close(got, ref["tril_log_prob"], atol=1e-4):
+    if not close(got, ref["tril_log_prob"], atol=1e-4) and not _as_meant("mvn_tril", got, earlier_mistakes(ask)):
         _diagnose("mvn_tril", got, ref)
 
 
 def check_transformed(ask, ref):
     """mvn_transformed.log_prob matches N(mu, Sigma) at hidden points."""
     got = ask_or_fail(ask, REQUESTS["transformed_log_prob"])
-    if not close(got, ref["transformed_log_prob"], atol=1e-4):
+    if not close(got, ref["transformed_log_prob"], atol=1e-4) and not _as_meant("mvn_transformed", got,
+                                                                                  earlier_mistakes(ask)):
         _diagnose("mvn_transformed", got, ref)
 
 
 def check_base(ask, ref):
-    """The TransformedDistribution's base is a zero-mean, identity-covariance Gaussian on R^2."""
+    """The TransformedDistribution's base is a zero-mean, identity-covariance Gaussian on R^2 (not judged when the
+    visible check found no TransformedDistribution: it has no base)."""
+    if "mvn-not-transformed" in earlier_mistakes(ask):
+        return
     got = ask_or_fail(ask, REQUESTS["base_log_prob"])
     require(got.shape == (len(POINTS),), f"the base distribution's log_prob has shape {list(got.shape)}; "
             f"expected [{len(POINTS)}]: its event_shape must be [2].")
