@@ -5,6 +5,8 @@ As in the first assignment, ``answer(namespace, request)`` is the narrow questio
 also uses, and ``check(name)`` runs the visible checks of one test cell (or of a whole exercise) on the
 notebook's variables and says in words what is wrong.
 """
+import contextlib
+
 import numpy as np
 
 from checks_core import (CheckFailure, QuestionError, as_array, ask_or_fail, autodiff_jacobian,  # noqa: F401
@@ -55,6 +57,12 @@ MISTAKES = {
         message="the block position must be the slow index of the output channels: channel k*C + c holds "
                 "position k of every 2x2 block of input channel c (the order of the figure, and of "
                 "tf.nn.space_to_depth)",
+        section="3. The squeeze bijector"),
+    "squeeze-block-column-major": dict(
+        item="squeeze", recognised="output channel (2b + a) * C + c holds pixel (2i + a, 2j + b) of channel c",
+        message="the four positions of a 2x2 block are numbered row by row: (0, 0), (0, 1), (1, 0), (1, 1), so "
+                "output channel (2a + b) * C + c holds pixel (2i + a, 2j + b); yours numbers them column by column "
+                "(the row in the block a and the column b are swapped in the transpose)",
         section="3. The squeeze bijector"),
     "image-coupling-logdet-last-axis": dict(
         item="image_coupling", recognised="the log-det has shape [N, H, W] instead of [N]",
@@ -137,8 +145,46 @@ def _build_bijector(ns, spec):
         raise QuestionError(f"building {names[kind]} failed: " + student_error_message(e)) from None
 
 
+#: The grader's own parts, defined once per process from the text a request carries (see ``answer``).
+_GRADER_PARTS = {}
+
+
+@contextlib.contextmanager
+def _parts_bound(ns, parts):
+    """``ns`` with the grader's parts bound in place of the student's names while one request is answered.
+
+    ``parts`` is ``{"source": text, "names": [...]}``: the grader grades a composed item (the multiscale flow)
+    on its own part wherever the student's fails its own checks. Its text comes with the request only; no
+    copy of it ships with the release. The student's names are restored afterwards.
+    """
+    if not parts:
+        yield
+        return
+    source = parts["source"]
+    if source not in _GRADER_PARTS:
+        defined = {"__name__": "grader_parts"}
+        exec(compile(source, "<the grader's parts>", "exec"), defined)
+        _GRADER_PARTS[source] = defined
+    absent = object()
+    saved = {name: ns.get(name, absent) for name in parts["names"]}
+    ns.update({name: _GRADER_PARTS[source][name] for name in parts["names"]})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is absent:
+                ns.pop(name, None)
+            else:
+                ns[name] = value
+
+
 def answer(ns, request):
     """Answer one request about the student's objects in ``ns``. Raises QuestionError."""
+    with _parts_bound(ns, request.get("parts")):
+        return _answer(ns, request)
+
+
+def _answer(ns, request):
     op = request["op"]
     tf, _ = tf_modules()
     if op == "describe":
@@ -243,6 +289,8 @@ def check_checkerboard_visible(ask):
     m = ask_or_fail(ask, {"op": "call", "name": "checkerboard_mask", "args": [6, 4, 0]})[..., 0]
     require(np.all(m[1:, :] != m[:-1, :]) and np.all(m[:, 1:] != m[:, :-1]),
             "neighbouring pixels (up, down, left, right) should always get different mask values.")
+    if m[0, 0] != 1:  # a checkerboard whose top-left pixel is 0 is the other orientation
+        raise mistake("checkerboard-wrong-orientation", "checkerboard_mask(6, 4, 0) has a 0 at the top-left pixel")
 
 
 def check_channel_visible(ask):
@@ -251,17 +299,41 @@ def check_channel_visible(ask):
     m = ask_or_fail(ask, {"op": "call", "name": "channel_mask", "args": [6, 0]}).ravel()
     require(np.all(np.diff(m) <= 0) or np.all(np.diff(m) >= 0),
             "a channel mask splits the channels into two contiguous halves (first half and second half).")
+    if m[0] != 1:  # two contiguous halves whose first half is 0: the other orientation
+        raise mistake("channel-mask-wrong-orientation", "channel_mask(6, 0) keeps the second half")
 
 
 SQUEEZE_SPEC = {"kind": "squeeze"}
 
 
+def space_to_depth(x, channel_major=False, column_major=False):
+    """What ``tf.nn.space_to_depth(x, 2)`` gives, in numpy, on the last three axes: output channel
+    (2a + b) * C + c holds pixel (2i + a, 2j + b) of channel c (a test checks the two agree). The catalogued
+    wrong orders: with ``channel_major``, channel c * 4 + (2a + b); with ``column_major``, (2b + a) * C + c."""
+    positions = [(a, b) for b in (0, 1) for a in (0, 1)] if column_major else [(a, b) for a in (0, 1) for b in (0, 1)]
+    blocks = np.stack([x[..., a::2, b::2, :] for a, b in positions], axis=-2)  # [..., H/2, W/2, 4, C]
+    if channel_major:
+        blocks = np.swapaxes(blocks, -1, -2)
+    return blocks.reshape(*blocks.shape[:-2], -1)
+
+
 def check_squeeze_visible(ask):
-    """Squeeze maps [N, 8, 6, 2] to [N, 4, 3, 8], inverts on fresh tensors, and has log-det 0 per image."""
+    """Squeeze maps [N, 8, 6, 2] to [N, 4, 3, 8] as tf.nn.space_to_depth(x, 2) does, inverts on fresh tensors,
+    and has log-det 0 per image."""
     x = rng(41).normal(size=(3, 8, 6, 2))
     y = ask_or_fail(ask, {"op": "bijector", "spec": SQUEEZE_SPEC, "method": "forward", "x": x})
     require(y.shape == (3, 4, 3, 8), f"forward of a [3, 8, 6, 2] batch has shape {list(y.shape)}; expected [3, 4, 3, 8].")
     require(np.allclose(np.sort(y.ravel()), np.sort(x.ravel())), "squeeze must only move values around, not change them.")
+    want = space_to_depth(x)
+    if not close(y, want, atol=1e-6):
+        if close(y, x.reshape(y.shape), atol=1e-6):
+            raise mistake("squeeze-naive-reshape")
+        if close(y, space_to_depth(x, channel_major=True), atol=1e-6):
+            raise mistake("squeeze-channel-major")
+        if close(y, space_to_depth(x, column_major=True), atol=1e-6):
+            raise mistake("squeeze-block-column-major")
+        raise CheckFailure("forward puts entries in other places than tf.nn.space_to_depth(x, 2), whose order is "
+                           "the notes' figure: " + first_difference(y, want, atol=1e-6))
     back = ask_or_fail(ask, {"op": "bijector", "spec": SQUEEZE_SPEC, "method": "inverse", "x": y})
     require(close(back, x, atol=1e-6), "inverse(forward(x)) should give back x exactly (on a fresh tensor): "
             + first_difference(back, x))
@@ -361,3 +433,4 @@ VISIBLE = {
 }
 
 local_asker, check = entry_points(VISIBLE, answer)
+
