@@ -1,5 +1,6 @@
 """The nbgrader pipeline: release/ and solutions/ are exactly what `make release` makes from source/."""
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -139,6 +140,11 @@ def test_parameters_cell_holds_every_budget(asource, assignment):
         assert f"{name} =" in cell.source
 
 
+#: The cells that train a flow, which print a line of progress per epoch (at most one every few seconds).
+TRAINING_CELLS = {"normalising_flows": ["train", "retrain"],
+                  "realnvp_multiscale": ["train-multiscale", "baseline-single-scale"]}
+
+
 def test_solutions_execute_top_to_bottom(apaths, assignment, tmp_path):
     """nbclient runs the whole solutions notebook at the short budget; hidden test cells write no stderr."""
     work = tmp_path / assignment
@@ -152,3 +158,11 @@ def test_solutions_execute_top_to_bottom(apaths, assignment, tmp_path):
             f"test cell {gid} wrote to stderr or failed"
         assert "passed" in "".join(o.get("text", "") for o in cell.outputs), gid
     assert not (work / "plots").exists(), "the cleanup cell should remove the frames"
+    # Each training cell prints its progress to stdout ("epoch 1/1"), none of it to stderr (issue 20). (Keras may
+    # still warn on stderr there that SaveSamples is slow at this budget's SAVE_EVERY = 2; no cell is graded by it.)
+    for cell_id in TRAINING_CELLS[assignment]:
+        cell = next(c for c in nb.cells if c.get("id") == cell_id)
+        errors = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stderr")
+        assert "epoch" not in errors, f"training cell {cell_id} printed its progress to stderr: {errors!r}"
+        printed = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
+        assert re.search(r"epoch +1/1\b", printed), f"training cell {cell_id} printed no progress: {printed!r}"
