@@ -434,3 +434,9 @@ VISIBLE = {
 
 local_asker, check = entry_points(VISIBLE, answer)
 
+
+if __name__ == "__main__":  # python -m ms_checks NOTEBOOK.ipynb: the visible checks, without the training cells
+    import sys
+
+    from checks_core import main
+    sys.exit(main(sys.argv[1:], sys.modules[__name__]))
