@@ -55,10 +55,12 @@ def _files(out):
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
-def _without_time(data):
-    """A results.json without its execution time, the one field that differs between two runs of the grader."""
+def _verdict(data):
+    """A results.json or record without what differs between two runs of the same notebook: the execution time
+    and the student's printed output (a cell may print an unseeded random tensor)."""
     data = json.loads(data)
     data.pop("execution_time")
+    data["extra_data"].pop("cell_output")
     return data
 
 
@@ -86,16 +88,28 @@ def graded(tmp_path_factory):
 
 @pytest.mark.slow  # grades the batch twice (once whole, once as 3 shards)
 def test_three_shards_merged_give_one_batchs_outputs_byte_for_byte(graded):
+    """grades.csv, the report and its plots, the written answers and refused.json are byte-identical; each verdict
+    is the same; a feedback page is byte-identical wherever the student's cells printed the same both times."""
     root, _, names = graded
     one, merged = _files(root / "one"), _files(root / "merged")
     assert set(one) == set(merged)
     assert merged[f"{A}/grades.csv"] == one[f"{A}/grades.csv"]
     rows = merged[f"{A}/grades.csv"].decode().splitlines()[1:]
     assert sorted(row.split(",")[0] for row in rows) == names  # every student once, none lost or doubled
+    same_output = set()
     for path in one:
         if path.endswith("results.json") or path.endswith("graded.json"):
-            assert _without_time(merged[path]) == _without_time(one[path]), path
-        else:  # grades.csv, the report and its plots, feedback pages, written answers, refused.json
+            assert _verdict(merged[path]) == _verdict(one[path]), path
+            if path.endswith("results.json"):
+                printed = [json.loads(x[path])["extra_data"]["cell_output"] for x in (one, merged)]
+                if printed[0] == printed[1]:
+                    same_output.add(Path(path).parent.name)
+        elif not path.startswith("feedback/"):  # grades.csv, the report and its plots, written answers, refused
+            assert merged[path] == one[path], path
+    assert len(same_output) >= 4, same_output  # all but the notebooks that print random numbers
+    for student in same_output:
+        for page in ("feedback.md", "feedback.html"):
+            path = f"feedback/{student}/{A}/{page}"
             assert merged[path] == one[path], path
 
 
@@ -111,8 +125,9 @@ def test_each_student_is_graded_by_exactly_one_shard_and_the_merge_copies_its_pa
         for student in graded_here:
             assert student not in owners
             owners[student] = k
-            assert ((root / "merged" / A / student / "results.json").read_bytes()
-                    == (root / f"shard{k}" / A / student / "results.json").read_bytes())
+            for path in (f"{A}/{student}/results.json", f"{A}/{student}/graded.json",
+                         f"feedback/{student}/{A}/feedback.md", f"feedback/{student}/{A}/feedback.html"):
+                assert (root / "merged" / path).read_bytes() == (root / f"shard{k}" / path).read_bytes(), path
         assert (root / f"shard{k}" / A / "grades.csv").read_text().count("\n") == len(graded_here) + 1
     assert sorted(owners) == names
     assert not (root / "merged" / storage.SHARD).exists()
@@ -261,6 +276,15 @@ def test_a_merge_keeps_hand_scores_and_refuses_students_no_shard_has(three, tmp_
     assert rows["ann"]["bimodal_discussion"] == "2" and rows["ann"]["total"] == "2"
     shutil.copytree(out / A / "ann", out / A / "zoe")
     _refused(_merge(out, *three), "zoe", "no shard has")
+
+
+def test_the_merge_writes_the_gradebook_once_for_every_shards_students(three, tmp_path):
+    from nbgrader.api import Gradebook
+    db = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    batch.merge(tmp_path / "out", three, gradebook=db)
+    with Gradebook(db, course_config.COURSE_ID) as gb:
+        assert sorted(s.student.id for s in gb.assignment_submissions(A)) == sorted(STUDENTS)
+        assert all(gb.find_submission(A, s).score == 0 for s in STUDENTS)
 
 
 @pytest.mark.parametrize("value", ["0/3", "4/3", "3", "a/b", "1/0", "-1/2", "2/3/4", ""])
