@@ -163,6 +163,7 @@ def _namespaced(plan, keep_fds, main, outer, roots, uid, gid):
         os.setgroups([])
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)  # from root to a uid of its own: every capability goes
+        die_with_parent()  # (a change of uid clears the parent-death signal)
     else:
         drop_capabilities()
     prctl(PR_SET_NO_NEW_PRIVS, 1)

@@ -14,6 +14,7 @@ from autograder.worker.sandbox.kernel import (
     PR_SET_NO_NEW_PRIVS,
     SandboxUnavailable,
     close_fds,
+    die_with_parent,
     prctl,
     reset_environment,
     set_limits,
@@ -53,6 +54,7 @@ def contain(plan, keep_fds, main, outer):
         os.setgroups([])
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)
+        die_with_parent()  # (a change of uid clears the parent-death signal)
         prctl(PR_SET_NO_NEW_PRIVS, 1)
         if ruleset is not None:
             landlock.restrict_self(ruleset)
@@ -74,7 +76,7 @@ def contain(plan, keep_fds, main, outer):
 
 
 def _live_processes_of(uid, but=()):
-    """Live (not zombie) processes whose real uid is ``uid``."""
+    """Live (not zombie) processes whose real uid is ``uid``, except the pids ``but``."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit() and int(entry) not in but:
@@ -89,37 +91,43 @@ def _live_processes_of(uid, but=()):
 
 
 def kill_uid(uid, seconds=10.0):
-    """Kill every process of ``uid``; True once none is left. A child of ours takes that uid and calls
-    kill(-1, SIGKILL), which reaches every process of the uid at once (a spinner forking as fast as it can
-    cannot outrun it), until the kernel finds none (ESRCH) or only zombies remain."""
+    """Kill every process of ``uid``; True once none is left. Called by a root process with one thread (the
+    worker's keeper): it takes ``uid`` as its real and effective uid, keeping root as its saved uid, and calls
+    kill(-1, SIGKILL), which reaches every process of the uid at once (a spinner forking as fast as it can cannot
+    outrun it), until /proc shows no live process of the uid but this one; then it is root again. (The change
+    of uid clears this process's parent-death signal: the keeper calls it before it sets its own, and at its
+    end.)"""
+    os.setresuid(uid, uid, 0)
+    try:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:  # (only where this is the last process of its PID namespace)
+                return True
+            if not _live_processes_of(uid, but=(os.getpid(),)):  # (kill(-1) also counts zombies)
+                return True
+            time.sleep(0.002)
+        return False
+    finally:
+        os.setresuid(0, 0, 0)
+
+
+def sweep_uid(uid):
+    """For the zygote (many threads, so it never takes a worker's uid itself): if anything of ``uid`` is still
+    alive (its keeper was killed before it could end it), a child of the zygote kills it with ``kill_uid``."""
+    if not _live_processes_of(uid):
+        return
     pid = os.fork()
     if pid == 0:
-        code = 1
         try:
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
-            end = time.monotonic() + seconds
-            while time.monotonic() < end:
-                try:
-                    os.kill(-1, signal.SIGKILL)
-                except ProcessLookupError:
-                    code = 0
-                    break
-                if not _live_processes_of(uid, but=(os.getpid(),)):
-                    code = 0
-                    break
-                time.sleep(0.002)
+            os._exit(0 if kill_uid(uid) else 1)
         finally:
-            os._exit(code)
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
-        except InterruptedError:
-            continue
+            os._exit(1)
+    os.waitpid(pid, 0)
 
 
 def cleanup(outer_pid, plan):
     """After the worker's keeper is reaped: nothing of its uid may remain; remove its work directory."""
-    kill_uid(worker_uid(outer_pid))
+    sweep_uid(worker_uid(outer_pid))
     shutil.rmtree(Path(plan.workdirs) / str(outer_pid), ignore_errors=True)
