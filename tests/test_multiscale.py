@@ -166,6 +166,17 @@ def test_the_multiscale_item_is_graded_on_the_graders_part_for_an_uncatalogued_p
     assert set(failures(ns)) - set(multiscale_failures(ns))  # the part itself loses points
 
 
+def test_a_multiscale_check_graded_on_the_graders_part_says_so(solved):
+    ns = namespace_with(solved, examples.MULTISCALE_EDITS["squeeze-block-column-major"])
+    ask, ref = MS.local_asker(ns), reference.load_reference(ASSIGNMENT)
+    with MS.quiet():
+        note = checks.run_test_cell(ASSIGNMENT, "multiscale_jacobian", ask, ref)
+    assert "grader's own `Squeeze`" in note and "_on_images" not in note
+    with MS.quiet():
+        note = checks.run_test_cell(ASSIGNMENT, "squeeze_order", ask, ref)
+    assert "grader's own" not in note and "already charged in squeeze_visible" in note  # a follow-through
+
+
 def test_with_the_graders_parts_the_students_multiscale_code_is_still_judged(solved):
     ns = namespace_with(solved, examples.MULTISCALE_EDITS["squeeze-block-column-major"],
                         examples.MULTISCALE_EDITS["multiscale-latents-swapped"])

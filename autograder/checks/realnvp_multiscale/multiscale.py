@@ -50,18 +50,24 @@ def failing_parts(ask, reference):
 
 def ask_for_item(ask, reference):
     """``ask`` for the checks of this item: with the grader's parts bound in place of the student's failing ones.
-    One per student's ``ask``, so the verdicts of this item's cells are kept too."""
-    if getattr(ask, "grader_parts", None) is not None:  # already this item's ask
-        return ask
-    kept = getattr(ask, "__dict__", {})  # kept on the function object, as run_test_cell keeps its verdicts
+
+    One per student's ``ask``, sharing its memory (``checks.run_test_cell`` keeps the verdicts and notes there),
+    so whichever of the two ran a check, its verdict and its note are the student's."""
+    kept = getattr(ask, "__dict__", {})
     if "multiscale_ask" not in kept:
         names = failing_parts(ask, reference)
         parts = {"source": PARTS_SOURCE, "names": names}
 
         def with_parts(request):
             return ask({**request, "parts": parts} if names else request)
-        with_parts.grader_parts = names
+        with_parts.__dict__ = kept
         kept["multiscale_ask"] = with_parts
+        if names:
+            note = ("graded with the grader's own " + ", ".join(f"`{n}`" for n in names) + " in place of yours, "
+                    "which fails its own checks (a part's mistake costs points in its own item only)")
+            for test_id, item in checks.graded_test_cells(ASSIGNMENT):
+                if item == "multiscale":
+                    checks._notes(ask).setdefault(test_id, note)
     return kept["multiscale_ask"]
 
 
