@@ -3,8 +3,10 @@ the release folder, on the solutions (all pass), the release (the stubs fail), a
 mistake (its visible check fails and names it) and bad input (exit 2, one line)."""
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import nbformat
 import pytest
@@ -176,3 +178,27 @@ def test_one_catalogued_mistake_fails_its_visible_check_and_is_named(tmp_path):
     assert {cell for cell, lines in found.items() if any(ln.startswith("FAIL") for ln in lines)} == failing, out
     assert protocol.MISTAKES["ldj-sign"]["message"] in "".join(found["log_det_jacobians_visible"]), out
     assert "\nerror " not in out, out
+
+
+def test_ctrl_c_stops_a_running_cell_at_once_and_leaves_no_kernel(tmp_path):
+    """The kernel has a session of its own, so the terminal's Ctrl-C must be passed on to it, not waited out."""
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import os, time\nopen('kernel.pid', 'w').write(str(os.getpid()))\ntime.sleep(120)"),
+        nbformat.v4.new_code_cell("", metadata={"nbgrader": {"grade": True, "solution": False, "locked": True,
+                                                             "grade_id": "predicted_log_prob_shape_form", "points": 1}})])
+    nbformat.write(nb, str(tmp_path / "slow.ipynb"))
+    proc = subprocess.Popen([sys.executable, "-m", "nf_checks", str(tmp_path / "slow.ipynb")],
+                            cwd=ROOT / "release" / "normalising_flows", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    for _ in range(600):  # until the kernel is in the sleeping cell
+        if (tmp_path / "kernel.pid").exists() and (tmp_path / "kernel.pid").read_text():
+            break
+        time.sleep(0.1)
+    kernel = int((tmp_path / "kernel.pid").read_text())
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip() == "nf_checks: interrupted; nothing was written", out + err
+    assert time.monotonic() - started < 30  # not the 120 s of the cell
+    with pytest.raises(ProcessLookupError):
+        os.kill(kernel, 0)

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -511,6 +512,40 @@ def _stdout(cell):
                    if o.get("output_type") == "stream" and o.get("name") == "stdout")
 
 
+def _run_cells(client, run, steps, report):
+    """Execute ``run``'s cells in order (a prelude, the steps, the visible checks), recording errors in ``report``."""
+    from nbclient.exceptions import CellExecutionError, DeadKernelError
+    for index, cell in enumerate(run.cells):
+        step = steps[index - 1] if 0 < index <= len(steps) else None
+        where = step.label if step else "the visible checks"
+        try:
+            client.execute_cell(cell, index)
+        except CellExecutionError as e:
+            if e.ename == "KeyboardInterrupt":
+                raise KeyboardInterrupt from None
+            report.errors.append(f"{where} {error_words(e.ename, e.evalue)}")
+            if step is None or step.setup:
+                report.stopped = f"{where} raised an error, so nothing after it ran: fix it first."
+                return
+        except DeadKernelError:
+            report.stopped = f"the kernel died in {where}, so nothing after it ran."
+            return
+        if step is not None:
+            report.ran += 1
+
+
+def _forward_interrupt(kernel_pid):
+    """A SIGINT handler that passes the first Ctrl-C on to the kernel and raises KeyboardInterrupt on the second."""
+    pressed = []
+
+    def handler(signum, frame):
+        pressed.append(signum)
+        if len(pressed) > 1 or not kernel_pid:
+            raise KeyboardInterrupt
+        os.kill(kernel_pid, signal.SIGINT)
+    return handler
+
+
 def run_notebook_checks(path, protocol):
     """Run a notebook's graded cells without its training cells, then its visible checks; return a Report.
 
@@ -531,7 +566,6 @@ def run_notebook_checks(path, protocol):
                        "is it another assignment's notebook, or did its cells lose their nbgrader metadata?")
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, DeadKernelError
 
     steps, skipped, notes = plan(nb)
     report = Report(path.name, notes=notes, skipped=skipped)
@@ -545,24 +579,13 @@ def run_notebook_checks(path, protocol):
     env = dict(os.environ, MPLBACKEND="Agg")  # figures are drawn off-screen, never shown
     # The kernel's own log (its start-up warnings) is not the student's concern: errors come back as messages.
     with client.setup_kernel(env=env, stderr=subprocess.DEVNULL):
-        for index, cell in enumerate(run.cells):
-            step = steps[index - 1] if 0 < index <= len(steps) else None
-            try:
-                client.execute_cell(cell, index)
-            except CellExecutionError as e:
-                if e.ename == "KeyboardInterrupt":
-                    raise KeyboardInterrupt from None
-                where = step.label if step else "the visible checks"
-                report.errors.append(f"{where} {error_words(e.ename, e.evalue)}")
-                if step is None or step.setup:
-                    report.stopped = f"{where} raised an error, so nothing after it ran: fix it first."
-                    break
-            except DeadKernelError:
-                where = step.label if step else "the visible checks"
-                report.stopped = f"the kernel died in {where}, so nothing after it ran."
-                break
-            if step is not None:
-                report.ran += 1
+        # The kernel runs in a session of its own, so the terminal's Ctrl-C reaches only this process: pass it on,
+        # which ends the running cell with KeyboardInterrupt (below); a second Ctrl-C stops waiting for the kernel.
+        previous = signal.signal(signal.SIGINT, _forward_interrupt(getattr(client.km.provisioner, "pid", None)))
+        try:
+            _run_cells(client, run, steps, report)
+        finally:
+            signal.signal(signal.SIGINT, previous)
     for line in _stdout(final).splitlines():
         if line.startswith(_RESULTS_MARK):
             report.results = [CheckResult(**r) for r in json.loads(line[len(_RESULTS_MARK):])]
