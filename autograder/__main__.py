@@ -269,7 +269,11 @@ def _reference(args, course_config):
     for assignment in course_config.ASSIGNMENTS:
         values = reference.build(assignment)
         if args.check:
+            # The values, and the record of what they were built from: grading refuses either kind of staleness.
             stale = reference.differences(values, reference.load_reference(assignment))
+            if reference.stale(assignment):
+                stale.append("the record of what they were built from (inputs.json) does not match the hidden "
+                             "inputs, the solutions or the budget")
             for line in stale:
                 print(f"{assignment}: {line}")
             print(f"{assignment}: " + ("reference values are up to date" if not stale
