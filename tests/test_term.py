@@ -130,8 +130,8 @@ def test_stale_reference_values_are_refused(tmp_path):
     try:
         sidecar.write_text(json.dumps({"inputs_sha256": "0" * 64}))
         assert "make reference" in reference.stale(A)
-        for command in (["validate"], ["reference", "--check"], ["grade", str(ROOT / course_config.SOLUTION_DIR / A / f"{A}.ipynb"),
-                                       "--out", str(tmp_path / "r.json")]):
+        solution = str(ROOT / course_config.SOLUTION_DIR / A / f"{A}.ipynb")
+        for command in (["validate"], ["reference", "--check"], ["grade", solution, "--out", str(tmp_path / "r.json")]):
             proc = subprocess.run([sys.executable, "-m", "autograder", *command], cwd=ROOT, capture_output=True,
                                   text=True, timeout=300)
             assert proc.returncode != 0 and "make reference" in proc.stdout + proc.stderr, command
