@@ -23,8 +23,8 @@ def summarise(rows, assignment):
             per_check[c.name][0] += c.status == "passed"
             per_check[c.name][1] += 1
             statuses[c.status] += 1
-        for m in {c.mistake for c in r.checks} - {None}:
-            mistakes[m] += 1
+        for m in dict.fromkeys(c.mistake for c in r.checks if c.mistake):  # in check order: a set's order
+            mistakes[m] += 1                                              # changes from one process to the next
         if r.status in ("unreadable", "wrong_assignment", "grader_error", "unavailable"):
             limits.append((student, r.reason[:200]))
             continue
