@@ -55,6 +55,24 @@ def run_test_cell(test_id, ns, assignment=ASSIGNMENT):
     return None
 
 
+def write_term_submissions(submitted, assignment=ASSIGNMENT):
+    """The cheapest real cases of a term: complete, partly wrong (the demo's mistakes), untouched, and a notebook
+    of the other assignment, in nbgrader's submitted/{student}/{assignment}/ layout under ``submitted``."""
+    import shutil
+
+    from autograder.authoring import examples
+    examples.write_submission(submitted, "complete", examples.notebook("solutions"))
+    partly = examples.apply(examples.notebook("solutions"),
+                            *(examples.EDITS[assignment][m] for m in examples.DEMO["partly_wrong"][assignment][1]))
+    examples.write_submission(submitted, "partly_wrong", partly)
+    examples.write_submission(submitted, "untouched", examples.notebook("release"))
+    other = submitted / "other_one" / assignment
+    other.mkdir(parents=True)
+    shutil.copy(course_config.ROOT / course_config.SOLUTION_DIR / "realnvp_multiscale" / "realnvp_multiscale.ipynb",
+                other / "realnvp_multiscale.ipynb")
+    return submitted
+
+
 def read_results(path):
     """A results.json the grader wrote, checked against autograder/results.schema.json."""
     from autograder import results

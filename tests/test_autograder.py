@@ -40,7 +40,7 @@ def mixed(tmp_path_factory):
     """One batch with the demo submissions (both assignments) plus broken and hostile ones, graded once."""
     root = tmp_path_factory.mktemp("batch")
     submitted = examples.build_demo(root / "submitted")
-    solutions, release = examples.notebook("solutions"), examples.notebook("release")
+    solutions = examples.notebook("solutions")
     examples.write_submission(submitted, "stripped_metadata", _stripped(solutions))
     examples.write_submission(submitted, "deleted_bernoulli_cell", _without(solutions, "independent_bernoulli"))
     text = nbformat.writes(solutions).replace('"nbformat": 4', '"nbformat": 3')

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import write_term_submissions
 
 import course_config
 from autograder import batch, grade, results
 from autograder import store as storage
-from autograder.authoring import examples
 
 A = "normalising_flows"
 ROOT = course_config.ROOT
@@ -34,16 +34,7 @@ def _submissions(root):
     """The cheapest real cases (as tests/test_term.py): complete, partly wrong, untouched, a notebook of the other
     assignment, a student who submitted nothing and one whose notebook is not JSON. Their names fall in all three
     shards of 3 (asserted below, from the split's own definition: sha256 of the name modulo 3)."""
-    submitted = root / "submitted"
-    examples.write_submission(submitted, "complete", examples.notebook("solutions"))
-    partly = examples.apply(examples.notebook("solutions"),
-                            *(examples.EDITS[A][m] for m in examples.DEMO["partly_wrong"][A][1]))
-    examples.write_submission(submitted, "partly_wrong", partly)
-    examples.write_submission(submitted, "untouched", examples.notebook("release"))
-    other = submitted / "other_one" / A
-    other.mkdir(parents=True)
-    shutil.copy(ROOT / course_config.SOLUTION_DIR / "realnvp_multiscale" / "realnvp_multiscale.ipynb",
-                other / "realnvp_multiscale.ipynb")
+    submitted = write_term_submissions(root / "submitted", A)
     (submitted / "absent" / A).mkdir(parents=True)
     (submitted / "broken" / A).mkdir(parents=True)
     (submitted / "broken" / A / f"{A}.ipynb").write_text('{"cells": [')

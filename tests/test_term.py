@@ -11,11 +11,10 @@ import sys
 import time
 
 import pytest
-from conftest import read_results
+from conftest import read_results, write_term_submissions
 
 import course_config
 from autograder import course, intake, reference, results
-from autograder.authoring import examples
 
 A = "normalising_flows"
 ROOT = course_config.ROOT
@@ -28,17 +27,7 @@ def _batch(submitted, out, *args, timeout=600):
 
 def _submissions(root):
     """Four students: complete, partly wrong, untouched, and a notebook of the other assignment."""
-    submitted = root / "submitted"
-    examples.write_submission(submitted, "complete", examples.notebook("solutions"))
-    partly = examples.apply(examples.notebook("solutions"),
-                            *(examples.EDITS[A][m] for m in examples.DEMO["partly_wrong"][A][1]))
-    examples.write_submission(submitted, "partly_wrong", partly)
-    examples.write_submission(submitted, "untouched", examples.notebook("release"))
-    other = submitted / "other_one" / A
-    other.mkdir(parents=True)
-    shutil.copy(ROOT / course_config.SOLUTION_DIR / "realnvp_multiscale" / "realnvp_multiscale.ipynb",
-                other / "realnvp_multiscale.ipynb")
-    return submitted
+    return write_term_submissions(root / "submitted", A)
 
 
 def _grades(out):
