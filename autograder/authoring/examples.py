@@ -188,11 +188,6 @@ MULTISCALE_EDITS = {
                                       "return tf.concat([z1, h], axis=-1)")),
 }
 
-#: The documented exceptions to "a mistake costs points in one item only": mistake -> the other item that loses
-#: points. None is left: the multiscale flow, assembled from the student's masks, squeeze and coupling layer, is
-#: graded on the grader's own parts wherever the student's fail their own checks.
-CHARGED_ELSEWHERE = {}
-
 #: Each assignment's catalogue of example mistakes.
 EDITS = {"normalising_flows": MISTAKE_EDITS, "realnvp_multiscale": MULTISCALE_EDITS}
 
