@@ -115,8 +115,9 @@ def earlier_mistakes(ask):
     This is how a mistake is charged once. The first check of an item (in notebook order, the visible ones come
     first) that recognises a catalogued mistake fails and names it; every later check of that item judges the
     answer *as if the mistake were the intended behaviour*: it compares with the grader's maths for that
-    mistake, or skips a property the mistake necessarily breaks and says why. A later check never passes on
-    nothing: an answer that is not recognised as a catalogued mistake is judged as it stands.
+    mistake, or skips a property the mistake necessarily breaks and says why (after a mistake that leaves a
+    method undefined, such as a wrong forward_min_event_ndims, that can be all of a later check). Only a named
+    mistake is followed through: a stub or an unrecognised bug is judged as it stands by every check.
     """
     if not _context:
         return ()
