@@ -145,10 +145,7 @@ def _grade(args, course_config):
         return 2
     result = batch.grade_file(args.submission, unsafe=args.unsafe_no_sandbox)
     store.write_json(args.out, render.results_json(result))
-    print(f"{args.submission}: {result.score:g} / {result.max_score:g} ({result.auto_score:g} of "
-          f"{result.auto_max:g} autograded" + (f", {result.manual_max:g} for written answers graded by hand"
-                                                if result.manual_max else "")
-          + f"), status {result.status} -> {args.out}")
+    print(f"{args.submission}: {result.score_words()}, status {result.status} -> {args.out}")
     return 0
 
 

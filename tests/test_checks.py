@@ -119,7 +119,27 @@ def test_base_with_the_wrong_covariance(solution_ns):
 @pytest.mark.mvn_transformed
 def test_mvn_transformed_not_a_transformed_distribution(solution_ns):
     solution_ns["mvn_transformed"] = tfd.MultivariateNormalTriL(loc=MU, scale_tril=tf.linalg.cholesky(SIGMA))
-    expect("mvn_transformed", solution_ns, {"mvn_transformed_types"}, "tfd.TransformedDistribution")
+    expect("mvn_transformed", solution_ns, {"mvn_transformed_types", "mvn_transformed_reference"},
+           "tfd.TransformedDistribution", "no N(0, I) base")
+
+
+@pytest.mark.mvn_transformed
+def test_a_base_of_two_scalar_normals_costs_the_types_check_only(solution_ns):
+    """Issue 25's case: tfd.Normal([0, 0], 1) as the base is named by the types check; the bijector is then judged
+    on the grader's own N(0, I), and the base as the pair of scalars it is."""
+    solution_ns["mvn_transformed"] = tfd.TransformedDistribution(
+        tfd.Normal([0., 0.], 1.), tfb.Chain([tfb.Shift(MU), tfb.ScaleMatvecTriL(scale_tril=tf.linalg.cholesky(SIGMA))]))
+    expect("mvn_transformed", solution_ns, {"mvn_transformed_types"}, "batch of two scalar normals",
+           "See the notes: 3. Distributions")
+
+
+@pytest.mark.independent_bernoulli
+def test_a_batch_axis_of_size_one_costs_the_shapes_check_only(solution_ns):
+    """Issue 25's case: probs=[[0.1, 0.3, 0.5]] (batch shape [1]) has the right values; only the shape is wrong."""
+    solution_ns["independent_bernoulli"] = tfd.Independent(tfd.Bernoulli(probs=[[0.1, 0.3, 0.5]]),
+                                                           reinterpreted_batch_ndims=1)
+    expect("independent_bernoulli", solution_ns, {"independent_bernoulli_shapes"}, "batch_shape is [1]",
+           "See the notes: 3. Distributions, the Independent distribution")
 
 
 @pytest.mark.mvn_transformed

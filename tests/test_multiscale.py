@@ -1,5 +1,7 @@
 """The multiscale RealNVP assignment: its checks accept the solutions, name each catalogued mistake, and its
 reference values agree with the grader's own float64 maths (autograder/checks/realnvp_multiscale/image_math.py)."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -284,3 +286,43 @@ def test_multiscale_reference_is_the_two_scale_architecture(stored):
     assert np.allclose(stored["multiscale"]["forward"], z, atol=1e-4)
     assert np.allclose(stored["multiscale"]["fldj"], log_det, atol=1e-3)
     assert np.allclose(im.multiscale(stored["multiscale"]["inverse"], seed)[0], multiscale.Z, atol=1e-3)
+
+
+# ---- the grader's parts reach every place the student's composed cell holds the student's ----------------------
+_CLASS_LINE = "class MultiscaleRealNVP(tfb.Bijector):"
+_INIT_LINE = "def __init__(self, height, width, channels, make_net, **kwargs):"
+REACH = {
+    # a module-level alias made in the multiscale cell, used inside the class
+    "alias": examples._m("multiscale", set(), ("ImageAffineCouplingLayer(", "Coupling("),
+                         (_CLASS_LINE, "Coupling = ImageAffineCouplingLayer\n\n\n" + _CLASS_LINE)),
+    # a default argument, evaluated once when the cell ran
+    "default argument": examples._m("multiscale", set(),
+                                    (_INIT_LINE, _INIT_LINE.replace("make_net, ", "make_net, board=checkerboard_mask, ")),
+                                    ("checkerboard_mask(", "board(")),
+    # a closure over the part, made when the cell ran
+    "closure": examples._m("multiscale", set(), ("ImageAffineCouplingLayer(", "_make_coupling("),
+                           (_CLASS_LINE, "def _bind(cls):\n    return lambda *a: cls(*a)\n\n\n"
+                                         "_make_coupling = _bind(ImageAffineCouplingLayer)\n\n\n" + _CLASS_LINE)),
+}
+PART_MISTAKE_FOR = {"alias": "image-coupling-logdet-last-axis", "default argument": "checkerboard-wrong-orientation",
+                    "closure": "image-coupling-logdet-last-axis"}
+
+
+@pytest.mark.parametrize("form", sorted(REACH))
+def test_the_graders_part_reaches_an_alias_a_default_argument_and_a_closure(form, solved, monkeypatch):
+    """Issue 25's case: the multiscale cell holds the student's part through an alias, a default argument or a
+    closure. The worker runs that cell again with the grader's parts bound (``ms_checks._with_parts``), so the
+    part's mistake costs its own check only, and the multiscale item keeps full marks."""
+    part_mistake = examples.MULTISCALE_EDITS[PART_MISTAKE_FOR[form]]
+    nb = examples.apply(examples.notebook("source", ASSIGNMENT), part_mistake, REACH[form])
+    ns = namespace_with(solved, part_mistake, REACH[form])
+    sources = ["\n".join(ln for ln in c.source.splitlines() if "SOLUTION" not in ln) for c in nb.cells
+               if c.cell_type == "code"]
+    monkeypatch.setattr(sys.modules["checks_core"], "CELL_SOURCES", sources)  # as the worker records them
+    assert multiscale_failures(ns) == {}
+    assert set(failures(ns)) == part_mistake.failing
+    # without the cell run again, a default argument and a closure keep the student's part (an alias among the
+    # globals is found by identity)
+    monkeypatch.setattr(sys.modules["checks_core"], "CELL_SOURCES", [])
+    if form != "alias":
+        assert multiscale_failures(namespace_with(solved, part_mistake, REACH[form])) != {}

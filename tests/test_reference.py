@@ -109,8 +109,8 @@ def test_inverse_references_are_computed_on_fresh_inputs_not_on_reference_output
 @pytest.mark.affine_coupling_layer
 def test_chain_maths_is_tfp_chain_order(stored):
     """cm.chain_log_prob (specs[0] acts first) agrees with the solutions' Chain([second, first]) log_prob."""
-    first, second = acl._chain_spec["bijectors"][1], acl._chain_spec["bijectors"][0]
-    got = cm.chain_log_prob([first, second], acl._chain_x)
+    first, second = acl.CHAIN_SPECS[1], acl.CHAIN_SPECS[0]
+    got = cm.chain_log_prob([first, second], acl.CHAIN_X)
     np.testing.assert_allclose(stored["affine_coupling_layer"]["chain flow_log_prob"], got, rtol=1e-4, atol=1e-4)
 
 

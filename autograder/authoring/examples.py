@@ -55,10 +55,15 @@ MISTAKE_EDITS = {
          "    bijector=tfb.Chain([tfb.Shift(mu), tfb.ScaleMatvecTriL(scale_tril=chol)]))",
          "distribution=tfd.MultivariateNormalTriL(loc=tf.zeros(2), scale_tril=chol),\n"
          "    bijector=tfb.Shift(mu))")),
+    "mvn-base-batch-of-scalars": _m("mvn_transformed", {"mvn_transformed_types"},
+                                    ("distribution=tfd.MultivariateNormalDiag(loc=tf.zeros(2)),",
+                                     "distribution=tfd.Normal(loc=[0., 0.], scale=1.),")),
     "mvn-missing-shift": _m("mvn_transformed", {"mvn_transformed_agree"},
                             ("bijector=tfb.Chain([tfb.Shift(mu), tfb.ScaleMatvecTriL(scale_tril=chol)]))",
                              "bijector=tfb.ScaleMatvecTriL(scale_tril=chol))")),
-    "mvn-not-transformed": _m("mvn_transformed", {"mvn_transformed_types"},
+    # No TransformedDistribution breaks two properties: its type, and a base that is N(0, I) (there is none). It
+    # must cost at least what a TransformedDistribution on a wrong base costs (tests/test_monotone.py).
+    "mvn-not-transformed": _m("mvn_transformed", {"mvn_transformed_types", "mvn_transformed_reference"},
                               ("mvn_transformed = tfd.TransformedDistribution(",
                                "mvn_transformed = mvn_tril\n_unused = tfd.TransformedDistribution(")),
     "acl-logdet-ignores-mask": _m("affine_coupling_layer", _acl("contract"),
@@ -113,8 +118,9 @@ MISTAKE_EDITS = {
                               "super().__init__(forward_min_event_ndims=1)")),
     "acl-logdet-fixed-axis": _m("affine_coupling_layer", _acl("properties"),
                                 (LOG_DET_SUM, "tf.reduce_sum((1. - self.b) * s, axis=1)")),
-    # Equal numbers, so only the grader's recording bijector (which sees no inverse_log_det_jacobian call) tells.
-    "ldj-fldj-twice": _m("log_det_jacobians", {"log_det_jacobians_reference"},
+    # Equal numbers, so only a recording bijector (which sees no inverse_log_det_jacobian call) tells; the visible
+    # check uses one, so the student can see it before submitting.
+    "ldj-fldj-twice": _m("log_det_jacobians", {"log_det_jacobians_visible"},
                          ("neg_ildj = -bijector.inverse_log_det_jacobian(bijector.forward(x), event_ndims=1)",
                           "neg_ildj = bijector.forward_log_det_jacobian(x, event_ndims=1)")),
     "ldj-sign": _m("log_det_jacobians", {"log_det_jacobians_visible"},

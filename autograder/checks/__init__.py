@@ -56,16 +56,22 @@ def run_test_cell(assignment, test_id, ask, reference):
         if failure is not None:
             raise type(failure)(str(failure), failure.mistake)
         return _notes(ask).get(test_id, "")
-    failure_type = course.protocol(assignment).CheckFailure
+    protocol = course.protocol(assignment)
     _context.append((assignment, test_id, reference))
     try:
         _run(assignment, test_id, ask, reference)
-    except failure_type as e:
-        verdicts[test_id] = e
-        raise
+    except protocol.CheckFailure as e:
+        verdicts[test_id] = protocol.with_section(e, protocol.SECTIONS.get(course.item_of(assignment, test_id)))
+        raise verdicts[test_id] from None
     finally:
         _context.pop()
     verdicts[test_id] = None
+    used = _memory(ask, "_followed").get(test_id)
+    if used:
+        cells = _memory(ask, "_charged_in").get(test_id, {})
+        _notes(ask)[test_id] = (f"judged as you wrote it, with `{'`, `'.join(used)}` already charged in "
+                                f"{', '.join(dict.fromkeys(cells.get(m, '?') for m in used))} (a mistake costs "
+                                "points once)")
     return _notes(ask).get(test_id, "")
 
 
@@ -108,23 +114,31 @@ def _notes(ask):
     return _memory(ask, "_follow_through_notes")
 
 
+def followed_through(ask, *mistakes):
+    """Say that the running check accepted a value only because of these charged mistakes: its cell's note
+    names them (a check that judged nothing under a mistake says nothing about it)."""
+    if _context:
+        used = _memory(ask, "_followed").setdefault(_context[-1][1], [])
+        used.extend(m for m in mistakes if m not in used)
+
+
 def earlier_mistakes(ask):
     """The catalogued mistakes that the earlier test cells of the running cell's item charge this student with,
     in notebook order.
 
     This is how a mistake is charged once. The first check of an item (in notebook order, the visible ones come
-    first) that recognises a catalogued mistake fails and names it; every later check of that item judges the
-    answer *as if the mistake were the intended behaviour*: it compares with the grader's maths for that
-    mistake, or skips a property the mistake necessarily breaks and says why (after a mistake that leaves a
-    method undefined, such as a wrong forward_min_event_ndims, that can be all of a later check). Only a named
-    mistake is followed through: a stub or an unrecognised bug is judged as it stands by every check.
+    first) that recognises a catalogued mistake fails and names it; every later check of that item still judges
+    every method it asks about, and accepts, method by method, either the right value or the value that method
+    has under a charged mistake, and nothing else (it then calls ``followed_through``). A stub, a method that
+    raises, and a mistake in a method the charged one does not touch still fail. Unnamed mistakes are charged
+    once because the checks are orthogonal: each compares on inputs that isolate its own property.
     """
     if not _context:
         return ()
     assignment, test_id, reference = _context[-1]
     item = course.item_of(assignment, test_id)
     failure_type = course.protocol(assignment).CheckFailure
-    found, cells = [], []
+    found = {}
     for earlier in course.test_ids(assignment):
         if earlier == test_id:
             break
@@ -134,9 +148,6 @@ def earlier_mistakes(ask):
             run_test_cell(assignment, earlier, ask, reference)
         except failure_type as e:
             if e.mistake and e.mistake not in found:
-                found.append(e.mistake)
-                cells.append(earlier)
-    if found:
-        _notes(ask)[test_id] = (f"judged as you wrote it, with `{'`, `'.join(found)}` already charged in "
-                                f"{', '.join(cells)} (a mistake costs points once)")
+                found[e.mistake] = earlier
+    _memory(ask, "_charged_in")[test_id] = found
     return tuple(found)

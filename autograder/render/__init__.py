@@ -113,7 +113,8 @@ def table(rows, assignment):
         s = r.item_scores()
         cells = [f"{s.get(i, 0):>5g} / {maxima[i]:<3g}" for i in items]
         cells += [f"{s[g]:>5g} / {maxima[g]:<3g}" if g in r.hand else f"{'-':>5} / {maxima[g]:<3g}" for g in written]
-        status = "" if r.status == "graded" else f"  ({r.status})"
+        status = (f"  ({r.status})" if r.status != "graded" else
+                  f"  (+{sum(p for _, p in r.pending()):g} by hand, pending)" if r.pending() else "")
         lines.append(f"{student:<{width}} " + " ".join(cells) + f" {r.score:>4g}/{r.max_score:<4g}{status}")
     lines.append("  " + ", ".join(f"{s} = {i}" for s, i in zip(short, items + written)))
     return "\n".join(lines)

@@ -48,6 +48,9 @@ def main(sock, out_w, support, limits):
         sock.sendall(dumps({"cell": i}))
 
     errors = run_cells(sources, namespace, capture=False, before_cell=progress)
+    # What the questions may need to know of the cells: their code (a composed item runs its cell again with the
+    # grader's parts) and which names a failed cell left undefined (reported with that cell's error).
+    sys.modules["checks_core"].record_cells([execute.strip_magics(s) for s in sources], errors, namespace)
     sys.stdout.flush()
     sys.stderr.flush()
     os.dup2(null, 1)  # from here on, what the student's code prints goes nowhere

@@ -17,7 +17,7 @@ def code_cells(nb, skip_tests=True):
             if c.cell_type == "code" and not (skip_tests and notebooks.is_test_cell(c))]
 
 
-def _strip_magics(source):
+def strip_magics(source):
     # Shell escapes and line magics are IPython syntax, not Python; a student's `!pip` must not run.
     return "\n".join(("pass  # " + line) if line.lstrip().startswith(("!", "%")) else line
                      for line in source.splitlines())
@@ -43,7 +43,7 @@ def run_cells(sources, namespace, capture=True, before_cell=None):
         sink = contextlib.redirect_stdout(_Discard()) if capture else contextlib.nullcontext()
         try:
             with sink:
-                exec(compile(_strip_magics(src), f"<cell {i}>", "exec"), namespace)
+                exec(compile(strip_magics(src), f"<cell {i}>", "exec"), namespace)
         except BaseException as e:  # noqa: BLE001 (SystemExit and KeyboardInterrupt too, as in Jupyter)
             if isinstance(e, KeyboardInterrupt):
                 raise

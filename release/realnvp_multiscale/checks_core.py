@@ -5,6 +5,7 @@ defines the question protocol ``answer``, the visible checks ``VISIBLE`` and the
 ``MISTAKES``. Needs nothing but numpy (and TensorFlow where a question touches tensors); the student-side
 check at the end (``python -m nf_checks NOTEBOOK.ipynb``) also needs Jupyter's nbformat and nbclient.
 """
+import ast
 import contextlib
 import importlib
 import inspect
@@ -92,10 +93,54 @@ def error_words(name, text):
     return words
 
 
+#: name -> the error of the cell that should have defined it, and the code of the cells that ran, in order (both
+#: filled by the grader's worker after the cells ran: ``record_cells``).
+UNDEFINED_BY_ERROR = {}
+CELL_SOURCES = []
+
+
+def names_defined(source):
+    """The names a cell's top level assigns, defines or imports (none if it does not parse)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names += [(a.asname or a.name).split(".")[0] for a in node.names]
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+    return names
+
+
+def record_cells(sources, errors, namespace):
+    """Keep the cells' code, and for each name a failed cell should have defined and left undefined, that cell's
+    error ([(cell index, error text)]), cut to one short line."""
+    CELL_SOURCES[:] = sources
+    for i, text in errors:
+        last = text.strip().splitlines()[-1] if text.strip() else "an error"
+        for name in names_defined(sources[i]):
+            if name not in namespace:
+                UNDEFINED_BY_ERROR.setdefault(name, last if len(last) <= 200 else last[:197] + "...")
+
+
+def defining_cell(name):
+    """The code of the last cell that defines ``name`` at its top level (None if none, or outside the worker)."""
+    return next((src for src in reversed(CELL_SOURCES) if name in names_defined(src)), None)
+
+
 def lookup(ns, path):
     """Resolve ``"name"`` or ``"name.attr"`` in the student's namespace."""
     head, *rest = path.split(".")
     if head not in ns:
+        cause = UNDEFINED_BY_ERROR.get(head)
+        if cause:
+            raise QuestionError(f"`{head}` is not defined, because the cell that defines it stopped with an error "
+                                f"({cause}). Fix that error first.")
         raise QuestionError(f"`{head}` is not defined. Run the cell that defines it (and the cells above it).")
     obj = ns[head]
     for attr in rest:
@@ -257,6 +302,15 @@ def close(actual, expected, rtol=1e-4, atol=1e-4):
     return a.shape == e.shape and bool(np.all(np.isfinite(a))) and np.allclose(a, e, rtol=rtol, atol=atol)
 
 
+def without_unit_axes(got, shape):
+    """``got`` reshaped to ``shape`` when the two differ only by axes of size 1 (a batch axis of size 1 that a shape
+    check charges already), else unchanged: a value check judges the values, not that axis again."""
+    got, shape = np.asarray(got), tuple(shape)
+    if got.shape != shape and [d for d in got.shape if d != 1] == [d for d in shape if d != 1]:
+        return got.reshape(shape)
+    return got
+
+
 def first_difference(actual, expected, rtol=1e-4, atol=1e-4, hidden=False):
     """A short description of where two arrays differ, for a failure message.
 
@@ -284,7 +338,21 @@ def rng(seed):
 # --------------------------------------------------------------------------------------------
 # Running checks in the notebook
 # --------------------------------------------------------------------------------------------
-def run_checks(checks, ask, label):
+def section_of(sections, test_id):
+    """The section of the notes for a test cell: that of the longest exercise name its grade_id starts with."""
+    items = [item for item in sections if test_id == item or test_id.startswith(item + "_")]
+    return sections[max(items, key=len)] if items else None
+
+
+def with_section(failure, section):
+    """``failure`` with the section of the notes to read again, when its message does not name one yet (a
+    catalogued mistake's message does: ``catalogued``)."""
+    if not section or "See the notes:" in str(failure):
+        return failure
+    return CheckFailure(f"{str(failure).rstrip()} See the notes: {section}.", failure.mistake)
+
+
+def run_checks(checks, ask, label, section=None):
     """Run checks in order, print one line per passed check, raise on the first failure."""
     for fn in checks:
         summary = (fn.__doc__ or fn.__name__).strip().splitlines()[0]
@@ -292,11 +360,11 @@ def run_checks(checks, ask, label):
             with quiet():
                 fn(ask)
         except CheckFailure as e:
-            raise CheckFailure(f"[{label}] {e}", e.mistake) from None
+            raise CheckFailure(f"[{label}] {with_section(e, section)}", e.mistake) from None
         print(f"  ok  {summary}")
 
 
-def entry_points(visible, answer):
+def entry_points(visible, answer, sections=None):
     """A protocol module's ``local_asker(namespace)`` and ``check(name, namespace=None)``."""
     def local_asker(namespace):
         """``ask`` for objects in this process (the notebook's own kernel)."""
@@ -316,7 +384,7 @@ def entry_points(visible, answer):
             raise KeyError(f"no visible checks named {name!r}; choose an exercise, or one of {sorted(visible)}")
         ns = namespace if namespace is not None else inspect.currentframe().f_back.f_globals
         for test_id in cells:
-            run_checks(visible[test_id], local_asker(ns), test_id)
+            run_checks(visible[test_id], local_asker(ns), test_id, section_of(sections or {}, test_id))
         print(f"{name}: all visible checks passed. Hidden checks run when your work is graded.")
 
     return local_asker, check
@@ -491,19 +559,23 @@ def report_visible(protocol_name, namespace):
     on its own, printed as one line of JSON for ``run_notebook_checks``."""
     protocol = importlib.import_module(protocol_name)
     ask = protocol.local_asker(namespace)
+    sections = getattr(protocol, "SECTIONS", {})
     results = []
-    for cell, checks in protocol.VISIBLE.items():
+    for cell, checks in protocol.VISIBLE.items():  # one result per test cell: its checks in order, as the cell runs them
+        summaries = [" ".join((fn.__doc__ or fn.__name__).strip().split("\n\n")[0].split()) for fn in checks]
+        result = CheckResult(cell, " ".join(summaries), True)
         for fn in checks:
-            summary = " ".join((fn.__doc__ or fn.__name__).strip().split("\n\n")[0].split())  # first paragraph
-            result = CheckResult(cell, summary, True)
             try:
                 with quiet():
                     fn(ask)
             except CheckFailure as e:
+                e = with_section(e, section_of(sections, cell))
                 result.passed, result.message, result.mistake = False, str(e), e.mistake
+                break
             except Exception as e:  # a fault of the check itself: still a failure, never a pass
                 result.passed, result.message = False, "the check could not run: " + error_words(type(e).__name__, e)
-            results.append(result.__dict__)
+                break
+        results.append(result.__dict__)
     print(_RESULTS_MARK + json.dumps(results))
 
 

@@ -5,6 +5,7 @@ As in the first assignment, ``answer(namespace, request)`` is the narrow questio
 also uses, and ``check(name)`` runs the visible checks of one test cell (or of a whole exercise) on the
 notebook's variables and says in words what is wrong.
 """
+
 import contextlib
 
 import numpy as np
@@ -12,7 +13,7 @@ import numpy as np
 from checks_core import (CheckFailure, QuestionError, as_array, ask_or_fail, autodiff_jacobian,  # noqa: F401
                          bijector_answer, catalogued, clean_error_text, close, describe, entry_points,
                          first_difference, fresh, lookup, min_event_ndims, quiet, require, rng, run_checks,
-                         student_error_message, tf_modules)
+                         defining_cell, student_error_message, tf_modules, with_section)
 
 LEVELS = 17  # grey levels of the digits: 0, 1, ..., 16
 
@@ -145,31 +146,53 @@ def _build_bijector(ns, spec):
         raise QuestionError(f"building {names[kind]} failed: " + student_error_message(e)) from None
 
 
-#: The grader's own parts, defined once per process from the text a request carries (see ``answer``).
+#: The grader's own parts, defined once per process from the text a request carries (see ``answer``), and per
+#: student's namespace and set of parts, that namespace with them bound (``_with_parts``).
 _GRADER_PARTS = {}
+_REBOUND = {}
 
 
 @contextlib.contextmanager
-def _parts_bound(ns, parts):
-    """``ns`` with the grader's parts bound in place of the student's names while one request is answered.
+def _with_parts(ns, parts):
+    """The namespace a request is answered in: ``ns``, or one with the grader's parts in every place the composed
+    item's code can reach the student's.
 
-    ``parts`` is ``{"source": text, "names": [...]}``: the grader grades a composed item (the multiscale flow)
-    on its own part wherever the student's fails its own checks. Its text comes with the request only; no
-    copy of it ships with the release. The student's names are restored afterwards.
+    ``parts`` is ``{"source": text, "names": [...], "composed": name}``: the grader grades a composed item (the
+    multiscale flow) on its own part wherever the student's fails its own checks. Each named part is replaced
+    under its own name and under every other global bound to the same object (an alias). Where the code of the
+    cell that defines the composed item is known (the grader's worker records it), that cell runs again in a copy
+    of ``ns`` with the parts replaced, so what it built when it first ran (default arguments, closures, class
+    attributes) is built from the grader's parts, and the request is answered there; elsewhere (a notebook's own
+    kernel) the names are replaced in ``ns`` while the request is answered, then restored. The grader's text
+    comes with the request only; no copy of it ships with the release.
     """
     if not parts:
-        yield
+        yield ns
         return
-    source = parts["source"]
+    source, names = parts["source"], tuple(parts["names"])
     if source not in _GRADER_PARTS:
         defined = {"__name__": "grader_parts"}
         exec(compile(source, "<the grader's parts>", "exec"), defined)
         _GRADER_PARTS[source] = defined
+    grader = _GRADER_PARTS[source]
+    theirs = {id(ns[n]): grader[n] for n in names if n in ns}
+    replaced = {k: theirs[id(v)] for k, v in ns.items() if id(v) in theirs}
+    replaced.update({n: grader[n] for n in names})
+    cell = defining_cell(parts["composed"]) if parts.get("composed") else None
+    if cell is not None:
+        key = (id(ns), source, names, cell)
+        if key not in _REBOUND or _REBOUND[key][0] is not ns:
+            copy = {**ns, **replaced}
+            exec(compile(cell, "<your cell, run again with the grader's parts>", "exec"), copy)
+            copy.update({n: grader[n] for n in names})  # a cell that also defines a part keeps the grader's
+            _REBOUND[key] = (ns, copy)
+        yield _REBOUND[key][1]
+        return
     absent = object()
-    saved = {name: ns.get(name, absent) for name in parts["names"]}
-    ns.update({name: _GRADER_PARTS[source][name] for name in parts["names"]})
+    saved = {name: ns.get(name, absent) for name in replaced}
+    ns.update(replaced)
     try:
-        yield
+        yield ns
     finally:
         for name, value in saved.items():
             if value is absent:
@@ -180,8 +203,8 @@ def _parts_bound(ns, parts):
 
 def answer(ns, request):
     """Answer one request about the student's objects in ``ns``. Raises QuestionError."""
-    with _parts_bound(ns, request.get("parts")):
-        return _answer(ns, request)
+    with _with_parts(ns, request.get("parts")) as bound:
+        return _answer(bound, request)
 
 
 def _answer(ns, request):
@@ -432,7 +455,17 @@ VISIBLE = {
     "multiscale_visible": [check_multiscale_visible],
 }
 
-local_asker, check = entry_points(VISIBLE, answer)
+#: exercise -> the section of the notes a failed check points to (a catalogued mistake names its own)
+SECTIONS = {
+    "preprocess": "1. Dequantization and the logit transform",
+    "checkerboard_mask": "2. Checkerboard and channel masks",
+    "channel_mask": "2. Checkerboard and channel masks",
+    "squeeze": "3. The squeeze bijector",
+    "image_coupling": "4. Affine coupling on images",
+    "multiscale": "5. The multiscale architecture",
+}
+
+local_asker, check = entry_points(VISIBLE, answer, SECTIONS)
 
 
 if __name__ == "__main__":  # python -m ms_checks NOTEBOOK.ipynb: the visible checks, without the training cells

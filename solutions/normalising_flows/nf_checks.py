@@ -17,7 +17,7 @@ import numpy as np
 from checks_core import (CheckFailure, QuestionError, as_array, ask_or_fail, autodiff_jacobian,  # noqa: F401
                          bijector_answer, catalogued, clean_error_text, close, describe, entry_points,
                          first_difference, fresh, lookup, min_event_ndims, quiet, require, rng, run_checks,
-                         shape_list, student_error_message, tf_modules)
+                         shape_list, student_error_message, tf_modules, with_section, without_unit_axes)
 
 
 #: The catalogue of common mistakes. Each entry: the graded item, how the checks recognise it, what the
@@ -59,6 +59,12 @@ MISTAKES = {
         message="the base distribution of `mvn_transformed` is not N(0, I): the exercise asks for a zero-mean, "
                 "identity-covariance base, with mu and Sigma supplied by the bijector",
         section="Exercise 3"),
+    "mvn-base-batch-of-scalars": dict(
+        item="mvn_transformed", recognised="the base has batch_shape [2] and event_shape []",
+        message="the base distribution is a batch of two scalar normals (event_shape []), not one distribution on "
+                "R^2, so the bijector's 2-vectors have no event to act on. Use tfd.MultivariateNormalDiag("
+                "loc=tf.zeros(2)), or tfd.Sample(tfd.Normal(0., 1.), sample_shape=2)",
+        section="3. Distributions, the Independent distribution"),
     "mvn-missing-shift": dict(
         item="mvn_transformed", recognised="log_prob matches N(0, Sigma) or N(-mu, Sigma)",
         message="the mean is wrong: after scaling by the Cholesky factor, shift by +mu (tfb.Shift(mu), applied "
@@ -178,7 +184,8 @@ MISTAKES = {
     "ldj-fldj-twice": dict(
         item="log_det_jacobians", recognised="neg_ildj was computed without calling inverse_log_det_jacobian",
         message="neg_ildj must come from the inverse map: -bijector.inverse_log_det_jacobian(bijector.forward(x), "
-                "event_ndims=1). Returning forward_log_det_jacobian twice gives equal numbers but checks nothing",
+                "event_ndims=1). Built from forward_log_det_jacobian alone, the two numbers agree by construction "
+                "and check nothing",
         section="Exercise 5"),
     "ldj-sign": dict(
         item="log_det_jacobians", recognised="neg_ildj equals +inverse_log_det_jacobian(forward(x))",
@@ -336,17 +343,30 @@ def _build_bijector(ns, spec):
     raise QuestionError(f"unknown bijector kind {kind!r}")
 
 
+def flow_log_prob(bij, x, event_ndims=None):
+    """log_prob of x under TransformedDistribution(N(0, I), bij). With ``event_ndims`` (asked of a layer that
+    declares another forward_min_event_ndims), composed at that rank: log N(inverse(x); 0, I) + ildj(x), with the
+    log-dets of one example's entries added up."""
+    tf, tfp = tf_modules()
+    base = tfp.distributions.MultivariateNormalDiag(loc=tf.zeros(int(x.shape[-1])))
+    if event_ndims is None:
+        return tfp.distributions.TransformedDistribution(base, bij).log_prob(x)
+    ildj = bij.inverse_log_det_jacobian(x, event_ndims=event_ndims)
+    ildj = tf.reduce_sum(ildj, axis=tf.range(tf.rank(x) - 1, tf.rank(ildj)))
+    return base.log_prob(bij.inverse(x)) + ildj
+
+
 def _gradients(ns, request):
     """Gradients for training: on a Chain of the student's layers, each objective's gradient with respect to
     every weight of the grader's (trainable) conditioners and to the input. None where no gradient flows.
 
     Objectives: forward: sum(r * forward(x)); inverse: sum(r * inverse(x)); fldj: sum(fldj(x));
-    ildj: sum(ildj(x)); log_prob: sum of log_prob(x) under TransformedDistribution(N(0, I), chain).
+    ildj: sum(ildj(x)); log_prob: sum of log_prob(x) under TransformedDistribution(N(0, I), chain). A request's
+    ``event_ndims`` (default 1) is the rank the log-dets are asked at (``flow_log_prob``).
     """
     tf, tfp = tf_modules()
-    tfb, tfd = tfp.bijectors, tfp.distributions
-    out = {}
-    d = int(np.shape(request["x"])[-1])
+    tfb = tfp.bijectors
+    out, nd = {}, request.get("event_ndims")
     for objective in ("forward", "inverse", "fldj", "ildj", "log_prob"):
         fns = [conditioner_from_spec(s, trainable=True) for s in request["specs"]]
         layers = [_coupling(ns, s, fn) for s, (fn, _) in zip(request["specs"], fns)]
@@ -360,12 +380,11 @@ def _gradients(ns, request):
             elif objective == "inverse":
                 value = tf.reduce_sum(r * chain.inverse(x))
             elif objective == "fldj":
-                value = tf.reduce_sum(chain.forward_log_det_jacobian(x, event_ndims=1))
+                value = tf.reduce_sum(chain.forward_log_det_jacobian(x, event_ndims=1 if nd is None else nd))
             elif objective == "ildj":
-                value = tf.reduce_sum(chain.inverse_log_det_jacobian(x, event_ndims=1))
+                value = tf.reduce_sum(chain.inverse_log_det_jacobian(x, event_ndims=1 if nd is None else nd))
             else:
-                flow = tfd.TransformedDistribution(tfd.MultivariateNormalDiag(loc=tf.zeros(d)), chain)
-                value = tf.reduce_sum(flow.log_prob(x))
+                value = tf.reduce_sum(flow_log_prob(chain, x, nd))
         names = list(variables)
         grads = tape.gradient(value, [variables[k] for k in names] + [x])
         out[objective] = {"value": as_array(value, objective),
@@ -378,15 +397,14 @@ def _graph(ns, request):
     """forward and log_prob (under TransformedDistribution(N(0, I), chain)) inside one tf.function, with an
     unknown batch size, as Keras' fit and a compiled training step run them."""
     tf, tfp = tf_modules()
-    tfb, tfd = tfp.bijectors, tfp.distributions
+    tfb = tfp.bijectors
     layers = [_coupling(ns, s, conditioner_from_spec(s)) for s in request["specs"]]
     chain = layers[0] if len(layers) == 1 else tfb.Chain(list(reversed(layers)))
     d = int(np.shape(request["x"])[-1])
-    flow = tfd.TransformedDistribution(tfd.MultivariateNormalDiag(loc=tf.zeros(d)), chain)
 
     @tf.function(input_signature=[tf.TensorSpec([None, d], tf.float32)])
     def run(x):
-        return chain.forward(x), flow.log_prob(x)
+        return chain.forward(x), flow_log_prob(chain, x, request.get("event_ndims"))
 
     y, lp = run(fresh(tf, request["x"]))
     return {"forward": as_array(y, "forward under tf.function"), "log_prob": as_array(lp, "log_prob under tf.function")}
@@ -404,6 +422,9 @@ def answer(ns, request):
         if fn is None:
             raise QuestionError(f"`{request['name']}` has no {op} method; is it a tfd.Distribution?")
         x = fresh(tf, request["x"], request.get("dtype", "float32"))
+        if request.get("standard_base"):  # the student's bijector on the grader's N(0, I)
+            base = tfp.distributions.MultivariateNormalDiag(loc=tf.zeros(int(x.shape[-1])))
+            fn = getattr(tfp.distributions.TransformedDistribution(base, lookup(ns, request["name"] + ".bijector")), op)
         return as_array(fn(x), f"{request['name']}.{op}")
     if op == "moment":  # a distribution's mean, covariance or stddev
         dist = lookup(ns, request["name"])
@@ -421,10 +442,7 @@ def answer(ns, request):
         bij = _build_bijector(ns, request["spec"])
         x = fresh(tf, request["x"])
         if request["method"] == "flow_log_prob":  # log_prob under TransformedDistribution(N(0, I), bijector)
-            d = int(np.shape(request["x"])[-1])
-            base = tfp.distributions.MultivariateNormalDiag(loc=tf.zeros(d))
-            flow = tfp.distributions.TransformedDistribution(base, bij)
-            return as_array(flow.log_prob(x), "TransformedDistribution.log_prob")
+            return as_array(flow_log_prob(bij, x, request.get("event_ndims")), "TransformedDistribution.log_prob")
         return bijector_answer(tf, bij, request["method"], x, event_ndims=1, request=request)
     if op == "gradients":
         return _gradients(ns, request)
@@ -495,6 +513,7 @@ def check_bernoulli_log_prob(ask):
                            "dtype": "int32"})
     if charged_by(ask, check_bernoulli_shapes) == "bernoulli-missing-independent" and lp.shape == (3,):
         lp = lp.sum()  # the shapes check charged the missing Independent: judge the probabilities themselves
+    lp = without_unit_axes(lp, ())  # a batch axis of size 1 is the shapes check's to charge
     require(lp.shape == (), f"log_prob([1, 1, 1]) has shape {list(lp.shape)}; it should be a scalar.")
     if abs(float(lp) - np.log(0.9 * 0.7 * 0.5)) < 1e-4:
         raise mistake("bernoulli-probs-of-zero", f"log_prob([1, 1, 1]) is {float(lp):.6f}, not -4.199705")
@@ -509,6 +528,11 @@ def check_mvn_types(ask):
     info = require_distribution(ask, "mvn_tril", [2])
     require(info["type"] == "MultivariateNormalTriL",
             f"`mvn_tril` is a {info['type']}; build it with tfd.MultivariateNormalTriL.")
+    info = ask_or_fail(ask, {"op": "describe", "name": "mvn_transformed"})
+    if info["type"] == "TransformedDistribution":
+        base = ask_or_fail(ask, {"op": "describe", "name": "mvn_transformed.distribution"})
+        if base["is_distribution"] and base["event_shape"] == [] and base["batch_shape"] == [2]:
+            raise mistake("mvn-base-batch-of-scalars", f"the base is a {base['type']}")
     info = require_distribution(ask, "mvn_transformed", [2])
     if info["type"] != "TransformedDistribution":
         raise mistake("mvn-not-transformed", f"it is a {info['type']}")
@@ -537,6 +561,13 @@ def mvn_mean_mistake(x, got, cov):
     return None
 
 
+def transformed_log_prob_request(ask, x):
+    """mvn_transformed.log_prob at x; after the types check charged a base of two scalar normals, with the grader's
+    own N(0, I) as the base, so the student's bijector is still judged (that mistake costs the types check only)."""
+    standard = charged_by(ask, check_mvn_types) == "mvn-base-batch-of-scalars"
+    return {"op": "log_prob", "name": "mvn_transformed", "x": x, "standard_base": standard}
+
+
 def check_mvn_covariance(ask):
     """mvn_tril.covariance() is the exercise's Sigma = [[2, 1], [1, 2]]."""
     cov = ask_or_fail(ask, {"op": "moment", "name": "mvn_tril", "method": "covariance"})
@@ -555,7 +586,7 @@ def check_mvn_agree(ask):
     """The two representations give the same log_prob on fresh points."""
     x = rng(3).normal(size=(10, 2)) * 2.0
     a = ask_or_fail(ask, {"op": "log_prob", "name": "mvn_tril", "x": x})
-    b = ask_or_fail(ask, {"op": "log_prob", "name": "mvn_transformed", "x": x})
+    b = ask_or_fail(ask, transformed_log_prob_request(ask, x))
     require(a.shape == (10,) and b.shape == (10,),
             f"log_prob of 10 points should have shape [10]; got {list(a.shape)} and {list(b.shape)}.")
     if close(a, b):
@@ -595,8 +626,11 @@ def realnvp_spec(d, num_masked, seed, hidden=8):
 #: A catalogued coupling-layer mistake, written as what the mistaken layer computes: each flag changes one
 #: thing in ``coupling_maths``. The checks use these to recognise a mistake, and a later check of the item
 #: uses the one an earlier check charged to judge the rest of the layer as the student wrote it (so the
-#: mistake costs points once). ``untraceable``: the values are right but gradients and graph mode cannot be;
-#: ``unjudgeable``: methods whose values the mistake leaves undefined (they are not judged again after it).
+#: mistake costs points once). A later check accepts, method by method, the correct value or the value under a
+#: charged mistake, never only the latter's model of every method. ``per_element_logdet``: a layer that declares
+#: forward_min_event_ndims=0 is asked for its log-dets at that rank, where one log-det per entry, (1-b)*s, is what
+#: its declaration means (a per-example sum is the contract's value and is accepted as well); ``untraceable``: the
+#: values are right, but no gradient flows and tf.function cannot trace the layer.
 COUPLING_MODELS = {
     "acl-inverted-mask": [{"flip_mask": True}],
     "acl-swapped-convention": [{"swapped": True}],
@@ -606,7 +640,7 @@ COUPLING_MODELS = {
     "acl-unmasked-conditioner": [{"unmasked": True}],
     "acl-logdet-ignores-mask": [{"logdet_ignores_mask": True}],
     "acl-logdet-batch-sum": [{"logdet_batch_sum": True}],
-    "acl-min-event-ndims": [{"unjudgeable": ("fldj", "ildj")}],
+    "acl-min-event-ndims": [{"per_element_logdet": True}],
     "acl-ildj-sign": [{"ildj_sign": True}],
     "acl-returns-numpy": [{"untraceable": True}],
 }
@@ -638,7 +672,8 @@ def coupling_maths(method, spec, x, model=None, weights=None):
     if model.get("s_map"):
         s = S_MAPS[model["s_map"]](s)
     if method in ("fldj", "ildj"):
-        v = np.sum((1.0 if model.get("logdet_ignores_mask") else 1.0 - b) * s, axis=-1)
+        v = (1.0 if model.get("logdet_ignores_mask") else 1.0 - b) * s
+        v = v if model.get("per_element_logdet") else np.sum(v, axis=-1)
         v = np.sum(v) if model.get("logdet_batch_sum") else v
         return -v if method == "ildj" and not model.get("ildj_sign") else v
     scale_up = (method == "forward") != bool(model.get("swapped"))
@@ -718,9 +753,13 @@ def coupling_difference(method, got, want, x, mask, where, hidden=False):
 
 
 def check_log_det_jacobians_visible(ask):
-    """On TFP's own RealNVP coupling layer, log_det_jacobians returns two equal per-example arrays; on tfb.Sinh
-    (not a coupling, so where the inverse log-det is evaluated matters) both equal sum log cosh(x)."""
+    """neg_ildj comes from a call of inverse_log_det_jacobian (a stand-in bijector records the calls); on TFP's own
+    RealNVP coupling layer the two per-example arrays are equal; on tfb.Sinh (not a coupling, so where the inverse
+    log-det is evaluated matters) both equal sum log cosh(x)."""
     x = rng(21).normal(size=(6, 4))
+    out = ask_or_fail(ask, {"op": "log_det_jacobians", "spec": {"kind": "recording"}, "x": x})
+    if not any(c["method"] == "ildj" for c in out.get("calls") or []):
+        raise mistake("ldj-fldj-twice", "inverse_log_det_jacobian was never called")
     out = ask_or_fail(ask, {"op": "log_det_jacobians", "spec": realnvp_spec(4, 2, 22), "x": x})
     fldj, neg_ildj = out["fldj"], out["neg_ildj"]
     require(fldj.shape == (6,) and neg_ildj.shape == (6,),
@@ -767,7 +806,17 @@ VISIBLE = {
     "bimodal_base_distribution_shapes": [check_bimodal_shapes],
 }
 
-local_asker, check = entry_points(VISIBLE, answer)
+#: exercise -> the section of the notes a failed check points to (a catalogued mistake names its own)
+SECTIONS = {
+    "predicted_log_prob_shape": "3. Distributions, the (sample_shape, batch_shape, event_shape) order",
+    "independent_bernoulli": "3. Distributions, the Independent distribution",
+    "mvn_transformed": "4. Bijectors, TransformedDistribution",
+    "affine_coupling_layer": "5. NICE and RealNVP, and 6. Subclassing bijectors",
+    "log_det_jacobians": "Exercise 5",
+    "bimodal_base_distribution": "Exercise 6",
+}
+
+local_asker, check = entry_points(VISIBLE, answer, SECTIONS)
 
 
 if __name__ == "__main__":  # python -m nf_checks NOTEBOOK.ipynb: the visible checks, without the training cells

@@ -2,16 +2,22 @@
 
 Every input sent to the student's layer is a fresh, grader-chosen array: never a reference output.
 
-One mistake, one check. The visible contract check names most catalogued mistakes first; each hidden check
-here then judges the layer *as the student wrote it* (``earlier_mistakes``): it compares with the grader's
-maths for the mistake already charged, and skips a property that mistake necessarily breaks (a layer whose
-inverse uses exp(+s) cannot round-trip, so the round trip is not charged again). What no earlier check
-charged is judged against the reference.
+One mistake, one check, and every method judged:
+
+* The value checks (forward, inverse, log_det) compare each method with the reference on the grader's inputs.
+  After a mistake the item's earlier checks charged, a method may also give the value it has under that mistake
+  (``Layer.accepts``), and nothing else: a stub, a method that raises, or a second mistake still fails.
+* The property checks compare the layer with *itself*, so a wrong value costs nothing there: a [3, 4, D] batch
+  against the same examples as a [12, D] batch, a Chain's log_prob against the layer's own inverse and log-det,
+  each mask form against the float32 one, tf.function against eager mode, and gradients against the float64
+  gradients of the maths the layer's values follow.
 """
 import functools
+import itertools
 
 import numpy as np
 from nf_checks import (
+    COUPLING_MODELS,
     MASK_FORMS,
     CheckFailure,
     _coupling_spec,
@@ -26,7 +32,7 @@ from nf_checks import (
     require,
 )
 
-from autograder.checks import earlier_mistakes
+from autograder.checks import earlier_mistakes, followed_through
 
 from . import coupling_math as cm
 
@@ -62,30 +68,61 @@ for _c in CASES:
     REQUESTS[f"fldj {_k}"] = {"op": "bijector", "spec": _spec(_c), "method": "fldj", "x": _x(_c[0], _c[2])}
     REQUESTS[f"inverse {_k}"] = {"op": "bijector", "spec": _spec(_c), "method": "inverse", "x": _y(_c[0], _c[2])}
     REQUESTS[f"ildj {_k}"] = {"op": "bijector", "spec": _spec(_c), "method": "ildj", "x": _y(_c[0], _c[2])}
-_chain_spec = {"kind": "chain", "bijectors": [_spec(CASES[2]), _spec((3, (1, 0, 0), 106))]}
-_chain_x = np.random.default_rng(107).normal(size=(N, 3))
-REQUESTS["chain flow_log_prob"] = {"op": "bijector", "spec": _chain_spec, "method": "flow_log_prob", "x": _chain_x}
-
-def _ask(ask, case, method, x):
-    return ask_or_fail(ask, {"op": "bijector", "spec": _spec(case), "method": method, "x": x})
 
 
-def _model(ask):
-    """What the layer computes given the mistakes the item's earlier checks charged ({} if none)."""
-    return coupling_model(earlier_mistakes(ask))
+def variants(charged):
+    """[(mistakes, model)]: every non-empty combination of the charged coupling mistakes, with the maths of a layer
+    that has them (``nf_checks.COUPLING_MODELS``)."""
+    ids = [m for m in charged if m in COUPLING_MODELS]
+    return [(combo, coupling_model(combo)) for r in range(1, len(ids) + 1) for combo in itertools.combinations(ids, r)]
 
 
-def _judge(ask, ref, method, case, x, model):
-    """``method`` at x against the reference (or, after a charged mistake, that mistake's maths); a difference
-    is named as a catalogued mistake where one explains it."""
+class Layer:
+    """One student's layer as one check sees it: asks its methods, and accepts a method's value when it is right
+    or is that method's value under a mistake the item's earlier checks charged."""
+
+    def __init__(self, ask):
+        self.ask, self.charged = ask, earlier_mistakes(ask)
+        self.variants = variants(self.charged)
+        self.event_ndims = None
+        if "acl-min-event-ndims" in self.charged:  # its log-dets are asked at the rank it declares
+            info = ask_or_fail(ask, {"op": "bijector", "spec": _spec(CASES[0]), "method": "describe",
+                                     "x": _x(2, 0)})
+            self.event_ndims = int(info["forward_min_event_ndims"])
+
+    def call(self, spec, method, x):
+        request = {"op": "bijector", "spec": spec, "method": method, "x": x}
+        if self.event_ndims is not None and method in ("fldj", "ildj", "flow_log_prob"):
+            request["event_ndims"] = self.event_ndims
+        return ask_or_fail(self.ask, request)
+
+    def request(self, request):
+        """A gradients or graph request, at the rank the layer's log-dets are asked at."""
+        return {**request, "event_ndims": self.event_ndims} if self.event_ndims is not None else request
+
+    def accepts(self, method, spec, x, got, want):
+        if np.shape(got) == np.shape(want) and close(got, want):
+            return True
+        for combo, model in self.variants:
+            if _close_to(got, cm.coupling_maths(method, spec, x, model)):
+                followed_through(self.ask, *combo)
+                return True
+        return False
+
+
+def _close_to(got, want, **tol):
+    return np.shape(got) == np.shape(want) and close(got, want, **tol)
+
+
+def _judge(layer, ref, method, case, x):
+    """``method`` at x against the reference (or what it gives under a charged mistake); a difference is named as a
+    catalogued mistake where one explains it."""
     spec, where = _spec(case), _case_name(case)
-    if method in model.get("unjudgeable", ()):
-        return  # the charged mistake leaves this method's values undefined: not judged again
-    got = _ask(ask, case, method, x)
-    want = cm.coupling_maths(method, spec, x, model) if model else ref[f"{method} {where}"]
-    if got.shape == want.shape and close(got, want):
+    got = layer.call(spec, method, x)
+    want = ref[f"{method} {where}"]
+    if layer.accepts(method, spec, x, got, want):
         return
-    found = recognise_coupling(method, spec, x, got, model)
+    found = recognise_coupling(method, spec, x, got)
     if found is not None:
         raise found
     raise CheckFailure(coupling_difference(method, got, want, x, case[1], where, hidden=True))
@@ -93,78 +130,92 @@ def _judge(ask, ref, method, case, x, model):
 
 def check_forward(ask, ref):
     """forward matches the reference for several D and masks, and for log-scales up to +-3."""
-    model = _model(ask)
+    layer = Layer(ask)
     for case in CASES:
-        _judge(ask, ref, "forward", case, _x(case[0], case[2]), model)
+        _judge(layer, ref, "forward", case, _x(case[0], case[2]))
 
 
 def check_inverse(ask, ref):
     """inverse of fresh grader-chosen points matches the reference."""
-    model = _model(ask)
+    layer = Layer(ask)
     for case in CASES:
-        _judge(ask, ref, "inverse", case, _y(case[0], case[2]), model)
+        _judge(layer, ref, "inverse", case, _y(case[0], case[2]))
 
 
 def check_log_dets(ask, ref):
     """forward and inverse log-det-Jacobians match the reference, one value per example."""
-    model = _model(ask)
+    layer = Layer(ask)
     for case in CASES:
-        _judge(ask, ref, "fldj", case, _x(case[0], case[2]), model)
-        _judge(ask, ref, "ildj", case, _y(case[0], case[2]), model)
+        _judge(layer, ref, "fldj", case, _x(case[0], case[2]))
+        _judge(layer, ref, "ildj", case, _y(case[0], case[2]))
 
 
-def check_properties(ask, ref):
-    """Round trips, fldj = log|det| of the autodiff Jacobian, batches of rank 3, Chain and TransformedDistribution.
-
-    After a mistake charged by an earlier check, a relation that the mistake itself breaks is skipped (it is
-    not charged twice), and values are compared with what the mistaken layer computes."""
-    model = _model(ask)
-    for case in CASES:
-        spec, x, where = _spec(case), _x(case[0], case[2]), _case_name(case)
-        if cm.is_bijective(spec, x, model):
-            y = _ask(ask, case, "forward", x)
-            require(close(_ask(ask, case, "inverse", y), x), f"inverse(forward(x)) != x on fresh tensors ({where}).")
-            x2 = _ask(ask, case, "inverse", x)
-            require(close(_ask(ask, case, "forward", x2), x), f"forward(inverse(y)) != y on fresh tensors ({where}).")
-        if cm.log_det_is_consistent(spec, x, model):
-            jac = _ask(ask, case, "jacobian", x)
-            logdet = np.linalg.slogdet(jac)[1]
-            fldj = _ask(ask, case, "fldj", x)
-            require(close(fldj, logdet, atol=1e-3),
-                    f"forward_log_det_jacobian disagrees with log|det| of the autodiff Jacobian of forward ({where}): "
-                    + first_difference(fldj, logdet, atol=1e-3) + ".")
-    check_rank3(ask, model)
-    if model:
-        return  # a flow's log_prob uses every method (and TFP's cache picks which): after a charged mistake it
-        #         cannot say anything new
-    got = ask_or_fail(ask, REQUESTS["chain flow_log_prob"])
-    require(close(got, ref["chain flow_log_prob"], atol=1e-3),
-            "inside tfb.Chain and tfd.TransformedDistribution, log_prob disagrees with the reference: "
-            + first_difference(got, ref["chain flow_log_prob"], atol=1e-3, hidden=True) + ".")
-
-
-#: A batch of rank 3: [3, 4, D] (the same layer on a [3, 4] grid of examples).
+# ---- properties: the layer against itself -----------------------------------------------------------------
+#: A batch of rank 3: [3, 4, D], judged against the same 12 examples as a [12, D] batch.
 RANK3_CASE = CASES[3]
 X_RANK3 = np.random.default_rng(5).normal(size=(3, 4, RANK3_CASE[0]))
 Y_RANK3 = np.random.default_rng(6).normal(size=(3, 4, RANK3_CASE[0]))
+#: tfb.Chain([A, B]) (B acts first in forward), and fresh data points for its log_prob.
+CHAIN_SPECS = (_spec(CASES[2]), _spec((3, (1, 0, 0), 106)))
+CHAIN_X = np.random.default_rng(107).normal(size=(N, 3))
+#: Not compared with any submission: the solutions' answer checks the grader's chain maths (which the gradient
+#: checks use) against TFP's order of a Chain (tests/test_reference.py).
+REQUESTS["chain flow_log_prob"] = {"op": "bijector", "spec": {"kind": "chain", "bijectors": list(CHAIN_SPECS)},
+                                   "method": "flow_log_prob", "x": CHAIN_X}
 
 
-def check_rank3(ask, model=None):
-    """forward, inverse and both log-dets on a [3, 4, D] batch agree with the float64 maths."""
-    case, d = RANK3_CASE, RANK3_CASE[0]
-    spec = _spec(case)
+def check_rank3(layer):
+    """forward, inverse and both log-dets of a [3, 4, D] batch are the layer's values on the same examples given
+    as a [12, D] batch, with the [3, 4] batch shape kept."""
+    spec, d = _spec(RANK3_CASE), RANK3_CASE[0]
     for method, arr in (("forward", X_RANK3), ("inverse", Y_RANK3), ("fldj", X_RANK3), ("ildj", Y_RANK3)):
-        if method in (model or {}).get("unjudgeable", ()):
-            continue
-        got, want = _ask(ask, case, method, arr), cm.coupling_maths(method, spec, arr, model)
-        if method in ("fldj", "ildj") and got.shape != want.shape:
+        got, flat = layer.call(spec, method, arr), layer.call(spec, method, arr.reshape(12, d))
+        want_shape = (3, 4) + flat.shape[1:] if flat.ndim and flat.shape[0] == 12 else flat.shape
+        if method in ("fldj", "ildj") and got.shape != want_shape:
             if got.shape in ((3, d), (4, d), (3,), (4,)):
                 raise mistake("acl-logdet-fixed-axis", f"{method} of a [3, 4, {d}] batch has shape {list(got.shape)}")
-            raise CheckFailure(f"{method} of a [3, 4, {d}] batch has shape {list(got.shape)}; expected [3, 4], one "
-                               "value per example.")
-        require(close(got, want), f"{method} on a batch of shape [3, 4, {d}] disagrees with the same layer on "
-                f"single examples: " + first_difference(got, want) + ". Work on the last axis only (axis=-1), "
-                "whatever the batch rank.")
+            raise CheckFailure(f"{method} of a [3, 4, {d}] batch has shape {list(got.shape)}, but the same "
+                               f"examples as a [12, {d}] batch give shape {list(flat.shape)}: keep the batch axes "
+                               "and reduce the last axis only (axis=-1).")
+        require(got.shape == want_shape and close(got.reshape(-1), flat.reshape(-1)),
+                f"{method} on a batch of shape [3, 4, {d}] disagrees with the same layer on the same examples as a "
+                f"[12, {d}] batch: " + first_difference(got.reshape(-1), flat.reshape(-1)) + ". Work on the last "
+                "axis only (axis=-1), whatever the batch rank.")
+
+
+def _per_example(ldj):
+    """A layer's log-dets of one batch as one number per example (a layer that declares event ndims 0 gives one
+    per entry)."""
+    return np.sum(ldj, axis=-1) if np.ndim(ldj) == 2 else ldj
+
+
+def check_chain(layer):
+    """Inside tfb.Chain and tfd.TransformedDistribution, log_prob(x) = log N(z; 0, I) + the inverse log-dets, from
+    the layer's own methods asked one layer at a time on fresh tensors. TFP may take a layer's inverse log-det from
+    its inverse_log_det_jacobian or as -forward_log_det_jacobian at the inverse (its cache decides), so either
+    counts."""
+    first, second = CHAIN_SPECS  # the chain's inverse undoes `first` (A) first, then `second` (B)
+    h = layer.call(first, "inverse", CHAIN_X)
+    z = layer.call(second, "inverse", h)
+    ways = [(_per_example(layer.call(first, "ildj", CHAIN_X)), -_per_example(layer.call(first, "fldj", h))),
+            (_per_example(layer.call(second, "ildj", h)), -_per_example(layer.call(second, "fldj", z)))]
+    base = -0.5 * np.sum(z * z, axis=-1) - 0.5 * z.shape[-1] * np.log(2 * np.pi)
+    got = layer.call({"kind": "chain", "bijectors": list(CHAIN_SPECS)}, "flow_log_prob", CHAIN_X)
+    wants = [base + a + b for a, b in itertools.product(*ways)]
+    want = wants[0]  # through inverse_log_det_jacobian, for the message
+    require(any(_close_to(got, w, atol=1e-3) for w in wants),
+            "inside tfb.Chain and tfd.TransformedDistribution, log_prob(x) is not log N(inverse(x); 0, I) + "
+            "inverse_log_det_jacobian(x) computed from your layer's own methods: " + first_difference(got, want,
+                                                                                                     atol=1e-3)
+            + ". TFP composes the layer through forward_min_event_ndims and the hooks' shapes.")
+
+
+def check_properties(ask, ref):
+    """A batch of rank 3 agrees with the same examples in a rank-2 batch; the layer composes in a Chain and a
+    TransformedDistribution as its own methods say."""
+    layer = Layer(ask)
+    check_rank3(layer)
+    check_chain(layer)
 
 
 # ---- what training needs: gradients, graph mode, every mask form, **kwargs --------------------------------
@@ -178,47 +229,62 @@ OBJECTIVES = {"forward": "sum(r * forward(x))", "inverse": "sum(r * inverse(x))"
 
 
 @functools.cache
-def _gradients(n, model_items):
-    return cm.chain_gradients(GRAD_SPECS[:n], GRAD_X, GRAD_R, model=dict(model_items))
+def _maths(n, model_items):
+    model = dict(model_items)
+    return (cm.chain_objectives(GRAD_SPECS[:n], GRAD_X, GRAD_R, model=model),
+            cm.chain_gradients(GRAD_SPECS[:n], GRAD_X, GRAD_R, model=model))
 
 
 def expected_gradients(n, model=None):
     """The float64 gradients of a chain of ``n`` layers (as the mistaken layer ``model`` computes them)."""
-    return _gradients(n, tuple(sorted((model or {}).items())))
+    return _maths(n, tuple(sorted((model or {}).items())))[1]
 
 
-#: The methods each training objective goes through.
-OBJECTIVE_METHODS = {"forward": {"forward"}, "inverse": {"inverse"}, "fldj": {"fldj"}, "ildj": {"ildj"},
-                     "log_prob": {"inverse", "ildj", "fldj"}}
+def _candidates(layer, n):
+    """[(mistakes, model, objective values, gradients)]: the right maths, then each charged variant's."""
+    return [(combo, model, *_maths(n, tuple(sorted(model.items()))))
+            for combo, model in [((), {})] + layer.variants]
 
 
-def _gradient_failure(got, want, where, skip=()):
-    """The first problem in the gradients, as a CheckFailure (None if they all match). Objectives through a
-    method in ``skip`` (left undefined by a charged mistake), or named in it, are not judged. After a charged
-    mistake the flow's log_prob is not judged: it uses every method, and TFP's cache picks which."""
+def _gradient_failure(layer, got, n, where):
+    """The first problem in the gradients, as a CheckFailure (None if there is none). Each objective is judged
+    against the maths whose value it has (the right one, or a charged mistake's); an objective whose value no
+    such maths gives was charged by a value check, and is judged here only on whether a gradient reaches every
+    weight and the input."""
     for objective, what in OBJECTIVES.items():
-        if objective in skip or OBJECTIVE_METHODS[objective] & set(skip):
-            continue
         grads = got[objective]["grads"]
-        weight_names = [k for k in want[objective] if k != "x"]
-        none_but_needed = [k for k in weight_names
-                           if grads.get(k) is None and not np.allclose(want[objective][k], 0, atol=1e-6)]
-        if none_but_needed:
+        value = got[objective]["value"]
+        matches = [c for c in _candidates(layer, n) if close(value, c[2][objective], rtol=1e-3, atol=1e-3)]
+        match = matches[0] if matches else None
+        want = (match or _candidates(layer, n)[0])[3][objective]
+        weight_names = [k for k in want if k != "x"]
+        none_but_needed = [k for k in weight_names + ["x"]
+                           if grads.get(k) is None and not np.allclose(want[k], 0, atol=1e-6)]
+        untraceable = [c for c in matches if c[1].get("untraceable")]
+        if none_but_needed and untraceable:
+            followed_through(layer.ask, *untraceable[0][0])  # the charged mistake already says no gradient flows
+            continue
+        if [k for k in none_but_needed if k != "x"]:
             which = "acl-numpy-in-logdet" if objective in ("fldj", "ildj") else "acl-numpy-in-layer"
             return mistake(which, f"{what} gives no gradient for {len(none_but_needed)} of the network's "
                                   f"weight tensors; {where}")
-        wrong = [k for k in weight_names if not close(_zeros_if_none(grads.get(k), want[objective][k]),
-                                                       want[objective][k], rtol=2e-3, atol=2e-3)]
-        gx = _zeros_if_none(grads.get("x"), want[objective]["x"])
-        x_wrong = not close(gx, want[objective]["x"], rtol=2e-3, atol=2e-3)
+        if match is None:  # a wrong value, charged by a value check: only whether gradients flow is judged here
+            if none_but_needed:
+                return mistake("acl-stop-gradient-input", f"the gradient of {what} with respect to x; {where}")
+            continue
+        if match[0]:
+            followed_through(layer.ask, *match[0])
+        wrong = [k for k in weight_names if not close(_zeros_if_none(grads.get(k), want[k]), want[k],
+                                                       rtol=2e-3, atol=2e-3)]
+        x_wrong = not close(_zeros_if_none(grads.get("x"), want["x"]), want["x"], rtol=2e-3, atol=2e-3)
         if x_wrong and not wrong:
             return mistake("acl-stop-gradient-input", f"the gradient of {what} with respect to x; {where}")
         if wrong:
             k = wrong[0]
             return CheckFailure(f"the gradient of {what} with respect to the network's weights ({k}) differs from "
                                 f"the grader's float64 maths ({where}): "
-                                + first_difference(_zeros_if_none(grads.get(k), want[objective][k]),
-                                                   want[objective][k], rtol=2e-3, atol=2e-3)
+                                + first_difference(_zeros_if_none(grads.get(k), want[k]), want[k], rtol=2e-3,
+                                                   atol=2e-3)
                                 + ". Use TensorFlow ops only, so the gradient flows through every hook.")
     return None
 
@@ -227,55 +293,57 @@ def _zeros_if_none(g, like):
     return np.zeros_like(like) if g is None else g
 
 
+GRAPH_REQUEST = {"op": "graph", "specs": GRAD_SPECS, "x": GRAD_X}
+#: The graph request's chain, built eagerly: GRAD_SPECS[0] acts first.
+EAGER_CHAIN = {"kind": "chain", "bijectors": list(reversed(GRAD_SPECS))}
+
+
 def check_training(ask, ref):
     """Gradients with respect to the network's weights and the input match float64 maths, on one layer and on a
-    Chain of two; forward and log_prob run inside tf.function with an unknown batch size. Skipped when an
-    earlier check charged a layer that returns NumPy arrays: that already says gradients cannot flow."""
-    model = _model(ask)
-    if model.get("untraceable") or model.get("unjudgeable"):
-        return  # gradients of NumPy outputs, or of log-dets the charged mistake leaves undefined, say nothing new
+    Chain of two; forward and log_prob inside tf.function with an unknown batch size give eager mode's values."""
+    layer = Layer(ask)
     for n, where in ((1, "one layer"), (2, "a Chain of two layers")):
-        got = ask_or_fail(ask, GRAD_REQUESTS[n])
-        skip = set(model.get("unjudgeable", ())) | ({"log_prob"} if model else set())
-        failure = _gradient_failure(got, expected_gradients(n, model), where, skip)
+        failure = _gradient_failure(layer, ask_or_fail(ask, layer.request(GRAD_REQUESTS[n])), n, where)
         if failure is not None:
             raise failure
+    eager = {"forward": layer.call(EAGER_CHAIN, "forward", GRAD_X),
+             "log_prob": layer.call(EAGER_CHAIN, "flow_log_prob", GRAD_X)}
     try:
-        out = ask(GRAPH_REQUEST)
+        out = ask(layer.request(GRAPH_REQUEST))
     except CheckFailure:
         raise
     except Exception as e:  # the student's code raised inside tf.function (or the question failed there)
+        untraceable = [m for m in layer.charged if COUPLING_MODELS.get(m, [{}])[0].get("untraceable")]
+        if untraceable:
+            followed_through(ask, *untraceable)  # NumPy outputs cannot be traced: the charged mistake says so
+            return
         raise mistake("acl-fails-in-graph", clean_error_text(e) or type(e).__name__) from None
-    y, _ = cm.chain_forward(GRAD_SPECS, GRAD_X, model=model)
-    require(close(out["forward"], y), "inside tf.function, forward of a Chain of two layers disagrees with eager "
-            "mode's float64 maths: " + first_difference(out["forward"], y) + ".")
-    if model:
-        return
-    lp = cm.chain_log_prob(GRAD_SPECS, GRAD_X)
-    require(close(out["log_prob"], lp, atol=1e-3), "inside tf.function, the flow's log_prob disagrees with the "
-            "float64 maths: " + first_difference(out["log_prob"], lp, atol=1e-3) + ".")
+    for what, atol in (("forward", 1e-4), ("log_prob", 1e-3)):
+        require(_close_to(out[what], eager[what], atol=atol),
+                f"inside tf.function, {what} of a Chain of two layers disagrees with the same layers in eager "
+                "mode: " + first_difference(out[what], eager[what], atol=atol) + ". Use tf.shape(x) for sizes "
+                "and tensor ops instead of Python conditions on tensor values.")
 
 
-GRAPH_REQUEST = {"op": "graph", "specs": GRAD_SPECS, "x": GRAD_X}
 CONSTRUCT_CASE = CASES[2]
 LAYER_NAME = "coupling_under_test"
 
 
 def check_construction(ask, ref):
-    """Every mask form the contract allows (a list, integer and float arrays, tensors) gives the same layer,
-    and keyword arguments such as name= reach tfb.Bijector."""
+    """Every mask form the contract allows (a list, integer and float arrays, tensors) gives the layer the float32
+    mask gives, and keyword arguments such as name= reach tfb.Bijector."""
     case = CONSTRUCT_CASE
     x = _x(case[0], case[2])
-    want = cm.forward(_spec(case), x, _model(ask))
+    want = ask_or_fail(ask, {"op": "bijector", "spec": _spec(case), "method": "forward", "x": x})
     for form in MASK_FORMS:
         request = {"op": "bijector", "spec": _spec(case, mask_form=form), "method": "forward", "x": x}
         try:
             got = ask_or_fail(ask, request)
         except CheckFailure as e:
             raise mistake("acl-mask-not-cast", f"with the mask {list(case[1])} given as {form}: {e}") from None
-        if not close(got, want):
-            raise mistake("acl-mask-not-cast", f"with the mask {list(case[1])} given as {form}, forward is wrong: "
-                          + first_difference(got, want))
+        if not _close_to(got, want):
+            raise mistake("acl-mask-not-cast", f"with the mask {list(case[1])} given as {form}, forward differs "
+                          "from forward with a float32 mask: " + first_difference(got, want))
     request = {"op": "bijector", "spec": _spec(case, kwargs={"name": LAYER_NAME}), "method": "describe", "x": x}
     try:
         info = ask_or_fail(ask, request)

@@ -2,7 +2,7 @@
 import numpy as np
 from nf_checks import ask_or_fail, mistake, require
 
-from autograder.checks import earlier_mistakes
+from autograder.checks import earlier_mistakes, followed_through
 
 REQUESTS = {}  # property checks only: no reference values needed
 STEP = 0.05
@@ -12,7 +12,10 @@ GRID = np.stack(np.meshgrid(AXIS, AXIS, indexing="ij"), axis=-1).reshape(-1, 2)
 
 def _as_batch(ask):
     """Whether the visible check charged a batch of two Gaussians (then it is judged as their equal mixture)."""
-    return "bimodal-batch-not-mixture" in earlier_mistakes(ask)
+    if "bimodal-batch-not-mixture" not in earlier_mistakes(ask):
+        return False
+    followed_through(ask, "bimodal-batch-not-mixture")
+    return True
 
 
 def _log_prob(ask, x, batch):

@@ -41,28 +41,6 @@ def log_scale(spec, x):
     return conditioner(spec, np.asarray(spec["mask"], dtype="float64") * x)[1]
 
 
-def is_bijective(spec, x, model):
-    """Whether the layer ``model`` describes still inverts itself at x (a charged mistake may break that)."""
-    return np.allclose(inverse(spec, forward(spec, x, model), model), x, atol=1e-6)
-
-
-def log_det_is_consistent(spec, x, model, eps=1e-6):
-    """Whether the layer ``model`` describes has fldj = log|det J| of its forward at x (central differences)."""
-    x = np.asarray(x, dtype="float64")
-    if (model or {}).get("untraceable") or "fldj" in (model or {}).get("unjudgeable", ()):
-        return False  # no autodiff Jacobian of NumPy outputs; no log-det to compare
-    if x.ndim != 2 or np.shape(fldj(spec, x, model)) != x.shape[:1]:
-        return False
-    d = x.shape[-1]
-    cols = []
-    for j in range(d):
-        e = np.zeros(d)
-        e[j] = eps
-        cols.append((forward(spec, x + e, model) - forward(spec, x - e, model)) / (2 * eps))
-    jac = np.stack(cols, axis=-1)  # [n, d_out, d_in]
-    return np.allclose(np.linalg.slogdet(jac)[1], fldj(spec, x, model), atol=1e-4)
-
-
 # ---- a chain of layers, applied in the order of ``specs`` (specs[0] first) ------------------------
 def chain_forward(specs, x, ws=None, model=None):
     """(forward, fldj) of the chain at x."""
@@ -85,8 +63,10 @@ def chain_inverse(specs, y, ws=None, model=None):
 
 
 def chain_log_prob(specs, x, ws=None, model=None):
-    """log_prob of x under TransformedDistribution(N(0, I), chain)."""
+    """log_prob of x under TransformedDistribution(N(0, I), chain) (per-entry log-dets, of a layer that declares
+    event ndims 0, added up per example as nf_checks.flow_log_prob does)."""
     z, total = chain_inverse(specs, x, ws, model)
+    total = np.sum(total, axis=-1) if np.ndim(total) == np.ndim(x) else total
     return -0.5 * np.sum(z * z, axis=-1) - 0.5 * x.shape[-1] * np.log(2 * np.pi) + total
 
 

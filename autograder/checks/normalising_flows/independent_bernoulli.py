@@ -2,9 +2,9 @@
 import itertools
 
 import numpy as np
-from nf_checks import CheckFailure, ask_or_fail, close, mistake, require
+from nf_checks import CheckFailure, ask_or_fail, close, mistake, require, without_unit_axes
 
-from autograder.checks import earlier_mistakes
+from autograder.checks import earlier_mistakes, followed_through
 
 OUTCOMES = np.array(list(itertools.product([0, 1], repeat=3)))
 REQUESTS = {
@@ -21,9 +21,12 @@ def check_log_probs(ask, ref):
     want = ref["log_prob_all"]
     if "bernoulli-missing-independent" in charged and got.shape == want.shape + (3,):
         got = got.sum(axis=-1)
-    if "bernoulli-probs-of-zero" in charged:
-        want = want[::-1]
+        followed_through(ask, "bernoulli-missing-independent")
+    got = without_unit_axes(got, want.shape)  # a batch axis of size 1 is the shapes check's to charge
     if close(got, want, atol=1e-4):
+        return
+    if "bernoulli-probs-of-zero" in charged and close(got, want[::-1], atol=1e-4):
+        followed_through(ask, "bernoulli-probs-of-zero")
         return
     flipped = want[::-1]  # outcome x under the flipped model is outcome 1 - x under the right one
     if close(got, flipped, atol=1e-4):
@@ -34,14 +37,15 @@ def check_log_probs(ask, ref):
 
 def check_samples(ask, ref):
     """Samples are 0/1 vectors whose mean matches P(X_i = 1)."""
-    s = ask_or_fail(ask, REQUESTS["samples"])
+    s = without_unit_axes(ask_or_fail(ask, REQUESTS["samples"]), (4000, 3))
     require(s.shape == (4000, 3), f"sample(4000) has shape {list(s.shape)}; expected [4000, 3].")
     require(np.all((s == 0) | (s == 1)), "samples should only contain 0 and 1.")
     want = np.asarray(ref["samples"]).mean(axis=0)
-    if "bernoulli-probs-of-zero" in earlier_mistakes(ask):
-        want = 1.0 - want
-    require(np.allclose(s.mean(axis=0), want, atol=0.04),
+    if np.allclose(s.mean(axis=0), want, atol=0.04):
+        return
+    require("bernoulli-probs-of-zero" in earlier_mistakes(ask) and np.allclose(s.mean(axis=0), 1.0 - want, atol=0.04),
             "the sample means of the three components are not P(X_i = 1) for the exercise's probabilities.")
+    followed_through(ask, "bernoulli-probs-of-zero")
 
 
 HIDDEN = {"independent_bernoulli_reference": [check_log_probs, check_samples]}

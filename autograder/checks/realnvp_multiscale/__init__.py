@@ -16,3 +16,4 @@ def charge(ask, mistake_id, detail=""):
     item charged it already; then return, and the caller follows through on the mistake's model."""
     if mistake_id not in checks.earlier_mistakes(ask):
         raise mistake(mistake_id, detail)
+    checks.followed_through(ask, mistake_id)

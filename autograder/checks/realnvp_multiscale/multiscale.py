@@ -3,8 +3,9 @@ against the determinant of an autodiff Jacobian.
 
 ``multiscale`` is a composed item, graded on the grader's own parts wherever the student's fail their own
 checks: ``ask_for_item`` (which ``checks.run_test_cell`` applies to every check of this item, visible ones
-included) has the worker bind the grader's part (``parts.py``) in place of the student's name while it answers
-each request of this item. So a mistake in a mask, Squeeze or the coupling layer costs points in its own item
+included) has the worker answer each request of this item in a copy of the student's namespace where the
+grader's part (``parts.py``) replaces the student's under its name and its aliases, and where the cell defining
+the flow has run again, so its default arguments and closures hold the grader's parts too. So a mistake in a mask, Squeeze or the coupling layer costs points in its own item
 only, and these checks still judge the student's own multiscale code.
 """
 from pathlib import Path
@@ -29,6 +30,9 @@ REQUESTS = {
 #: Each part of the flow, by its name in the notebook -> the item whose checks judge the student's version.
 PARTS = {"checkerboard_mask": "checkerboard_mask", "channel_mask": "channel_mask", "Squeeze": "squeeze",
          "ImageAffineCouplingLayer": "image_coupling"}
+#: The composed item: the worker runs the cell that defines it again with the grader's parts bound, so aliases,
+#: default arguments and closures made there reach the grader's parts too (``ms_checks._with_parts``).
+COMPOSED = "MultiscaleRealNVP"
 #: The grader's parts, as text: sent to the worker in the requests that need them, never shipped.
 PARTS_SOURCE = Path(__file__).with_name("parts.py").read_text()
 
@@ -56,7 +60,7 @@ def ask_for_item(ask, reference):
     kept = getattr(ask, "__dict__", {})
     if "multiscale_ask" not in kept:
         names = failing_parts(ask, reference)
-        parts = {"source": PARTS_SOURCE, "names": names}
+        parts = {"source": PARTS_SOURCE, "names": names, "composed": COMPOSED}
 
         def with_parts(request):
             return ask({**request, "parts": parts} if names else request)
