@@ -224,6 +224,11 @@ def apply_nbgrader_config(c):
     c.ClearSolutions.text_stub = TEXT_STUB
     # A student who deletes or edits a graded cell gets the instructor's version back at grading.
     c.OverwriteCells.add_missing_cells = True
+    # formgrader (and generate_feedback) render what students wrote: no markup of theirs may run in a TA's browser.
+    # nbconvert's sanitize_html cleans HTML outputs; formgrader's template ignores it for markdown cells, which
+    # SanitiseMarkdown makes safe first (it also runs on every notebook batch --gradebook writes to autograded/).
+    c.HTMLExporter.sanitize_html = True
+    c.HTMLExporter.preprocessors = ["autograder.integrations.safe_html.SanitiseMarkdown"]
 
 
 check()

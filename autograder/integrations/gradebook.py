@@ -12,7 +12,8 @@ student code in a kernel, so TAs can grade the written answers in formgrader:
    writes our grader's verdict into each test cell's output (a failure becomes an error output holding the
    feedback message). ``SaveAutoGrades`` then records in the gradebook the same score our grader gave, and
    formgrader shows the TA why a check failed. The scores are then set from our results once more, so the
-   gradebook always holds the authoritative grader's numbers.
+   gradebook always holds the authoritative grader's numbers. Last, ``safe_html.SanitiseMarkdown`` makes every
+   markdown cell safe to render, so no script of a student's runs in the TA's browser.
 """
 import contextlib
 import os
@@ -24,6 +25,7 @@ import nbformat
 
 import course_config
 from autograder import course, intake, notebooks, store
+from autograder.integrations.safe_html import SanitiseMarkdown
 
 BIN = Path(sys.executable).parent
 
@@ -173,6 +175,7 @@ def write_autograded(gb, db_url, assignment, student, submission, result, root, 
                  for pp in _steps(Autograde, "autograde_preprocessors", config)]
         nb, resources = _run(_steps(Autograde, "sanitize_preprocessors", config), nb, resources, config)
         nb, resources = _run(steps, nb, resources, config)
+        nb, resources = SanitiseMarkdown().preprocess(nb, resources)  # formgrader renders the student's markdown
         dest = Path(root) / course_config.AUTOGRADED_DIR / student / assignment
         if dest.exists():
             shutil.rmtree(dest)
