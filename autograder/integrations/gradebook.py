@@ -173,7 +173,7 @@ def write_autograded(gb, db_url, assignment, student, submission, result, root, 
                                   "db_url": db_url},
                      "metadata": {"path": str(Path(submission).parent)}}
         config = nbgrader_config()
-        steps = [insert_verdicts(result) if pp is Execute else pp
+        steps = [insert_verdicts(result) if pp is Execute or getattr(pp, "replaces_execute", False) else pp
                  for pp in _steps(Autograde, "autograde_preprocessors", config)]
         nb, resources = _run(_steps(Autograde, "sanitize_preprocessors", config), nb, resources, config)
         nb, resources = _run(steps, nb, resources, config)
