@@ -24,9 +24,20 @@ export PYTHONDONTWRITEBYTECODE := 1
 # nbgrader shells out to tools of its own environment (alembic), so the venv goes first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup release reference figures normalise demo test bench gradescope container-test clean
+.PHONY: setup release reference figures normalise demo test bench gradescope container-test clean venv-owner
 
-$(STAMP): requirements.lock pyproject.toml
+# The venv's nf_course.pth makes one checkout importable (autograder, course_config) from every kernel of the venv,
+# so a venv belongs to the checkout its nf_course.pth names. A .venv shared with or linked to another checkout is
+# never written into, and never used: every target that needs the venv stops here, naming both checkouts.
+OWNER_PY := import site, pathlib; p = pathlib.Path(site.getsitepackages()[0], 'nf_course.pth'); print(p.read_text().strip() if p.is_file() else '')
+venv-owner:
+	@test -x $(PY) || exit 0; owner="$$($(PY) -c "$(OWNER_PY)")" || exit 1; \
+	if [ -n "$$owner" ] && [ "$$(realpath -m "$$owner")" != "$$(realpath -m "$(CURDIR)")" ]; then \
+	  echo "make: $(VENV) belongs to the checkout $$owner (its nf_course.pth imports autograder from there), not to $(CURDIR): this checkout neither writes into nor uses another checkout's venv; give it its own (if $(VENV) is a link: rm $(VENV), then make setup)" >&2; \
+	  exit 1; \
+	fi
+
+$(STAMP): requirements.lock pyproject.toml | venv-owner
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
 	@# Make the repo importable (autograder, course_config) from any kernel of this venv, without a build step.

@@ -77,7 +77,7 @@ SHORT_BUDGET = {
 }
 
 #: Cell tag for code that only trains or draws, whose results no check reads (papermill/otter style tag).
-#: The autograder's worker does not run these cells; nbgrader's own ``autograde`` still runs everything.
+#: The autograder's worker does not run these cells (``nbgrader autograde`` grades through it too).
 SKIP_WHEN_GRADING_TAG = "skip-when-grading"
 
 #: Limits for the grader's worker process (``python -m autograder``), per submission.
@@ -224,6 +224,20 @@ def apply_nbgrader_config(c):
     c.ClearSolutions.text_stub = TEXT_STUB
     # A student who deletes or edits a graded cell gets the instructor's version back at grading.
     c.OverwriteCells.add_missing_cells = True
+    # nbgrader autograde grades through the one grading path: in place of Execute (which runs the notebook, hidden
+    # tests included, in a kernel the student's code shares), the sandboxed worker runs the student's code and the
+    # verdicts are computed outside it; each test cell gets its verdict as output, and SaveAutoGrades records it.
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute
+
+    from autograder.integrations.nbgrader_autograde import GradeInWorker
+    c.Autograde.autograde_preprocessors = [GradeInWorker if pp is Execute else pp
+                                           for pp in Autograde.class_traits()["autograde_preprocessors"].default()]
+    # formgrader (and generate_feedback) render what students wrote: no markup of theirs may run in a TA's browser.
+    # nbconvert's sanitize_html cleans HTML outputs; formgrader's template ignores it for markdown cells, which
+    # SanitiseMarkdown makes safe first (it also runs on every notebook batch --gradebook writes to autograded/).
+    c.HTMLExporter.sanitize_html = True
+    c.HTMLExporter.preprocessors = ["autograder.integrations.safe_html.SanitiseMarkdown"]
 
 
 check()

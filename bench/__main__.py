@@ -2,7 +2,8 @@
 
 Measures, side by side in one run on this machine:
 
-1. batch throughput: ``python -m autograder batch`` against ``nbgrader autograde`` on the same 20
+1. batch throughput: ``python -m autograder batch`` against ``nbgrader autograde`` with nbgrader's own kernel
+   executor (``nbgrader_path.IN_KERNEL``; course_config.py grades through our worker instead) on the same 20
    submissions (7 complete, 7 with catalogued mistakes, 6 untouched), both at the short training budget,
    with the per-test-cell scores of the two compared;
 2. the marginal cost of one more correct submission in a batch, against the floor: the checks alone on the
@@ -79,7 +80,8 @@ def throughput(tmp, jobs):
     submitted = course / course_config.SUBMITTED_DIR
     ours_seconds, rows = ours(submitted, tmp / "ours", jobs)
     setup = _seconds(nbgrader_path.nbgrader, course, "generate_assignment", ASSIGNMENT, "--force")
-    theirs_seconds = _seconds(nbgrader_path.nbgrader, course, "autograde", ASSIGNMENT, "--force")
+    theirs_seconds = _seconds(nbgrader_path.nbgrader, course, "autograde", ASSIGNMENT, "--force",
+                              nbgrader_path.IN_KERNEL)  # nbgrader's own kernel executor, the baseline
     theirs = nbgrader_path.scores(course, ASSIGNMENT, subs)
     disagree = {}
     for student, result in rows.items():

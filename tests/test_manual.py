@@ -123,6 +123,7 @@ def test_formgrader_serves_a_batch_graded_submission(course, tmp_path, free_port
         assert by_student["alice"]["needs_manual_grade"] and by_student["alice"]["code_score"] == 28
         page = get(f"/formgrader/submissions/{by_student['alice']['id']}/")
         assert "bimodal_discussion" in page and "my NLL went from 1.31 to 1.12" in page
+        assert "<script>alert" not in page and "&lt;script&gt;alert('x')&lt;/script&gt;" in page  # text, never run
         page = get(f"/formgrader/submissions/{by_student['bob']['id']}/")
         assert "is not defined" in page  # our grader's failure message, as the test cell's output
     finally:

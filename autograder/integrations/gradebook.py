@@ -12,7 +12,8 @@ student code in a kernel, so TAs can grade the written answers in formgrader:
    writes our grader's verdict into each test cell's output (a failure becomes an error output holding the
    feedback message). ``SaveAutoGrades`` then records in the gradebook the same score our grader gave, and
    formgrader shows the TA why a check failed. The scores are then set from our results once more, so the
-   gradebook always holds the authoritative grader's numbers.
+   gradebook always holds the authoritative grader's numbers. Last, ``safe_html.SanitiseMarkdown`` makes every
+   markdown cell safe to render, so no script of a student's runs in the TA's browser.
 """
 import contextlib
 import os
@@ -24,6 +25,7 @@ import nbformat
 
 import course_config
 from autograder import course, intake, notebooks, store
+from autograder.integrations.safe_html import SanitiseMarkdown
 
 BIN = Path(sys.executable).parent
 
@@ -142,13 +144,15 @@ def insert_verdicts(result):
     return InsertVerdicts
 
 
-def write_autograded(gb, db_url, assignment, student, submission, result, root, within=None):
+def write_autograded(gb, db_url, assignment, student, submission, result, root, within=None, replaced=None):
     """Write ``root/autograded/<student>/<assignment>/`` as ``nbgrader autograde`` would (the notebook, the
     assignment's other files from source/, and nbgrader's SUBMIT_FILES), and the grades.
 
     Returns the notebook's path, or None without a readable submission: then every grade cell has the score our
     grader gave (0 for an unreadable or missing file, as nbgrader gives a missing notebook), and no notebook is
-    written. ``submission`` None (no path known) leaves the written answers' grades alone."""
+    written. ``submission`` None (no path known) leaves the written answers' automatic grades alone. Every manual
+    score and comment is set from the hand-score record in ``result`` (its ``manual`` tests), or cleared; each
+    manual score that changes is appended to ``replaced`` ("student/grade_id: old -> new")."""
     from nbgrader import utils
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute
@@ -169,10 +173,11 @@ def write_autograded(gb, db_url, assignment, student, submission, result, root, 
                                   "db_url": db_url},
                      "metadata": {"path": str(Path(submission).parent)}}
         config = nbgrader_config()
-        steps = [insert_verdicts(result) if pp is Execute else pp
+        steps = [insert_verdicts(result) if pp is Execute or getattr(pp, "replaces_execute", False) else pp
                  for pp in _steps(Autograde, "autograde_preprocessors", config)]
         nb, resources = _run(_steps(Autograde, "sanitize_preprocessors", config), nb, resources, config)
         nb, resources = _run(steps, nb, resources, config)
+        nb, resources = SanitiseMarkdown().preprocess(nb, resources)  # formgrader renders the student's markdown
         dest = Path(root) / course_config.AUTOGRADED_DIR / student / assignment
         if dest.exists():
             shutil.rmtree(dest)
@@ -188,17 +193,26 @@ def write_autograded(gb, db_url, assignment, student, submission, result, root, 
                 shutil.copy(kept, dest / name)
         target = dest / course.notebook_name(assignment)
         nbformat.write(nb, str(target))
-    # Our grader is the authority: its scores, whatever nbgrader's determine_grade made of the outputs.
-    scores = {t["extra_data"]["grade_id"]: t["score"] for t in result.get("tests", [])
-              if t.get("extra_data", {}).get("grade_id") and not t["extra_data"].get("manual")}
-    for grade in gb.find_submission_notebook(assignment, assignment, student).grades:
+    # Our records are the authority: the scores our grader gave, and the hand-score record (merge-manual) for every
+    # manual score and comment. Whatever else the gradebook holds (a value anything but merge-manual wrote there,
+    # formgrader included) is replaced, and listed in ``replaced``.
+    tests = [t for t in result.get("tests", []) if isinstance(t.get("extra_data", {}).get("grade_id"), str)]
+    scores = {t["extra_data"]["grade_id"]: t["score"] for t in tests if not t["extra_data"].get("manual")}
+    hand = {t["extra_data"]["grade_id"]: t for t in tests if t["extra_data"].get("manual")}
+    graded = gb.find_submission_notebook(assignment, assignment, student)
+    for grade in graded.grades:
         if grade.name in scores:
             grade.auto_score = scores[grade.name]
-            grade.needs_manual_grade = grade.manual_score is not None
         elif nb is None and submission is not None:  # a written answer in a file that cannot be read or is not this
             # assignment's: nbgrader's own steps would fail on it (OverwriteCells looks for cells it does not have)
             grade.auto_score = 0
-            grade.needs_manual_grade = False
+        recorded = hand[grade.name]["score"] if grade.name in hand else None
+        if grade.manual_score != recorded and replaced is not None:
+            replaced.append(f"{student}/{grade.name}: {_shown(grade.manual_score)} -> {_shown(recorded)}")
+        grade.manual_score = recorded
+        grade.needs_manual_grade = recorded is None and grade.auto_score is None
+    for comment in graded.comments:
+        comment.manual_comment = (hand[comment.name].get("output") or None) if comment.name in hand else None
     gb.db.commit()
     return target
 
@@ -216,9 +230,19 @@ def write(rows, assignment, db_url, submissions=None, root=None, within=None):
         # them too, and they are harmless
         warnings.filterwarnings("ignore", message=".*not in session.*")
         register_assignment(gb, db_url, assignment)
+        replaced = []
         for student, result in rows.items():
-            write_autograded(gb, db_url, assignment, student, submissions.get(student), result, root, within)
+            write_autograded(gb, db_url, assignment, student, submissions.get(student), result, root, within,
+                             replaced)
+    if replaced:
+        sys.stderr.write(f"gradebook: {len(replaced)} manual score(s) of {assignment} differed from the hand-score "
+                         f"record and were set from it ({'; '.join(replaced[:10])}"
+                         f"{'; ...' if len(replaced) > 10 else ''}); give hand scores with merge-manual\n")
     return root / course_config.AUTOGRADED_DIR
+
+
+def _shown(score):
+    return "none" if score is None else f"{score:g}"
 
 
 def _as_dict(result):

@@ -1,14 +1,17 @@
 """nbgrader's own paths, run on a throwaway course directory, and the nbgrader settings students get.
 
-* ``nbgrader autograde``: the hidden test cells of the source notebook run our checks inside the student's
-  kernel, so nbgrader's gradebook and ``python -m autograder`` must agree cell by cell. Used by the tests
-  (agreement) and by ``make bench`` (throughput against nbgrader).
+* ``nbgrader autograde``: as course_config.py configures it, it grades through our worker
+  (``nbgrader_autograde.GradeInWorker``), so nbgrader's gradebook gets our verdicts. With ``in_kernel``, nbgrader's
+  own steps run instead (``Execute``: the notebook in a kernel, the hidden test cells calling our checks inside the
+  student's kernel): the baseline ``make bench`` measures throughput against, and that the tests hold to agree with
+  ``python -m autograder`` cell by cell. Never an instructor's path: the student's code shares that kernel.
 * ``write_course_config``: a throwaway course gets an ``nbgrader_config.py`` that loads course_config.py with its
   own root, so nbgrader commands and formgrader run from inside it (the exchange and formgrader tests).
 * ``student_config``: what students' nbgrader needs from course_config.py, which they do not have: the
   execution timeout (shipped in each release folder by ``make release``), and the exchange and course id
   (``python -m autograder student-config``, for the hub's ``/etc/jupyter/nbgrader_config.py``).
 """
+import json
 import os
 import shutil
 import subprocess
@@ -16,6 +19,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+from nbgrader.converters import Autograde
 
 import course_config
 from autograder import notebooks
@@ -39,6 +43,12 @@ def make_course(course, submissions, assignment):
     return course
 
 
+#: nbgrader's own autograde steps (its default list, ``Execute`` first), given on the command line, where they
+#: override course_config.py's.
+IN_KERNEL = "--Autograde.autograde_preprocessors=" + json.dumps(
+    [f"{pp.__module__}.{pp.__name__}" for pp in Autograde.class_traits()["autograde_preprocessors"].default()])
+
+
 def nbgrader(course, *args):
     """Run one nbgrader command on ``course`` with the course's config file."""
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
@@ -47,10 +57,11 @@ def nbgrader(course, *args):
                    cwd=course_config.ROOT, env=env, check=True)
 
 
-def autograde(course, assignment):
-    """generate_assignment (fills the gradebook), then autograde every submission."""
+def autograde(course, assignment, in_kernel=False):
+    """generate_assignment (fills the gradebook), then autograde every submission: through our worker, or with
+    ``in_kernel`` with nbgrader's own Execute."""
     nbgrader(course, "generate_assignment", assignment, "--force")
-    nbgrader(course, "autograde", assignment, "--force")
+    nbgrader(course, "autograde", assignment, "--force", *([IN_KERNEL] if in_kernel else []))
 
 
 def scores(course, assignment, students):
