@@ -107,6 +107,20 @@ def test_a_later_check_that_follows_through_says_so(solution_ns_session):
     assert "acl-inverted-mask" in note and "affine_coupling_layer_contract" in note
 
 
+def test_a_note_names_a_charged_mistake_only_where_it_was_followed_through(solution_ns_session):
+    """exp(+s) in the inverse touches the inverse only: the forward check, which judged nothing under it, says
+    nothing of it; the inverse check, which accepted the inverse as written, says so."""
+    ns = with_mistake(NF, solution_ns_session, examples.EDITS[NF]["acl-inverse-exp-sign"])
+    protocol = course.protocol(NF)
+    ask, ref = protocol.local_asker(ns), reference.load_reference(NF)
+    with protocol.quiet():
+        with pytest.raises(protocol.CheckFailure):
+            checks.run_test_cell(NF, "affine_coupling_layer_contract", ask, ref)
+        assert checks.run_test_cell(NF, "affine_coupling_layer_forward", ask, ref) == ""
+        note = checks.run_test_cell(NF, "affine_coupling_layer_inverse", ask, ref)
+    assert "acl-inverse-exp-sign" in note and "affine_coupling_layer_contract" in note
+
+
 # ---- correct answers in unusual styles: full marks -------------------------------------------------------
 ACL_HEAD = """
 class AffineCouplingLayer(tfb.Bijector):
@@ -456,3 +470,63 @@ def test_the_leak_test_can_fail():
     stored = reference.load_reference(NF)["affine_coupling_layer"]
     leaky = {"op": "bijector", "method": "inverse", "x": next(v for k, v in stored.items() if k.startswith("forward"))}
     assert any(np.shape(s) == np.shape(r) and np.allclose(s, r) for s in _arrays(leaky) for r in _arrays(stored))
+
+
+# ---- issue 25's cases, as written --------------------------------------------------------------------------
+def _solution_cell(item):
+    nb = examples.notebook("source", NF)
+    cell = next(c for c in nb.cells if notebooks.grade_meta(c).get("grade_id") == item)
+    return "\n".join(ln for ln in cell.source.splitlines() if "SOLUTION" not in ln)
+
+
+def item_points(ns, item):
+    """The item's points: (scored, out of), each test cell all or nothing, as nbgrader gives them."""
+    points = {c["test_id"]: c["points"] for c in course.test_cells(NF)}
+    cells = [t for t in course.test_ids(NF) if course.item_of(NF, t) == item]
+    return sum(points[t] for t in cells if run_test_cell(t, ns) is None), sum(points[t] for t in cells)
+
+
+_FLDJ = "        _, s = self.shift_and_log_scale_fn(self.b * x)\n        return tf.reduce_sum((1. - self.b) * s, axis=-1)"
+_ILDJ = "        _, s = self.shift_and_log_scale_fn(self.b * y)\n        return -tf.reduce_sum((1. - self.b) * s, axis=-1)"
+_NEG_ILDJ = "neg_ildj = -bijector.inverse_log_det_jacobian(bijector.forward(x), event_ndims=1)"
+_STUB = "        raise NotImplementedError()"
+
+
+def _acl(*edits):
+    src = _solution_cell("affine_coupling_layer")
+    for old, new in edits:
+        assert old in src
+        src = src.replace(old, new)
+    return src
+
+
+ISSUE_CASES = {
+    # (item, source, the most it may score): the issue's "done when" for each case
+    "1: both log-dets stubbed (the honest stub)": ("affine_coupling_layer", lambda: _acl((_FLDJ, _STUB), (_ILDJ, _STUB)), 4),
+    "1: the stub plus forward_min_event_ndims=0": (
+        "affine_coupling_layer", lambda: _acl((_FLDJ, _STUB), (_ILDJ, _STUB),
+                                              ("forward_min_event_ndims=1", "forward_min_event_ndims=0")), 4),
+    "2: (fldj, -fldj) without the inverse": (
+        "log_det_jacobians", lambda: _solution_cell("log_det_jacobians").replace(
+            _NEG_ILDJ, "neg_ildj = -bijector.forward_log_det_jacobian(x, event_ndims=1)"), 2),
+    "3: only fldj summed over the batch": (
+        "affine_coupling_layer", lambda: _acl((_FLDJ, _FLDJ.replace(", axis=-1)", ")"))), 8),
+    "5: probs of batch shape [1]": (
+        "independent_bernoulli", lambda: "independent_bernoulli = tfd.Independent(tfd.Bernoulli("
+                                         "probs=[[0.1, 0.3, 0.5]]), reinterpreted_batch_ndims=1)", 3),
+    "6: fldj of inverse(forward(x))": (
+        "log_det_jacobians", lambda: _solution_cell("log_det_jacobians").replace(
+            _NEG_ILDJ, "neg_ildj = bijector.forward_log_det_jacobian(bijector.inverse(bijector.forward(x)), "
+                       "event_ndims=1)"), 2),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ISSUE_CASES))
+def test_issue_25_cases_score_at_most_what_the_issue_allows(case, solution_ns_session):
+    """1, 2: no more than the honest answer without the named mistake; 3, 6: one check's points; 5: the shape
+    check's point only."""
+    item, source, most = ISSUE_CASES[case]
+    scored, total = item_points(with_source(solution_ns_session, source()), item)
+    assert scored <= most, (case, scored, total)
+    if not case.startswith(("1:", "2:")):
+        assert scored == most, (case, scored, total)  # what is right still scores
