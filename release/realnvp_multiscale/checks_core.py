@@ -85,9 +85,10 @@ def student_error_message(e):
 
 
 def error_words(name, text):
-    """``raised <name>: <first line of text>``, with a hint when it is the release's stub."""
-    detail = clean_error_text(text)
-    words = f"raised {name}" + (f": {detail}" if detail else "")
+    """``raised <name>: "<first line of text>"``, with a hint when it is the release's stub. The library's (or the
+    student's) text is quoted inside our sentence, its backticks made plain quotes so none is left unbalanced."""
+    detail = clean_error_text(text).replace("`", "'")
+    words = f"raised {name}" + (f': "{detail}"' if detail else "")
     if name == "NotImplementedError":
         words += " (the `raise NotImplementedError()` stub is still in place: replace it with your answer)"
     return words
