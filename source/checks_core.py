@@ -67,11 +67,33 @@ def tf_modules():
     return tf, tfp
 
 
+#: How much of an error's text is cleaned (its first line, at most 300 characters, is all that is kept).
+_ERROR_TEXT_CHARS = 8192
+
+
+def _without_runs(text, start, end):
+    """``text`` without each run from ``start`` to the next ``end`` (one pass, no regular expression)."""
+    out, i = [], 0
+    while (j := text.find(start, i)) >= 0 and (k := text.find(end, j + len(start))) >= 0:
+        out.append(text[i:j])
+        i = k + len(end)
+    return "".join(out) + text[i:]
+
+
+def _without_op_tags(text):
+    """``text`` without TensorFlow's ``[Op:Name]`` tags, the white space before them and a ``name: ...`` after."""
+    while (j := text.find("[Op:")) >= 0 and (k := text.find("]", j)) >= 0:
+        tail = text[k + 1:].lstrip()
+        if tail.startswith("name:"):
+            tail = tail[tail.find("\n"):] if "\n" in tail else ""
+        text = text[:j].rstrip() + tail
+    return text
+
+
 def clean_error_text(text):
     """An error's text without TensorFlow's internals: no ``{{function_node ...}}`` prefix, no ``[Op:...]``
     tag, no graph traceback; its first line only, cut to a readable length."""
-    text = re.sub(r"\{\{[^}]*\}\}", "", str(text))
-    text = re.sub(r"\s*\[Op:[^\]]*\](\s*name:.*)?", "", text)
+    text = _without_op_tags(_without_runs(str(text)[:_ERROR_TEXT_CHARS], "{{", "}}"))
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     if lines and lines[0].startswith("in user code"):  # an error inside tf.function: its last line says what
         lines = lines[-1:]
@@ -399,7 +421,15 @@ def entry_points(visible, answer, sections=None):
 SKIP_TAG = "skip-when-grading"
 #: Starts the line on which the kernel hands the visible checks' results back to the command.
 _RESULTS_MARK = "checks_core visible results: "
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
+def _heading(line):
+    """The text of a Markdown ATX heading line (``## Title ##``), or None: a scan, not a regular expression."""
+    body = line[len(line) - len(line.lstrip(" ")):] if len(line) - len(line.lstrip(" ")) <= 3 else ""
+    level = len(body) - len(body.lstrip("#"))
+    rest = body[level:]
+    if not 1 <= level <= 6 or not rest[:1].isspace():
+        return None
+    text = rest.strip().rstrip("#").rstrip()
+    return text or None
 
 
 class BadInput(Exception):
@@ -502,8 +532,8 @@ def plan(nb):
     steps, skipped, heading, seen_exercise = [], 0, None, False
     for cell in nb["cells"]:
         if cell.get("cell_type") == "markdown":
-            found = _HEADING.findall(cell.get("source", ""))
-            heading = found[-1] if found else heading
+            found = [_heading(line) for line in cell.get("source", "").splitlines()]
+            heading = next((h for h in reversed(found) if h), heading)
         if cell.get("cell_type") != "code" or is_test_cell(cell):
             continue
         seen_exercise = seen_exercise or bool(_grading(cell).get("solution"))

@@ -125,7 +125,7 @@ def test_a_failing_setup_cell_stops_the_run_and_the_check_fails(tmp_path):
     nbformat.write(nb, str(tmp_path / "broken.ipynb"))
     status, out, err = run_cli("normalising_flows", tmp_path / "broken.ipynb")
     assert status == 1, out + err
-    assert "error the cell starting \"# Quiet TensorFlow's" in out and "ImportError: no TensorFlow here" in out
+    assert "error the cell starting \"# Quiet TensorFlow's" in out and 'ImportError: "no TensorFlow here"' in out
     assert "nothing after it ran" in out and "the visible checks did not run" in out
     assert not verdicts(out)
 
