@@ -1,12 +1,13 @@
 """Which code of a submission runs in the worker: the student's cells, never their copy of the tests."""
 import functools
-import re
+import string
 from dataclasses import dataclass, field
 
 import course_config
 from autograder import course, notebooks
 
-_ASSIGNS = re.compile(r"^([A-Z_][A-Z0-9_]*)\s*=", re.M)
+#: The characters of a course setting's name (``EPOCHS``, ``N_STEPS``).
+_SETTING_CHARS = frozenset(string.ascii_uppercase + string.digits + "_")
 
 
 def _tags(cell):
@@ -36,9 +37,46 @@ class Code:
     notes: list = field(default_factory=list)
 
 
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
 #: The first line of each of the release's stubs (course_config.CODE_STUB, TEXT_STUB), without its comment mark.
 _STUB_LINES = {stub.splitlines()[0].lstrip("#").strip() for stub in (course_config.CODE_STUB, course_config.TEXT_STUB)}
+
+
+# Student text is scanned with str methods, never matched by a regex: Python's re backtracks, and a heading
+# regex once took 42 s on "# a" followed by 2,500 spaces. Each scan below is linear in the cell.
+def _assigned_settings(source):
+    """The upper-case names a cell assigns at the start of a line (``EPOCHS = 10`` gives ``EPOCHS``)."""
+    names = set()
+    for line in source.splitlines():
+        name, equals, _ = line.partition("=")
+        name = name.rstrip()
+        if equals and name and set(name) <= _SETTING_CHARS and not name[0].isdigit():
+            names.add(name)
+    return names
+
+
+def _heading(line):
+    """The text of a Markdown ATX heading (CommonMark: at most three spaces, one to six ``#``, then a space, a tab or
+    the end of the line; an optional closing run of ``#`` after a space), else None. An empty heading is None."""
+    body = line.lstrip(" ")
+    if len(line) - len(body) > 3:
+        return None
+    text = body.lstrip("#")
+    if not 1 <= len(body) - len(text) <= 6 or text[:1] not in ("", " ", "\t"):
+        return None
+    text = text.strip(" \t")
+    unclosed = text.rstrip("#")
+    if not unclosed or unclosed[-1] in " \t":
+        text = unclosed.rstrip(" \t")
+    return text or None
+
+
+def last_heading(markdown):
+    """The last heading of a Markdown cell, or None."""
+    for line in reversed(markdown.splitlines()):
+        found = _heading(line)
+        if found:
+            return found
+    return None
 
 
 def _short(text, width=60):
@@ -84,8 +122,7 @@ def labelled_code(nb, assignment):
     code, placed, heading = Code(), False, None
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            found = _HEADING.findall(cell.source)
-            heading = found[-1] if found else heading
+            heading = last_heading(cell.source) or heading
         if cell.cell_type != "code":
             continue
         if notebooks.is_test_cell(cell) or cell.source.strip() in known_tests:
@@ -95,7 +132,7 @@ def labelled_code(nb, assignment):
         code.sources.append(cell.source)
         code.labels.append(cell_label(cell, heading))
         tagged = "parameters" in _tags(cell)
-        if not placed and (tagged or set(overrides) <= set(_ASSIGNS.findall(cell.source))):
+        if not placed and (tagged or set(overrides) <= _assigned_settings(cell.source)):
             code.sources.append("\n".join(f"{k} = {v!r}" for k, v in overrides.items()))
             code.labels.append("the grader's short training budget, set after your parameters cell")
             placed = True
