@@ -133,6 +133,11 @@ def grade_notebook(path, zygote, assignment, limits=None, within=None):
     except notebooks.NotSubmitted as e:
         return not_graded(assignment, "missing", f"Nothing was submitted for this assignment ({e}).",
                                  started)
+    except notebooks.InvalidMetadata as e:
+        return not_graded(assignment, "invalid_notebook", f"Your notebook's nbgrader metadata is not valid ({e}).",
+                          started, advice="It cannot tell which cell answers which exercise, so every item scores "
+                                          "0. Download a fresh copy of the release, paste your work into it, and "
+                                          "submit again.")
     except notebooks.NotebookError as e:
         return not_graded(assignment, "unreadable", f"Your notebook could not be read: {e}.", started,
                                  advice="Every item scores 0. Download a fresh copy of the release, paste your "
@@ -169,7 +174,7 @@ def check_results(assignment, status="missing", message=""):
 
 def not_graded(assignment, status, reason, started, advice="", check_status="missing"):
     """A result for a submission whose checks never ran: ``status`` says why (missing, unreadable,
-    grader_error, unavailable); every check scores 0 with ``reason``."""
+    invalid_notebook, wrong_assignment, grader_error, unavailable); every check scores 0 with ``reason``."""
     return SubmissionResult(assignment=assignment, checks=check_results(assignment, check_status, reason),
                             status=status, reason=(reason + " " + advice).strip(), manual=course.manual_cells(assignment),
                             execution_time=time.monotonic() - started)

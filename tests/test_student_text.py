@@ -5,9 +5,12 @@ import sys
 import textwrap
 
 import nbformat
+import pytest
+from conftest import run_batch, write_term_submissions
 from markdown_it import MarkdownIt
 
 import course_config
+from autograder import course
 from autograder.authoring import examples
 
 ASSIGNMENT = "normalising_flows"
@@ -63,3 +66,67 @@ def _last_heading(markdown):
 def _shown(text, width=50):
     text = " ".join(text.split())
     return text if len(text) <= width else text[:width - 3] + "..."
+
+
+# ---- nbgrader metadata is validated on intake ------------------------------------------------------------------
+def _with_metadata(nb, grade_id, nbgrader):
+    """``nb`` as JSON text, with the nbgrader metadata of the cell ``grade_id`` (None: the first plain code cell)
+    replaced by ``nbgrader``. nbformat accepts the result: it does not look inside ``metadata.nbgrader``."""
+    raw = json.loads(nbformat.writes(nb))
+    cell = next(c for c in raw["cells"] if c["cell_type"] == "code" and (
+        c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id if grade_id else "nbgrader" not in c["metadata"]))
+    cell["metadata"]["nbgrader"] = nbgrader(cell["metadata"].get("nbgrader")) if callable(nbgrader) else nbgrader
+    text = json.dumps(raw)
+    nbformat.validate(nbformat.reads(text, as_version=4))
+    return text
+
+
+MALFORMED = {  # student -> (the notebook, the field the one-line message names)
+    "nbgrader_is_a_string": (lambda sol: _with_metadata(sol, None, "x"), "`metadata.nbgrader` must be an object"),
+    "grade_id_is_a_list": (lambda sol: _with_metadata(sol, "affine_coupling_layer",
+                                                      lambda m: {**m, "grade_id": ["affine_coupling_layer"]}),
+                           "`metadata.nbgrader.grade_id` must be a name of letters"),
+    "grade_is_a_string": (lambda sol: _with_metadata(sol, "independent_bernoulli_shapes",
+                                                     lambda m: {**m, "grade": "yes"}),
+                          "`metadata.nbgrader.grade` must be true or false"),
+    "grade_id_of_30_MB": (lambda sol: _with_metadata(sol, "mvn_transformed",
+                                                     lambda m: {**m, "grade_id": "a`<" * 10 * 2**20}),
+                          "`metadata.nbgrader.grade_id` must be a name of letters"),
+}
+
+
+@pytest.mark.slow  # grades a batch
+def test_a_notebook_with_malformed_nbgrader_metadata_gets_its_own_status_and_the_class_is_graded(tmp_path):
+    """nbformat accepts ``"nbgrader": "x"`` and a list as grade_id; they used to stop the whole batch (exit 1, no
+    grades.csv for anyone). Now each such notebook is ``invalid_notebook`` with a one-line reason naming the field,
+    and everyone else is graded as usual."""
+    submitted = write_term_submissions(tmp_path / "submitted", ASSIGNMENT)
+    sol = examples.notebook("solutions")
+    for student, (build, _) in MALFORMED.items():
+        examples.write_submission(submitted, student, text=build(sol))
+    graded, out = run_batch(submitted, tmp_path / "graded", assignments=[ASSIGNMENT])
+    rows = graded[ASSIGNMENT]
+    points = {c["test_id"]: c["points"] for c in course.test_cells(ASSIGNMENT)}
+    wrong = set().union(*(examples.EDITS[ASSIGNMENT][m].failing
+                          for m in examples.DEMO["partly_wrong"][ASSIGNMENT][1]))
+    assert {s: (r["extra_data"]["status"], r["score"]) for s, r in rows.items()} == {
+        "complete": ("graded", sum(points.values())),
+        "partly_wrong": ("graded", sum(p for t, p in points.items() if t not in wrong)),
+        "untouched": ("graded", 0), "other_one": ("wrong_assignment", 0),
+        **{student: ("invalid_notebook", 0) for student in MALFORMED}}
+    for student, (_, field) in MALFORMED.items():
+        reason = rows[student]["extra_data"]["reason"]
+        assert field in reason and "\n" not in reason and len(reason) < 600, reason
+        assert "`" in rows[student]["output"] and "a`<a`<" not in rows[student]["output"]
+    csv_rows = {line.split(",")[0]: line for line in (out / ASSIGNMENT / "grades.csv").read_text().splitlines()[1:]}
+    assert set(csv_rows) == set(rows) and "invalid_notebook" in csv_rows["grade_id_is_a_list"]
+    assert (out / ASSIGNMENT / "report" / "index.html").exists()
+    answers = json.loads((out / ASSIGNMENT / "written_answers.json").read_text())
+    assert answers["complete"]["bimodal_discussion"]["status"] == "answered"
+    assert {a["status"] for a in answers["grade_id_is_a_list"].values()} == {"unreadable"}
+    # A verdict of its own is a finished one, recorded: a rerun grades nobody again.
+    records = {p.parent.name: p.stat().st_mtime_ns for p in (out / ASSIGNMENT).glob("*/graded.json")}
+    assert set(records) == set(rows)
+    again, _ = run_batch(submitted, out, assignments=[ASSIGNMENT])
+    assert {p.parent.name: p.stat().st_mtime_ns for p in (out / ASSIGNMENT).glob("*/graded.json")} == records
+    assert {s: r["score"] for s, r in again[ASSIGNMENT].items()} == {s: r["score"] for s, r in rows.items()}
