@@ -130,3 +130,30 @@ def test_a_notebook_with_malformed_nbgrader_metadata_gets_its_own_status_and_the
     again, _ = run_batch(submitted, out, assignments=[ASSIGNMENT])
     assert {p.parent.name: p.stat().st_mtime_ns for p in (out / ASSIGNMENT).glob("*/graded.json")} == records
     assert {s: r["score"] for s, r in again[ASSIGNMENT].items()} == {s: r["score"] for s, r in rows.items()}
+
+
+# ---- names ---------------------------------------------------------------------------------------------------
+REFUSED_NAMES = {"csi\u009b31m": "control characters (U+009B)",       # C1: a terminal's control sequence introducer
+                 "next\u0085line": "control characters (U+0085)",     # C1: NEL, a line break to some readers
+                 "line\u2028break": "a line separator (U+2028)",
+                 "para\u2029break": "a paragraph separator (U+2029)",
+                 "ali\u202ece": "formatting characters (U+202E)",     # right-to-left override
+                 "soft\u00adhyphen": "formatting characters (U+00AD)",
+                 "tab\tbed": "control characters (U+0009)", "del\u007f": "control characters (U+007F)"}
+
+
+def test_names_with_controls_or_separators_are_refused(tmp_path):
+    """Every character of the categories Cc, Cf, Zl and Zp is refused in a student's folder name, with a reason
+    that names it; names in other scripts, with accents or spaces, are kept."""
+    import unicodedata
+
+    from autograder import intake
+    kept = ["Zoë", "j_doe", "李雷", "ana maria", "O'Brien"]
+    for name in [*REFUSED_NAMES, *kept]:
+        examples.write_submission(tmp_path, name, examples.notebook("release"))
+    found, refused = intake.find_submissions(tmp_path, [ASSIGNMENT])
+    assert {student for _, student in found} == set(kept)
+    assert set(refused) == set(REFUSED_NAMES)
+    for name, reason in REFUSED_NAMES.items():
+        assert refused[name].endswith(reason), (name, refused[name])
+    assert {unicodedata.category(ch) for name in REFUSED_NAMES for ch in name} >= {"Cc", "Cf", "Zl", "Zp"}
