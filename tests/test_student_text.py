@@ -157,3 +157,68 @@ def test_names_with_controls_or_separators_are_refused(tmp_path):
     for name, reason in REFUSED_NAMES.items():
         assert refused[name].endswith(reason), (name, refused[name])
     assert {unicodedata.category(ch) for name in REFUSED_NAMES for ch in name} >= {"Cc", "Cf", "Zl", "Zp"}
+
+
+# ---- the worker's channel -------------------------------------------------------------------------------------
+def test_the_wire_refuses_a_nesting_bomb_as_a_protocol_error():
+    """A line nested a million deep is a ValueError (what the grader treats as the worker's protocol error), never
+    a RecursionError; brackets inside strings, escaped quotes and a message 64 deep are still read."""
+    from autograder.worker import wire
+    for bomb in (b"[" * 10**6 + b"]" * 10**6, b'{"a":' * 10**5 + b"1" + b"}" * 10**5, b"[" * 10**6,
+                 b'["\\\\", ' + b"[" * 10**5 + b"]" * 10**5 + b"]"):
+        try:
+            wire.loads(bomb)
+        except ValueError as e:
+            assert "nested more than" in str(e)
+        else:
+            raise AssertionError("a nesting bomb was read")
+    deep = b"[" * wire.MAX_DEPTH + b"]" * wire.MAX_DEPTH
+    assert wire.loads(deep) == json.loads(deep)
+    tricky = json.dumps({"error": "[" * 10**6 + '\\"' + "{" * 10**5, "value": [["]", "\\"], {"k[": '"['}]})
+    assert wire.loads(tricky.encode()) == json.loads(tricky)
+
+
+BOMB = b"[" * 100_000 + b"]" * 100_000 + b"\n"
+#: Student code that sends a nesting bomb on every socket it holds: the grader's channel is the only one.
+SEND_BOMB = f"""
+import os
+for fd in range(3, 64):
+    try:
+        if os.readlink(f'/proc/self/fd/{{fd}}').startswith('socket:'):
+            os.write(fd, {BOMB!r})
+    except OSError:
+        pass
+"""
+
+
+@pytest.mark.slow  # grades a batch twice
+def test_a_nesting_bomb_on_the_workers_socket_gets_a_recorded_verdict(tmp_path):
+    """Sent while the cells run, the bomb costs its own cell (skipped, as a cell that kills the worker is); sent
+    in place of an answer, the checks that asked; the student's verdict is recorded, so a rerun grades nothing."""
+    from nbformat.v4 import new_code_cell
+    sol = examples.notebook("solutions")
+    in_a_cell = nbformat.from_dict(sol)
+    in_a_cell.cells.insert(5, new_code_cell(SEND_BOMB))
+    in_an_answer = nbformat.from_dict(sol)
+    in_an_answer.cells.append(new_code_cell(
+        "_real_log_det_jacobians = log_det_jacobians\ndef log_det_jacobians(bijector, x):\n"
+        + textwrap.indent(SEND_BOMB, "    ") + "    return _real_log_det_jacobians(bijector, x)\n"))
+    submitted = tmp_path / "submitted"
+    for student, nb in (("bomb_in_a_cell", in_a_cell), ("bomb_in_an_answer", in_an_answer), ("victim", sol)):
+        examples.write_submission(submitted, student, nb)
+    limits = {**course_config.GRADING, "check_seconds": 20, "cell_seconds": 60, "submission_seconds": 300}
+    graded, out = run_batch(submitted, tmp_path / "graded", limits=limits)
+    rows = graded[ASSIGNMENT]
+    points = {c["test_id"]: c["points"] for c in course.test_cells(ASSIGNMENT)}
+    bombed = {t for t in points if course.item_of(ASSIGNMENT, t) == "log_det_jacobians"}
+    assert bombed and all(r["extra_data"]["status"] == "graded" for r in rows.values())
+    assert rows["victim"]["score"] == rows["bomb_in_a_cell"]["score"] == sum(points.values())
+    assert "nested more than" in rows["bomb_in_a_cell"]["output"] and "skipped" in rows["bomb_in_a_cell"]["output"]
+    lost = {t["extra_data"]["grade_id"]: t for t in rows["bomb_in_an_answer"]["tests"] if t["score"] < t["max_score"]}
+    assert set(lost) == bombed and rows["bomb_in_an_answer"]["score"] == sum(points.values()) - sum(
+        points[t] for t in bombed)
+    assert all(t["extra_data"]["status"] == "limit" and "nested more than" in t["output"] for t in lost.values())
+    records = {p.parent.name: p.stat().st_mtime_ns for p in (out / ASSIGNMENT).glob("*/graded.json")}
+    assert set(records) == set(rows)
+    run_batch(submitted, out, limits=limits)
+    assert {p.parent.name: p.stat().st_mtime_ns for p in (out / ASSIGNMENT).glob("*/graded.json")} == records
