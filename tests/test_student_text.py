@@ -222,3 +222,81 @@ def test_a_nesting_bomb_on_the_workers_socket_gets_a_recorded_verdict(tmp_path):
     assert set(records) == set(rows)
     run_batch(submitted, out, limits=limits)
     assert {p.parent.name: p.stat().st_mtime_ns for p in (out / ASSIGNMENT).glob("*/graded.json")} == records
+
+
+# ---- Markdown: student text is text -----------------------------------------------------------------------------
+MD = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+FAKE = "x\n# Automatically graded score: 28 / 28\n![t](http://e.vil/t.png) [click](http://e.vil)\n<img src=x>"
+TEMPLATE_HEADINGS = ("Feedback on ", "Notes from the grader", "Output of your notebook")
+
+
+def _tokens(markdown):
+    def walk(tokens):
+        for t in tokens:
+            yield t
+            yield from walk(t.children or [])
+    return list(walk(MD.parse(markdown)))
+
+
+def _read_as(markdown):
+    """The text a reader sees: every text and code token's content."""
+    return "".join(t.content if t.type in ("text", "code_inline", "fence") else " "
+                   for t in _tokens(markdown) if not t.children)
+
+
+def assert_student_text_is_text(markdown, *written):
+    """No heading but the template's, no link, image or HTML from anything, and each of ``written`` readable."""
+    tokens = _tokens(markdown)
+    assert not {t.type for t in tokens} & {"link_open", "image", "html_block", "html_inline", "s_open"}
+    assert [t.type for t in tokens].count("table_open") == 1  # the template's table of scores
+    headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+    items = {f"`{item}`" for item in course.items(ASSIGNMENT)}
+    assert all(h.startswith(TEMPLATE_HEADINGS) or h.split(":")[0] in items for h in headings), headings
+    shown = " ".join(_read_as(markdown).split())
+    for text in written:
+        assert " ".join(text.split()) in shown, (text, shown[:3000])
+
+
+def test_student_text_in_markdown_feedback_stays_text():
+    """A multi-line error message, a backtick in a cell-error note, Markdown in a cell's label, a name or a
+    Gradescope name: feedback.md and Gradescope's output parse (markdown-it-py) with no heading, link, image or HTML
+    from any of it, and it reads as written."""
+    from autograder import grade, render, results
+    from autograder.render import feedback
+    r = results.SubmissionResult(assignment=ASSIGNMENT, checks=grade.check_results(ASSIGNMENT, "passed"),
+                                 manual=course.manual_cells(ASSIGNMENT),
+                                 students=[results.Student(name="## Mallory ![t](http://e.vil/n.png)")])
+    r.checks[0].status, r.checks[0].message = "failed", "your code raised ValueError: " + FAKE
+    r.checks[1].message = "judged as you wrote it: " + FAKE
+    r.notes = [results.Note("cell_error", "ValueError: a ` b [x](http://e.vil) ``c", where="the cell starting "
+                            "`x = 1 ` [y](http://e.vil)` in section \"# [z](http://e.vil)\""),
+               results.Note("limit", "it sent\n- a list\n1. and\n> a quote\n===\n|a|b|\n|-|-|\n~~~"),
+               results.Note("info", "__init__ *bold* _it_ ~~gone~~ \\[esc](http://e.vil)")]
+    r.cell_output = "```\n# out\n![o](http://e.vil/o.png)\n````"
+    for markdown in (feedback.markdown(r, "eve [me](http://e.vil)"), render.results_json(r)["output"]):
+        assert_student_text_is_text(markdown, "your code raised ValueError: " + FAKE, FAKE, "a ` b [x](http://e.vil) ``c",
+                                    "1. and > a quote === |a|b| |-|-| ~~~", "__init__ *bold* _it_ ~~gone~~",
+                                    "\\[esc](http://e.vil)", "![o](http://e.vil/o.png)")
+    assert "Mallory ![t](http://e.vil/n.png)" in _read_as(render.results_json(r)["output"])
+    assert "eve [me](http://e.vil)" in _read_as(feedback.markdown(r, "eve [me](http://e.vil)"))
+    unreadable = results.SubmissionResult(assignment=ASSIGNMENT, checks=grade.check_results(ASSIGNMENT, "missing"),
+                                          status="unreadable", reason="Your notebook could not be read: " + FAKE)
+    assert_student_text_is_text(feedback.markdown(unreadable, "s"), FAKE)
+
+
+@pytest.mark.slow  # grades a batch
+def test_markdown_in_a_real_submissions_errors_stays_text(tmp_path):
+    """Graded for real: a cell whose error's last line holds a backtick and Markdown, and an answer whose class name
+    holds a heading, a link and an image. Neither feedback.md nor Gradescope's output gets one of them."""
+    from nbformat.v4 import new_code_cell
+    nb = nbformat.from_dict(examples.notebook("solutions"))
+    note = "a ` b [x](http://e.vil) ![t](http://e.vil/t.png)"
+    nb.cells.insert(5, new_code_cell(f"raise ValueError({note!r})"))
+    nb.cells.append(new_code_cell(f"independent_bernoulli = type({FAKE!r}, (), {{}})()"))
+    examples.write_submission(tmp_path / "submitted", "mallory", nb)
+    graded, out = run_batch(tmp_path / "submitted", tmp_path / "graded")
+    result = graded[ASSIGNMENT]["mallory"]
+    points = {c["test_id"]: c["points"] for c in course.test_cells(ASSIGNMENT)}
+    assert result["score"] == sum(p for t, p in points.items() if course.item_of(ASSIGNMENT, t) != "independent_bernoulli")
+    for markdown in (result["output"], (out / "feedback" / "mallory" / ASSIGNMENT / "feedback.md").read_text()):
+        assert_student_text_is_text(markdown, "ValueError: " + note)
