@@ -108,6 +108,11 @@ def run_checks(assignment, ask, reference, plugin=None):
     return plugin.checks
 
 
+#: The most of a worker's error text that check code reads: the worker's own messages are a few hundred characters,
+#: and check code runs regular expressions over them (``checks_core.clean_error_text``), which backtrack.
+WORKER_ERROR_CHARS = 4096
+
+
 def _asker(assignment, worker, on_death=None):
     protocol_module = course.protocol(assignment)
 
@@ -115,7 +120,7 @@ def _asker(assignment, worker, on_death=None):
         try:
             return worker.ask(request)
         except AnswerError as e:
-            raise protocol_module.QuestionError(str(e)) from None
+            raise protocol_module.QuestionError(str(e)[:WORKER_ERROR_CHARS]) from None
         except WorkerDied as e:
             if on_death is not None:
                 on_death(e)  # the check that asked scores "limit", not "failed"

@@ -300,3 +300,27 @@ def test_markdown_in_a_real_submissions_errors_stays_text(tmp_path):
     assert result["score"] == sum(p for t, p in points.items() if course.item_of(ASSIGNMENT, t) != "independent_bernoulli")
     for markdown in (result["output"], (out / "feedback" / "mallory" / ASSIGNMENT / "feedback.md").read_text()):
         assert_student_text_is_text(markdown, "ValueError: " + note)
+
+
+def test_a_workers_long_error_text_reaches_check_code_bounded():
+    """Check code reads the worker's error text with regular expressions (checks_core.clean_error_text, one of
+    which takes quadratic time on a run of spaces): a megabyte of it arrives cut to grade.WORKER_ERROR_CHARS, and
+    is read at once (the old grader spent about 45 minutes on it)."""
+    found = _in_a_subprocess("""
+        import json
+        from autograder import course, grade
+        from autograder.worker.client import AnswerError
+        protocol = course.protocol("normalising_flows")
+        import checks_core
+
+        class Worker:
+            def ask(self, request):
+                raise AnswerError(" " * 2**20 + "{{" + "{" * 2**20 + "x")
+
+        try:
+            grade._asker("normalising_flows", Worker())({"op": "graph"})
+        except protocol.QuestionError as e:
+            print(json.dumps([len(str(e)), checks_core.clean_error_text(e)[:20]]))
+        """, timeout=60)
+    from autograder import grade
+    assert found[0] == grade.WORKER_ERROR_CHARS and found[1] == ""
