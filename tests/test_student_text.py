@@ -95,6 +95,27 @@ MALFORMED = {  # student -> (the notebook, the field the one-line message names)
 }
 
 
+def test_malformed_nbgrader_metadata_is_found_on_intake_in_one_line(tmp_path):
+    """Every reader of a submission (batch, grade, the written answers, the gradebook) goes through notebooks.read,
+    which refuses it with InvalidMetadata; ``grade`` still grades such a file (with its own status), where it
+    refuses a file that is not a notebook at all."""
+    from autograder import course, notebooks
+    sol = examples.notebook("solutions")
+    for student, (build, field) in MALFORMED.items():
+        path = tmp_path / f"{student}.ipynb"
+        path.write_text(build(sol))
+        try:
+            notebooks.read(path)
+        except notebooks.InvalidMetadata as e:
+            assert field in str(e) and "\n" not in str(e) and len(str(e)) < 400, str(e)
+        else:
+            raise AssertionError(f"{student}: read as a valid notebook")
+        assert notebooks.not_a_notebook(path, 2**26) is None
+        assert course.detect(None, path.name) is None  # what intake falls back on: the file's name
+    for kind in ("source", "release", "solutions"):  # the course's own notebooks are valid
+        notebooks.read(course.notebook_path(kind, ASSIGNMENT))
+
+
 @pytest.mark.slow  # grades a batch
 def test_a_notebook_with_malformed_nbgrader_metadata_gets_its_own_status_and_the_class_is_graded(tmp_path):
     """nbformat accepts ``"nbgrader": "x"`` and a list as grade_id; they used to stop the whole batch (exit 1, no
