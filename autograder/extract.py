@@ -1,13 +1,10 @@
 """Which code of a submission runs in the worker: the student's cells, never their copy of the tests."""
 import functools
-import string
 from dataclasses import dataclass, field
 
 import course_config
 from autograder import course, notebooks
 
-#: The characters of a course setting's name (``EPOCHS``, ``N_STEPS``).
-_SETTING_CHARS = frozenset(string.ascii_uppercase + string.digits + "_")
 
 
 def _tags(cell):
@@ -42,16 +39,39 @@ _STUB_LINES = {stub.splitlines()[0].lstrip("#").strip() for stub in (course_conf
 
 
 # Student text is scanned with str methods, never matched by a regex: Python's re backtracks, and a heading
-# regex once took 42 s on "# a" followed by 2,500 spaces. Each scan below is linear in the cell.
-def _assigned_settings(source):
-    """The upper-case names a cell assigns at the start of a line (``EPOCHS = 10`` gives ``EPOCHS``)."""
-    names = set()
-    for line in source.splitlines():
+# regex once took 42 s on "# a" followed by 2,500 spaces. Each scan below is linear in the cell, and holds a
+# piece of it at a time (``_lines``): 16 million lines as one list would take about 800 MB of the grader's memory.
+_PIECE = 64 * 2**10
+
+
+def _lines(text, backwards=False):
+    """The lines of ``text`` (as ``str.splitlines`` gives them), split a piece of about ``_PIECE`` characters at a
+    time, first to last or last to first."""
+    if not backwards:
+        start = 0
+        while start < len(text):
+            end = text.find("\n", start + _PIECE) + 1 or len(text)
+            yield from text[start:end].splitlines()
+            start = end
+        return
+    end = len(text)
+    while end > 0:
+        start = text.rfind("\n", 0, max(end - _PIECE, 0)) + 1
+        yield from reversed(text[start:end].splitlines())
+        end = start
+
+
+def _assigns_all(source, names):
+    """Whether lines of ``source`` start by assigning each of ``names`` (``EPOCHS = 10`` assigns ``EPOCHS``)."""
+    left = set(names)
+    if not all(name in source for name in left):  # most cells: decided without splitting a line
+        return False
+    for line in _lines(source):
         name, equals, _ = line.partition("=")
-        name = name.rstrip()
-        if equals and name and set(name) <= _SETTING_CHARS and not name[0].isdigit():
-            names.add(name)
-    return names
+        left.discard(name.rstrip() if equals else None)
+        if not left:
+            return True
+    return not left
 
 
 def _heading(line):
@@ -72,16 +92,20 @@ def _heading(line):
 
 def last_heading(markdown):
     """The last heading of a Markdown cell, or None."""
-    for line in reversed(markdown.splitlines()):
-        found = _heading(line)
+    if "#" not in markdown:
+        return None
+    for line in _lines(markdown, backwards=True):
+        found = _heading(line) if "#" in line else None
         if found:
             return found
     return None
 
 
 def _short(text, width=60):
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[:width - 3] + "..."
+    """``text`` on one line, its runs of white space made one space, cut to ``width``."""
+    words = text.split(maxsplit=width)  # never more than width + 1 pieces, however long the text
+    text = " ".join(words[:width])
+    return text if len(words) <= width and len(text) <= width else text[:width - 3] + "..."
 
 
 def cell_label(cell, heading=None):
@@ -90,13 +114,18 @@ def cell_label(cell, heading=None):
     grade_id = notebooks.grade_meta(cell).get("grade_id")
     if notebooks.grade_meta(cell).get("solution") and grade_id:
         return f"your answer to exercise `{grade_id}`"
-    lines = [ln.strip() for ln in cell.source.splitlines() if ln.strip()]
-    comments = [ln.lstrip("#").strip() for ln in lines if ln.startswith("#")]
-    comments = [c for c in comments if c and c not in _STUB_LINES]
-    if comments:
-        label = f"the cell starting \"# {_short(comments[0], 50)}\""
-    elif lines:
-        label = f"the cell starting `{_short(lines[0], 50)}`"
+    first = comment = None
+    for line in _lines(cell.source):
+        line = line.strip()
+        first = first or line or None
+        text = line.lstrip("#").strip() if line.startswith("#") else None
+        if text and text not in _STUB_LINES:
+            comment = text
+            break
+    if comment:
+        label = f"the cell starting \"# {_short(comment, 50)}\""
+    elif first:
+        label = f"the cell starting `{_short(first, 50)}`"
     else:
         label = "an empty cell"
     return label + (f" in section \"{_short(heading, 50)}\"" if heading else "")
@@ -132,7 +161,7 @@ def labelled_code(nb, assignment):
         code.sources.append(cell.source)
         code.labels.append(cell_label(cell, heading))
         tagged = "parameters" in _tags(cell)
-        if not placed and (tagged or set(overrides) <= _assigned_settings(cell.source)):
+        if not placed and (tagged or _assigns_all(cell.source, overrides)):
             code.sources.append("\n".join(f"{k} = {v!r}" for k, v in overrides.items()))
             code.labels.append("the grader's short training budget, set after your parameters cell")
             placed = True

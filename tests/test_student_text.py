@@ -56,6 +56,24 @@ def test_a_heading_of_20000_spaces_is_read_at_once(tmp_path):
                                              for c, section in zip(nb.cells[-2 * len(sections):-1:2], sections)]
 
 
+def test_a_cell_of_millions_of_lines_is_labelled_in_bounded_memory():
+    """A markdown cell and a code cell of 8 million short lines each (the old labels held every line of a cell as a
+    list: about 400 MB each) are read in a few megabytes more than the notebook itself."""
+    found = _in_a_subprocess("""
+        import json, resource, nbformat
+        from autograder import extract
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Mine\\n" + "#x\\n" * 2**23),
+                                             nbformat.v4.new_code_cell("a\\n" * 2**23 + "# late comment"),
+                                             nbformat.v4.new_code_cell("x = 1")])
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        labels = extract.labelled_code(nb, "normalising_flows").labels
+        print(json.dumps([labels, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024]))
+        """, timeout=120)
+    labels, grown_mib = found
+    assert labels == ['the cell starting "# late comment" in section "Mine"', 'the cell starting `x = 1` in section "Mine"']
+    assert grown_mib < 64, grown_mib
+
+
 def _last_heading(markdown):
     """The last non-empty heading of a Markdown cell, as CommonMark reads it (markdown-it-py, block rules only)."""
     tokens = MarkdownIt("commonmark").disable("inline").parse(markdown)
