@@ -211,6 +211,10 @@ def test_the_wire_refuses_a_nesting_bomb_as_a_protocol_error():
             assert "nested more than" in str(e)
         else:
             raise AssertionError("a nesting bomb was read")
+    hidden = '["a\\"", ' + "[" * 10**5 + "]" * 10**5 + "]"  # json.loads reads UTF-16 and UTF-32 bytes too
+    for encoding in ("utf-16", "utf-16-le", "utf-32", "utf-32-be"):
+        with pytest.raises(ValueError):
+            wire.loads(hidden.encode(encoding))
     deep = b"[" * wire.MAX_DEPTH + b"]" * wire.MAX_DEPTH
     assert wire.loads(deep) == json.loads(deep)
     tricky = json.dumps({"error": "[" * 10**6 + '\\"' + "{" * 10**5, "value": [["]", "\\"], {"k[": '"['}]})

@@ -75,10 +75,12 @@ def deeper_than(line, limit):
 
 
 def loads(line):
-    """The message of one line; raises ValueError (TooDeep for a nesting bomb) for anything that is not one."""
+    """The message of one line; raises ValueError (TooDeep for a nesting bomb) for anything that is not one. A line
+    is UTF-8: json.loads would also read UTF-16 or UTF-32 bytes, in which ``deeper_than`` sees no escapes."""
+    text = line if isinstance(line, str) else bytes(line).decode("utf-8")
     if deeper_than(line, MAX_DEPTH):
         raise TooDeep(f"a message nested more than {MAX_DEPTH} deep")
-    return _decode(json.loads(line))
+    return _decode(json.loads(text))
 
 
 class LineTooLong(Exception):
