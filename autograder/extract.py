@@ -1,12 +1,10 @@
 """Which code of a submission runs in the worker: the student's cells, never their copy of the tests."""
 import functools
-import re
 from dataclasses import dataclass, field
 
 import course_config
 from autograder import course, notebooks
 
-_ASSIGNS = re.compile(r"^([A-Z_][A-Z0-9_]*)\s*=", re.M)
 
 
 def _tags(cell):
@@ -36,14 +34,78 @@ class Code:
     notes: list = field(default_factory=list)
 
 
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
 #: The first line of each of the release's stubs (course_config.CODE_STUB, TEXT_STUB), without its comment mark.
 _STUB_LINES = {stub.splitlines()[0].lstrip("#").strip() for stub in (course_config.CODE_STUB, course_config.TEXT_STUB)}
 
 
+# Student text is scanned with str methods, never matched by a regex: Python's re backtracks, and a heading
+# regex once took 42 s on "# a" followed by 2,500 spaces. Each scan below is linear in the cell, and holds a
+# piece of it at a time (``_lines``): 16 million lines as one list would take about 800 MB of the grader's memory.
+_PIECE = 64 * 2**10
+
+
+def _lines(text, backwards=False):
+    """The lines of ``text`` (as ``str.splitlines`` gives them), split a piece of about ``_PIECE`` characters at a
+    time, first to last or last to first."""
+    if not backwards:
+        start = 0
+        while start < len(text):
+            end = text.find("\n", start + _PIECE) + 1 or len(text)
+            yield from text[start:end].splitlines()
+            start = end
+        return
+    end = len(text)
+    while end > 0:
+        start = text.rfind("\n", 0, max(end - _PIECE, 0)) + 1
+        yield from reversed(text[start:end].splitlines())
+        end = start
+
+
+def _assigns_all(source, names):
+    """Whether lines of ``source`` start by assigning each of ``names`` (``EPOCHS = 10`` assigns ``EPOCHS``)."""
+    left = set(names)
+    if not all(name in source for name in left):  # most cells: decided without splitting a line
+        return False
+    for line in _lines(source):
+        name, equals, _ = line.partition("=")
+        left.discard(name.rstrip() if equals else None)
+        if not left:
+            return True
+    return not left
+
+
+def _heading(line):
+    """The text of a Markdown ATX heading (CommonMark: at most three spaces, one to six ``#``, then a space, a tab or
+    the end of the line; an optional closing run of ``#`` after a space), else None. An empty heading is None."""
+    body = line.lstrip(" ")
+    if len(line) - len(body) > 3:
+        return None
+    text = body.lstrip("#")
+    if not 1 <= len(body) - len(text) <= 6 or text[:1] not in ("", " ", "\t"):
+        return None
+    text = text.strip(" \t")
+    unclosed = text.rstrip("#")
+    if not unclosed or unclosed[-1] in " \t":
+        text = unclosed.rstrip(" \t")
+    return text or None
+
+
+def last_heading(markdown):
+    """The last heading of a Markdown cell, or None."""
+    if "#" not in markdown:
+        return None
+    for line in _lines(markdown, backwards=True):
+        found = _heading(line) if "#" in line else None
+        if found:
+            return found
+    return None
+
+
 def _short(text, width=60):
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[:width - 3] + "..."
+    """``text`` on one line, its runs of white space made one space, cut to ``width``."""
+    words = text.split(maxsplit=width)  # never more than width + 1 pieces, however long the text
+    text = " ".join(words[:width])
+    return text if len(words) <= width and len(text) <= width else text[:width - 3] + "..."
 
 
 def cell_label(cell, heading=None):
@@ -52,13 +114,18 @@ def cell_label(cell, heading=None):
     grade_id = notebooks.grade_meta(cell).get("grade_id")
     if notebooks.grade_meta(cell).get("solution") and grade_id:
         return f"your answer to exercise `{grade_id}`"
-    lines = [ln.strip() for ln in cell.source.splitlines() if ln.strip()]
-    comments = [ln.lstrip("#").strip() for ln in lines if ln.startswith("#")]
-    comments = [c for c in comments if c and c not in _STUB_LINES]
-    if comments:
-        label = f"the cell starting \"# {_short(comments[0], 50)}\""
-    elif lines:
-        label = f"the cell starting `{_short(lines[0], 50)}`"
+    first = comment = None
+    for line in _lines(cell.source):
+        line = line.strip()
+        first = first or line or None
+        text = line.lstrip("#").strip() if line.startswith("#") else None
+        if text and text not in _STUB_LINES:
+            comment = text
+            break
+    if comment:
+        label = f"the cell starting \"# {_short(comment, 50)}\""
+    elif first:
+        label = f"the cell starting `{_short(first, 50)}`"
     else:
         label = "an empty cell"
     return label + (f" in section \"{_short(heading, 50)}\"" if heading else "")
@@ -84,8 +151,7 @@ def labelled_code(nb, assignment):
     code, placed, heading = Code(), False, None
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            found = _HEADING.findall(cell.source)
-            heading = found[-1] if found else heading
+            heading = last_heading(cell.source) or heading
         if cell.cell_type != "code":
             continue
         if notebooks.is_test_cell(cell) or cell.source.strip() in known_tests:
@@ -95,7 +161,7 @@ def labelled_code(nb, assignment):
         code.sources.append(cell.source)
         code.labels.append(cell_label(cell, heading))
         tagged = "parameters" in _tags(cell)
-        if not placed and (tagged or set(overrides) <= set(_ASSIGNS.findall(cell.source))):
+        if not placed and (tagged or _assigns_all(cell.source, overrides)):
             code.sources.append("\n".join(f"{k} = {v!r}" for k, v in overrides.items()))
             code.labels.append("the grader's short training budget, set after your parameters cell")
             placed = True

@@ -108,6 +108,11 @@ def run_checks(assignment, ask, reference, plugin=None):
     return plugin.checks
 
 
+#: The most of a worker's error text that check code reads: the worker's own messages are a few hundred characters,
+#: and check code runs regular expressions over them (``checks_core.clean_error_text``), which backtrack.
+WORKER_ERROR_CHARS = 4096
+
+
 def _asker(assignment, worker, on_death=None):
     protocol_module = course.protocol(assignment)
 
@@ -115,7 +120,7 @@ def _asker(assignment, worker, on_death=None):
         try:
             return worker.ask(request)
         except AnswerError as e:
-            raise protocol_module.QuestionError(str(e)) from None
+            raise protocol_module.QuestionError(str(e)[:WORKER_ERROR_CHARS]) from None
         except WorkerDied as e:
             if on_death is not None:
                 on_death(e)  # the check that asked scores "limit", not "failed"
@@ -133,6 +138,11 @@ def grade_notebook(path, zygote, assignment, limits=None, within=None):
     except notebooks.NotSubmitted as e:
         return not_graded(assignment, "missing", f"Nothing was submitted for this assignment ({e}).",
                                  started)
+    except notebooks.InvalidMetadata as e:
+        return not_graded(assignment, "invalid_notebook", f"Your notebook's nbgrader metadata is not valid ({e}).",
+                          started, advice="It cannot tell which cell answers which exercise, so every item scores "
+                                          "0. Download a fresh copy of the release, paste your work into it, and "
+                                          "submit again.")
     except notebooks.NotebookError as e:
         return not_graded(assignment, "unreadable", f"Your notebook could not be read: {e}.", started,
                                  advice="Every item scores 0. Download a fresh copy of the release, paste your "
@@ -169,7 +179,7 @@ def check_results(assignment, status="missing", message=""):
 
 def not_graded(assignment, status, reason, started, advice="", check_status="missing"):
     """A result for a submission whose checks never ran: ``status`` says why (missing, unreadable,
-    grader_error, unavailable); every check scores 0 with ``reason``."""
+    invalid_notebook, wrong_assignment, grader_error, unavailable); every check scores 0 with ``reason``."""
     return SubmissionResult(assignment=assignment, checks=check_results(assignment, check_status, reason),
                             status=status, reason=(reason + " " + advice).strip(), manual=course.manual_cells(assignment),
                             execution_time=time.monotonic() - started)

@@ -40,14 +40,22 @@ def _is_dir(path):
         return False
 
 
+#: The Unicode categories no name may hold: controls, C0 and C1 (U+009B is a terminal's CSI, U+0085 a line break),
+#: formatting marks (right-to-left overrides, zero-width spaces), and line and paragraph separators (U+2028, U+2029).
+REFUSED_CATEGORIES = {"Cc": "control characters", "Cf": "bidirectional or other invisible formatting characters",
+                      "Zl": "a line separator", "Zp": "a paragraph separator"}
+
+
 def name_problem(name):
     """Why ``name`` cannot be a student's name in a batch, or None."""
     if name in (".", ".."):
         return "the name is . or .."
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name) or "/" in name:
-        return "the name holds control characters"
-    if any(unicodedata.category(ch) == "Cf" for ch in name):  # right-to-left overrides and other invisible marks
-        return "the name holds bidirectional or other invisible formatting characters"
+    if "/" in name:
+        return "the name holds a /"
+    for ch in name:
+        what = REFUSED_CATEGORIES.get(unicodedata.category(ch))
+        if what:
+            return f"the name holds {what} (U+{ord(ch):04X})"
     if name in store.RESERVED_NAMES:
         return f"the name is one the batch's outputs use ({name}); rename the folder"
     return None

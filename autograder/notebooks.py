@@ -1,5 +1,6 @@
 """Reading, normalising and inspecting nbgrader notebooks."""
 import errno
+import functools
 import json
 import os
 import re
@@ -16,6 +17,15 @@ class NotebookError(Exception):
 
 class NotSubmitted(NotebookError):
     """No file is where the submission should be."""
+
+
+class InvalidMetadata(NotebookError):
+    """A notebook nbformat accepts whose nbgrader metadata is not nbgrader's (``"nbgrader": "x"``, a list for a
+    grade_id): it cannot be told which cell is which, so it is graded as nothing, with a status of its own."""
+
+
+#: What a cell's nbgrader metadata must be (nbgrader's own types), checked by ``read`` on every notebook.
+NBGRADER_SCHEMA_PATH = Path(__file__).resolve().with_name("nbgrader_metadata.schema.json")
 
 
 def submission_bytes(path, max_bytes, within=None):
@@ -59,7 +69,8 @@ def submission_bytes(path, max_bytes, within=None):
 
 def not_a_notebook(path, max_bytes):
     """Why ``path`` cannot be graded as a notebook, in one line (missing, a folder, unreadable, not a
-    notebook), or None when it reads as one."""
+    notebook), or None when it reads as one (a notebook with invalid nbgrader metadata is one: it is graded,
+    with the status that says so)."""
     path = Path(path)
     if path.is_dir() and not path.is_symlink():
         return f"{path} is a folder; give the notebook file (.ipynb) to grade"
@@ -67,6 +78,8 @@ def not_a_notebook(path, max_bytes):
         return f"{path}: no such file"
     try:
         read(path, submission_bytes(path, max_bytes))
+    except InvalidMetadata:
+        return None
     except NotebookError as e:
         text = str(e)
         return text if text.startswith(str(path)) else f"{path}: {text}"
@@ -103,7 +116,29 @@ def read(path, data=None):
         raise NotebookError(f"{path}: its JSON is nested too deeply to be a notebook") from None
     except Exception as e:
         raise NotebookError(f"{path}: not a valid notebook ({(str(e).splitlines() or [type(e).__name__])[0]})") from None
+    _check_nbgrader_metadata(nb, path)
     return nb
+
+
+@functools.cache
+def _nbgrader_validator():
+    import jsonschema
+    schema = json.loads(NBGRADER_SCHEMA_PATH.read_text())
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def _check_nbgrader_metadata(nb, path):
+    """Raise InvalidMetadata, in one line that names the cell and the field, for the first cell whose nbgrader
+    metadata is not what ``NBGRADER_SCHEMA_PATH`` says. The line never quotes the value (it may be megabytes)."""
+    for cell in nb.cells:
+        if "nbgrader" not in cell.metadata:
+            continue
+        error = min(_nbgrader_validator().iter_errors(cell.metadata["nbgrader"]),
+                    key=lambda e: list(map(str, e.absolute_path)), default=None)
+        if error is not None:
+            field = "".join(f".{part}" for part in error.absolute_path)
+            raise InvalidMetadata(f"{path}: cell `{cell.id}`: `metadata.nbgrader{field}` must be "
+                                  + error.schema.get("must_be", "as nbgrader writes it"))
 
 
 def _repair_ids(nb):

@@ -3,7 +3,7 @@
 It carries the autograded checks, the hand scores (``with_hand_scores``), the status and the fingerprint of
 what produced it (below). Every fact is set where it becomes known: the checks' statuses by the pytest plugin
 (``grade._Plugin``) from pytest's own report data, a limit hit by the code that caught ``WorkerDied``, a missing,
-unreadable or misplaced submission by ``grade.grade_notebook``. Scores are computed from the statuses whenever
+unreadable, invalid or misplaced submission by ``grade.grade_notebook``. Scores are computed from the statuses whenever
 they are read. The renderers (``autograder.render``) only read the object, never parse text.
 
 ``to_gradescope`` writes everything the object holds as Gradescope's results.json (the Gradescope fields plus
@@ -28,11 +28,12 @@ from autograder import course
 CHECK_STATUSES = ("passed", "failed", "error", "limit", "missing")
 
 #: The status of the whole submission.
-SUBMISSION_STATUSES = ("graded", "missing", "unreadable", "wrong_assignment", "grader_error", "unavailable")
+SUBMISSION_STATUSES = ("graded", "missing", "unreadable", "invalid_notebook", "wrong_assignment", "grader_error",
+                       "unavailable")
 
 #: Statuses of a verdict that is final for the submission's bytes: a batch records them as done. The others
 #: (the grader failed, or could not run here) are tried again by the next run.
-FINISHED_STATUSES = ("graded", "missing", "unreadable", "wrong_assignment")
+FINISHED_STATUSES = ("graded", "missing", "unreadable", "invalid_notebook", "wrong_assignment")
 
 #: What a note about the whole submission is: ``info`` (a remark), ``limit`` (a limit hit or a skipped cell),
 #: ``cell_error`` (a cell raised while the notebook ran).

@@ -25,7 +25,7 @@ def summarise(rows, assignment):
             statuses[c.status] += 1
         for m in dict.fromkeys(c.mistake for c in r.checks if c.mistake):  # in check order: a set's order
             mistakes[m] += 1                                              # changes from one process to the next
-        if r.status in ("unreadable", "wrong_assignment", "grader_error", "unavailable"):
+        if r.status not in ("graded", "missing"):  # not graded, and not for want of a file: the reason
             limits.append((student, r.reason[:200]))
             continue
         hit = [n.text for n in r.limit_notes()] + [c.message for c in r.checks if c.status in ("limit", "error")]

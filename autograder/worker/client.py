@@ -179,6 +179,8 @@ class Worker:
             if line is not None:
                 try:
                     return wire.loads(line)
+                except wire.TooDeep as e:  # a nesting bomb: refused before any parser recurses
+                    self._die(f"it sent {e} to the grader {doing}")
                 except ValueError:  # not JSON, or an array that is not an answer (wire._array)
                     self._die("it wrote something that is not an answer to the grader's channel")
             left = end - time.monotonic()

@@ -42,8 +42,45 @@ def dumps(message):
     return (json.dumps(_encode(message)) + "\n").encode("utf-8")
 
 
+#: The deepest nesting of lists and objects a message may have. Answers are a few levels deep; json.loads and
+#: ``_decode`` recurse once per level, so a line of 100,000 ``[`` would raise RecursionError in the grader.
+MAX_DEPTH = 64
+#: Every byte but the four brackets and the quote, for bytes.translate to delete.
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
+#: An opening bracket as the step +1, a closing one as -1 (the byte 255 read as int8).
+_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+
+
+class TooDeep(ValueError):
+    """A message nested deeper than MAX_DEPTH: a protocol error, found before any parser recurses."""
+
+
+def deeper_than(line, limit):
+    """Whether the lists and objects of a JSON text nest more than ``limit`` deep, found without recursion, in time
+    linear in its length (bytes methods and numpy reductions over 1 MiB pieces). Brackets inside strings do not
+    count. For text that is not JSON it is the answer for its longest valid prefix or more, all a parser reaches."""
+    line = line.encode("utf-8", "surrogatepass") if isinstance(line, str) else bytes(line)
+    if line.count(b"[") + line.count(b"{") <= limit:  # cannot nest deeper: every real answer stops here
+        return False
+    # Escapes first: a run of backslashes escapes in pairs, then a lone one before a quote keeps the string open.
+    plain = line.replace(b"\\\\", b"").replace(b'\\"', b"")
+    outside = b"".join(plain.translate(None, _NOT_STRUCTURE).split(b'"')[::2])
+    level = 0
+    for at in range(0, len(outside), 1 << 20):
+        levels = np.cumsum(np.frombuffer(outside[at:at + (1 << 20)].translate(_STEPS), np.int8), dtype=np.int64)
+        if level + levels.max() > limit:
+            return True
+        level += int(levels[-1])
+    return False
+
+
 def loads(line):
-    return _decode(json.loads(line))
+    """The message of one line; raises ValueError (TooDeep for a nesting bomb) for anything that is not one. A line
+    is UTF-8: json.loads would also read UTF-16 or UTF-32 bytes, in which ``deeper_than`` sees no escapes."""
+    text = line if isinstance(line, str) else bytes(line).decode("utf-8")
+    if deeper_than(line, MAX_DEPTH):
+        raise TooDeep(f"a message nested more than {MAX_DEPTH} deep")
+    return _decode(json.loads(text))
 
 
 class LineTooLong(Exception):
