@@ -11,7 +11,7 @@ The output folder OUT of ``python -m autograder batch`` holds two kinds of files
   - ``OUT/<assignment>/written_answers.json``: the written answers, for the TAs' page.
   - ``OUT/shard.json``: only in a shard's folder (``batch --shard K/N``): which share of the batch it holds,
     of which split, and a digest of the roster the shard saw, so ``merge-shards`` can tell that the shards
-    belong together (``batch.merge``).
+    belong together (``shards.merge``).
 * **renderings**, rewritten from the records whenever anything changes (``autograder.render``):
   ``results.json`` per student, ``grades.csv``, ``report/``, ``feedback/<student>/<assignment>/``.
 
