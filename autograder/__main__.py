@@ -88,9 +88,10 @@ def main(argv=None):
     p.add_argument("--dir", default="build/demo")
     args = parser.parse_args(argv)
     from autograder.batch import BatchError, Interrupted
+    from autograder.store import RecordError
     try:
         return COMMANDS[args.command](args, course_config)
-    except BatchError as e:  # a grading run that cannot start says why in one line, and grades nothing
+    except (BatchError, RecordError) as e:  # a run that cannot start (or a forged record) says why in one line
         print(f"error: {e}", file=sys.stderr)
         return 2
     except Interrupted as e:  # finished verdicts are kept; nothing was recorded for the rest

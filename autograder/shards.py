@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import course_config
-from autograder import intake, render, results
+from autograder import course, intake, render, results
 from autograder import store as storage
 from autograder.batch import BatchError, _not_a_link
 from autograder.results import FINISHED_STATUSES
@@ -40,21 +40,21 @@ def shard_of(student, n):
     return int.from_bytes(hashlib.sha256(student.encode("utf-8")).digest()[:8], "big") % n + 1
 
 
-def _roster(submissions):
-    students = sorted({student for _, student in submissions})
-    return len(students), hashlib.sha256("\n".join(students).encode("utf-8")).hexdigest()
+def _roster(students):
+    """The count and the digest of a roster (any iterable of names)."""
+    students = sorted(set(students))
+    return {"students": len(students), "sha256": hashlib.sha256("\n".join(students).encode("utf-8")).hexdigest()}
 
 
 def shard_marker(shard, submissions):
     """What a shard's ``shard.json`` says: its K and N, how students were split, the assignments and the whole
     roster the shard saw (a count and a digest), and its share ({assignment: [student]}, what it owes)."""
     k, n = shard
-    count, digest = _roster(submissions)
     assignments = [a for a in course_config.ASSIGNMENTS if any(a == key[0] for key in submissions)]
     share = {a: [student for assignment, student in submissions if assignment == a and shard_of(student, n) == k]
              for a in assignments}
     return {"shard": k, "of": n, "split": SPLIT, "assignments": assignments,
-            "roster": {"students": count, "sha256": digest}, "share": share}
+            "roster": _roster(student for _, student in submissions), "share": share}
 
 
 def _label(marker):
@@ -81,44 +81,52 @@ def merge(out, shards, gradebook=None, directory=None):
     written answers for the TAs and, with ``gradebook``, nbgrader's gradebook (its ``autograded/`` notebooks
     and feedback pages need the submissions folder ``directory``).
 
+    Nothing a shard's files say is trusted where it can be recomputed: each shard's share comes from the roster
+    (``directory``'s students, else every student the shards hold a result of, checked against the roster every
+    shard saw) and ``shard_of``, never from its ``shard.json``; a record counts only for its autograded verdict,
+    with the notebook's checks and points; hand scores come only from ``out``'s own record, each checked against
+    its question's points (a shard's ``hand_scores.json`` is not read).
+
     Refused with BatchError, before anything is written: a folder that is not a shard's; shards of different
-    splits, assignments or rosters; a shard given twice or missing; an unfinished shard; a student in two
-    shards; shards graded by different code, checks, reference values, points or limits (their fingerprints);
-    an ``out`` that is a shard, or holds results of students no shard has. ``out``'s hand scores are kept.
+    splits, assignments or rosters; a roster other than the shards saw; a shard given twice or missing; an
+    unfinished shard; a student in a shard the split does not give it; a record with checks or points the
+    notebook does not give; shards graded by different code, checks, reference values, points or limits (their
+    fingerprints); an ``out`` that is a shard, holds results of students no shard has, or a hand score outside
+    its question's points. ``out``'s hand scores are kept.
     Returns ({assignment: {student: SubmissionResult}}, out) as ``run`` does."""
     out = Path(out)
     _not_a_link(out, "the output folder")
     parts = [_open_shard(folder, out) for folder in shards]
     _one_split(parts)
-    merged, owner, hand = {}, {}, {}
-    for marker, store in parts:
-        for assignment in marker["assignments"]:
+    directory = Path(directory) if directory else None
+    roster = _merge_roster(parts, directory)
+    merged, owner = {}, {}
+    for assignment in parts[0][0]["assignments"]:
+        for marker, store in parts:
             rows = render.stored_results(store, assignment)
-            owed = marker["share"].get(assignment, [])
+            owed = [student for student in roster if shard_of(student, marker["of"]) == marker["shard"]]
             lacking = [student for student in owed if student not in rows]
             if lacking:
                 raise BatchError(f"{_label(marker)} ({store.out}) is unfinished: {len(lacking)} of its {len(owed)} "
                                  f"{assignment} results are not there; run it again to finish (what is done is kept)")
             for student in owed:
-                result = rows[student]
-                if (assignment, student) in owner:
-                    raise BatchError(f"{student} ({assignment}) is in both {owner[assignment, student]} and "
-                                     f"{_label(marker)} ({store.out}); each student belongs to one shard")
                 owner[assignment, student] = f"{_label(marker)} ({store.out})"
-                merged.setdefault(assignment, {})[student] = result
-            for student, given in store.hand_scores(assignment).items():
-                if student in owed:
-                    hand.setdefault(assignment, {})[student] = given
+                merged.setdefault(assignment, {})[student] = _checked(rows[student], student, owner)
+        _strays(parts, assignment, owner)
     _same_grading(merged, owner)
     target = storage.Store(out)
-    _merge_target(target, merged, hand)
+    _merge_target(target, merged)
+    for marker, store in parts:
+        if any(store.hand_scores_path(a).exists() for a in marker["assignments"]):
+            sys.stderr.write(f"{_label(marker)} ({store.out}) holds hand scores; a merge takes hand scores only from "
+                             f"{out}'s own record: merge-manual them into {out}\n")
     out.mkdir(parents=True, exist_ok=True)
     storage.sweep(out)
     refused = {}
     for _, store in parts:  # every shard saw the same folder (its roster says so), so each lists the same names
         refused.update(store.refused())
     storage.write_json(out / storage.REFUSED, refused)
-    paths, directory = {}, Path(directory) if directory else None
+    paths = {}
     if directory:
         paths, _ = intake.find_submissions(directory, list(merged))
     full = {}
@@ -131,10 +139,6 @@ def merge(out, shards, gradebook=None, directory=None):
         for _, store in parts:
             answers.update(store.written_answers(assignment) or {})
         storage.write_json(target.written_answers_path(assignment), {s: answers[s] for s in rows if s in answers})
-        kept = target.hand_scores(assignment)
-        given = {**hand.get(assignment, {}), **kept}
-        if given != kept:
-            target.save_hand_scores(assignment, given)
         where = {student: paths[assignment, student] for student in rows if (assignment, student) in paths}
         full[assignment] = render.assignment(target, assignment, rows, gradebook, where or None, directory)
     unfinished = sum(r.status not in FINISHED_STATUSES for rows in merged.values() for r in rows.values())
@@ -153,10 +157,20 @@ def _open_shard(folder, out):
         raise BatchError(f"{folder} is both a shard and the output folder; merge into a new folder")
     store = storage.Store(folder)
     marker = store.shard()
-    if marker is None or not {"shard", "of", "assignments", "roster", "share"} <= set(marker):
+    if not _well_formed(marker):
         raise BatchError(f"{folder} is not a shard's output (no readable {storage.SHARD}); grade each shard with "
                          "batch DIR --shard K/N --out FOLDER")
     return marker, store
+
+
+def _well_formed(marker):
+    """A ``shard.json`` as ``shard_marker`` writes it (its share is not read: the split is recomputed)."""
+    if marker is None or not {"shard", "of", "assignments", "roster"} <= set(marker):
+        return False
+    k, n, roster = marker["shard"], marker["of"], marker["roster"]
+    return (all(type(x) is int for x in (k, n)) and 1 <= k <= n and isinstance(marker["assignments"], list)
+            and set(marker["assignments"]) <= set(course_config.ASSIGNMENTS) and isinstance(roster, dict)
+            and set(roster) == {"students", "sha256"})
 
 
 def _one_split(parts):
@@ -204,8 +218,9 @@ def _same_grading(merged, owner):
                                  " differ); run the older shard again with the same grader so all agree")
 
 
-def _merge_target(target, merged, hand):
-    """Refuse an ``out`` that is a shard, holds students no shard has, or hand scores that a shard contradicts."""
+def _merge_target(target, merged):
+    """Refuse an ``out`` that is a shard, holds students no shard has, or a hand-score record this grader would
+    not write (a score above its question's points: ``store.hand_scores`` checks each)."""
     held = target.shard()
     if held is not None:
         raise BatchError(f"{target.out} holds {_label(held)}; merge into a new folder")
@@ -215,8 +230,59 @@ def _merge_target(target, merged, hand):
             raise BatchError(f"{target.out} holds results of {', '.join(extra[:5])}"
                              + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
                              + f" ({assignment}) that no shard has; merge into a new folder")
-        kept = target.hand_scores(assignment)
-        for student, given in hand.get(assignment, {}).items():
-            if student in kept and kept[student] != given:
-                raise BatchError(f"{target.out} and a shard hold different hand scores for {student} "
-                                 f"({assignment}); merge-manual them into {target.out} instead")
+        try:
+            target.hand_scores(assignment)
+        except storage.RecordError as e:
+            raise BatchError(str(e)) from None
+
+
+def _merge_roster(parts, directory):
+    """The roster the split is recomputed from: the submissions folder's students when it is given, else every
+    student the shards' folders hold a result of; either must be the roster every shard saw (its count and digest),
+    so a student left out of a share, or a record dropped, is refused instead of vanishing."""
+    first = parts[0][0]
+    if directory:
+        submissions, _ = intake.find_submissions(directory, first["assignments"])
+        students, source = {student for _, student in submissions}, f"the submissions folder {directory} holds"
+    else:
+        students = {s for _, store in parts for a in first["assignments"] for s in store.students(a)}
+        source = "the shards' folders hold results of"
+        named = students | {s for marker, _ in parts for owed in _shares(marker) for s in owed}
+        if _roster(students) != first["roster"] and _roster(named) == first["roster"]:
+            students = named  # a shard has not finished: its shard.json names whom it lacks, the digest confirms it
+    if _roster(students) != first["roster"]:
+        raise BatchError(f"{source} {len(students)} students, but the shards saw {first['roster']['students']} (or "
+                         "other names); run every shard again on the same submissions (what is unchanged is not "
+                         "graded again)")
+    return sorted(students)
+
+
+def _shares(marker):
+    """The lists of names a ``shard.json`` gives as its share (only a hint: the roster's digest must confirm them)."""
+    share = marker.get("share")
+    if not isinstance(share, dict):
+        return []
+    return [[s for s in owed if isinstance(s, str)] for owed in share.values() if isinstance(owed, list)]
+
+
+def _strays(parts, assignment, owner):
+    """Refuse a result in a shard's folder that the split does not give that shard."""
+    for marker, store in parts:
+        here = f"{_label(marker)} ({store.out})"
+        for student in store.students(assignment):
+            if owner.get((assignment, student)) != here:
+                raise BatchError(f"{student[:80]!r} ({assignment}) is in {here}, but the split gives it to "
+                                 f"{owner.get((assignment, student), 'no shard (not on the roster)')}; each student "
+                                 f"belongs to one shard ({SPLIT})")
+
+
+def _checked(result, student, owner):
+    """A shard's record as a merge may use it: only the autograded verdict (hand scores come from the merge's own
+    record), and only checks and written answers of the assignment's notebook, with its points."""
+    tests = {c["test_id"]: c["points"] for c in course.test_cells(result.assignment)}
+    written = dict(course.manual_cells(result.assignment))
+    if (any(tests.get(c.test_id) != c.points for c in result.checks)
+            or any(written.get(gid) != points for gid, points in result.manual)):
+        raise BatchError(f"the record of {student[:80]!r} ({result.assignment}) in {owner[result.assignment, student]} "
+                         "holds checks or points the notebook does not give; run that shard again")
+    return result.autograded()

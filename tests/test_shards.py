@@ -17,7 +17,7 @@ import yaml
 from conftest import write_term_submissions
 
 import course_config
-from autograder import batch, grade, results, shards
+from autograder import batch, grade, manual, results, shards
 from autograder import store as storage
 
 A = "normalising_flows"
@@ -234,7 +234,7 @@ def test_a_student_in_two_shards_is_refused(three, tmp_path):
     marker = json.loads((other / storage.SHARD).read_text())
     marker["share"][A].append("ann")
     (other / storage.SHARD).write_text(json.dumps(marker))
-    _refused(_merge(tmp_path / "out", *three), "ann", "in both")
+    _refused(_merge(tmp_path / "out", *three), "'ann'", "belongs to one shard")
     assert not (tmp_path / "out").exists()
 
 
@@ -278,6 +278,115 @@ def test_the_merge_writes_the_gradebook_once_for_every_shards_students(three, tm
     with Gradebook(db, course_config.COURSE_ID) as gb:
         assert sorted(s.student.id for s in gb.assignment_submissions(A)) == sorted(STUDENTS)
         assert all(gb.find_submission(A, s).score == 0 for s in STUDENTS)
+
+
+# ---- forged shard files (issue 26, case 7): a merge recomputes what it can, and trusts no score above its max -----
+def _written_answer():
+    """(grade_id, points) of the assignment's one hand-graded question, from the source notebook."""
+    from autograder import course
+    [(gid, points)] = course.manual_cells(A)
+    return gid, points
+
+
+def _passing_two(shard, student):
+    """Rewrite ``student``'s record in ``shard`` as graded with its first two checks passed; returns what that is
+    worth, from the notebook's own points (course.test_cells), not from the grader's totals."""
+    from autograder import course
+    store = storage.Store(shard)
+    result = store.record(A, student)
+    result.status = "graded"
+    for check in result.checks[:2]:
+        check.status = "passed"
+    store.save_record(A, student, result)
+    cells = {c["test_id"]: c["points"] for c in course.test_cells(A)}
+    return sum(cells[c.test_id] for c in result.checks[:2])
+
+
+def _totals(out):
+    return {r["student"]: r["total"] for r in csv.DictReader(io.StringIO((out / A / "grades.csv").read_text()))}
+
+
+def _owner(three, student):
+    return next(s for s in three if student in storage.Store(s).students(A))
+
+
+def test_a_student_left_out_of_a_shards_share_is_merged_all_the_same(three, tmp_path):
+    """shard.json's share is not trusted: ann, dropped from her shard's list, still gets her row and her score."""
+    owner = _owner(three, "ann")
+    worth = _passing_two(owner, "ann")
+    assert worth > 0
+    marker = json.loads((owner / storage.SHARD).read_text())
+    marker["share"][A].remove("ann")
+    (owner / storage.SHARD).write_text(json.dumps(marker))
+    proc = _cli("merge-shards", tmp_path / "out", *three, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    totals = _totals(tmp_path / "out")
+    assert sorted(totals) == sorted(STUDENTS)
+    assert float(totals["ann"]) == worth and all(float(totals[s]) == 0 for s in STUDENTS if s != "ann")
+
+
+def test_a_dropped_record_and_share_is_refused_not_lost(three, tmp_path):
+    """A student whose record and share entry are both gone from a shard: the roster every shard saw says they are
+    missing (and so does the submissions folder, when given); the merge refuses in one line and writes nothing."""
+    owner = _owner(three, "ann")
+    shutil.rmtree(owner / A / "ann")
+    marker = json.loads((owner / storage.SHARD).read_text())
+    marker["share"][A].remove("ann")
+    (owner / storage.SHARD).write_text(json.dumps(marker))
+    _refused(_merge(tmp_path / "out", *three), "hold results of 9 students", "the shards saw 10")
+    submitted = tmp_path / "submitted"
+    for student in STUDENTS:
+        (submitted / student / A).mkdir(parents=True)
+    _refused(lambda: shards.merge(tmp_path / "out", three, directory=submitted), "unfinished")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_shards_hand_scores_are_not_read_and_a_forged_one_shows_nowhere(three, tmp_path):
+    """A shard's hand_scores.json giving 1000 of 2 points: the merge takes hand scores only from its own record,
+    so ann's total is what her checks earned, in grades.csv and in results.json, and stderr says the file was left."""
+    gid, points = _written_answer()
+    owner = _owner(three, "ann")
+    worth = _passing_two(owner, "ann")
+    (owner / A / storage.HAND_SCORES).write_text(json.dumps({"ann": {gid: {"score": 1000, "comment": ""}}}))
+    proc = _cli("merge-shards", tmp_path / "out", *three, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "holds hand scores" in proc.stderr
+    assert float(_totals(tmp_path / "out")["ann"]) == worth
+    data = json.loads((tmp_path / "out" / A / "ann" / "results.json").read_text())
+    assert data["score"] == worth and all(t["score"] <= t["max_score"] for t in data["tests"])
+    assert not (tmp_path / "out" / A / storage.HAND_SCORES).exists()
+
+
+def test_a_hand_score_above_its_max_is_refused_wherever_it_enters(three, tmp_path):
+    """The merge target's own record forged to 1000 of 2: merge-shards, merge-manual and a plain batch refuse it in
+    one line (exit 2) and change nothing; a score within the max is taken."""
+    gid, points = _written_answer()
+    out = tmp_path / "out"
+    shards.merge(out, three)
+    before = (out / A / "grades.csv").read_bytes()
+    record = out / A / storage.HAND_SCORES
+    scores = tmp_path / "scores.csv"
+    scores.write_text(f"student,grade_id,max_points,score,comment\nbob,{gid},{points},1,ok\n")
+    for forged in (-1, "2", float("nan"), points + 0.5):
+        record.write_text(json.dumps({"ann": {gid: {"score": forged, "comment": ""}}}))
+        _refused(_merge(out, *three), str(record), "'ann'")
+        with pytest.raises(manual.ManualError, match="'ann'"):
+            manual.merge(out, scores)
+    record.write_text(json.dumps({"ann": {gid: {"score": 1000, "comment": ""}}}))
+    line = _refused(_merge(out, *three), str(record), "'ann'", f"is 1000, outside 0..{points:g}")
+    proc = _cli("merge-shards", out, *three, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [f"error: {line}"], proc.stderr
+    proc = _cli("merge-manual", out, scores, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].strip() == line, proc.stderr
+    submitted = tmp_path / "submitted"
+    for student in STUDENTS:
+        (submitted / student / A).mkdir(parents=True)
+    proc = _cli("batch", submitted, "--out", out, "--assignment", A, timeout=300)  # nothing to grade: renders
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == f"error: {line}", proc.stderr
+    assert (out / A / "grades.csv").read_bytes() == before
+    record.write_text(json.dumps({"ann": {gid: {"score": points, "comment": "fine"}}}))
+    shards.merge(out, three)
+    assert float(_totals(out)["ann"]) == points
 
 
 @pytest.mark.parametrize("value", ["0/3", "4/3", "3", "a/b", "1/0", "-1/2", "2/3/4", ""])
