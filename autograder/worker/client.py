@@ -8,7 +8,13 @@ import select
 import signal
 import time
 
+from autograder.text import capped
 from autograder.worker import sandbox, wire
+
+#: The most text (characters outside arrays) one reply to a check may hold. A line on the wire may be as long as
+#: ``GRADING["message_bytes"]`` (16 MiB), for arrays: the solutions' largest reply is an array of 1.7 MB, their
+#: largest without one a few kB. An error message past this is a protocol error, not an answer.
+REPLY_TEXT_BYTES = 2**20
 
 
 class WorkerDied(Exception):
@@ -212,6 +218,9 @@ class Worker:
             self._die("it wrote something that is not an answer to the grader's channel")
         if not isinstance(reply, dict) or not ({"error", "value"} & set(reply)):
             self._die("it wrote something that is not an answer to the grader's channel")
+        if wire.text_bytes(reply) > REPLY_TEXT_BYTES:
+            self._die(f"it sent the grader an answer holding more than {REPLY_TEXT_BYTES // 2**10} KiB of text "
+                      "(an error message that long?), while answering a check")
         if "error" in reply:
-            raise AnswerError(str(reply["error"]))
+            raise AnswerError(capped(str(reply["error"])))
         return reply["value"]
