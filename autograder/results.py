@@ -99,6 +99,7 @@ class Note(_CappedText):
     kind: str
     text: str
     where: str | None = None  # the cell it is about, named as the student sees it
+    held: bool = False  # written after the first hidden request: held with the hidden results (see grade.assemble)
 
 
 @dataclass
@@ -346,7 +347,7 @@ PACKAGE = Path(__file__).resolve().parent
 #: own part. Scheduling, the records, the renderers and the integrations never change a verdict, so a change to
 #: them re-renders the pages without grading anyone again; scores are computed from the stored statuses when a
 #: result is rendered, so this module is not among them either.
-GRADING_CODE = ("grade.py", "extract.py", "notebooks.py", "course.py", "reference.py", "worker")
+GRADING_CODE = ("grade.py", "extract.py", "notebooks.py", "course.py", "reference.py", "text.py", "worker")
 
 #: The parts, in the order reasons name them, with how a reason says each one changed.
 FINGERPRINT_PARTS = {

@@ -198,6 +198,7 @@ def test_feedback_names_cells_as_the_student_sees_them():
         skips = [(at, "it exited with code 3")]
         cell_errors = [(at + 1, "Traceback...\nNameError: name 'flow' is not defined")]
         deaths = ["the worker running your code stopped: it exited with code 3"]
+        held = None  # no hidden check had begun
 
         class output:
             @staticmethod
