@@ -21,7 +21,7 @@ from pathlib import Path
 
 import course_config
 from autograder import course
-from autograder.text import TEXT_BYTES, capped
+from autograder.text import CappedText, within
 
 #: The status of one check. ``error``: the grader itself failed on it (not the student's fault); ``limit``:
 #: the worker running the student's code died or ran out of time while answering it; ``missing``: it never
@@ -47,19 +47,8 @@ SCHEMA_PATH = Path(__file__).resolve().with_name("results.schema.json")
 RESULTS_BYTES = 2**20
 
 
-class _CappedText:
-    """A record whose text fields (``_CAPPED``) are cut to TEXT_BYTES whenever they are set: by ``__init__``, by
-    ``from_gradescope`` or by a later assignment (the pytest plugin fills a check's message as the check ends)."""
-    _CAPPED = ()
-
-    def __setattr__(self, name, value):
-        if name in self._CAPPED:
-            value = capped(value)
-        object.__setattr__(self, name, value)
-
-
 @dataclass
-class CheckResult(_CappedText):
+class CheckResult(CappedText):
     """One graded test cell of the notebook, judged."""
     _CAPPED = ("description", "message")
     test_id: str              # the test cell's grade_id
@@ -85,7 +74,7 @@ class CheckResult(_CappedText):
 
 
 @dataclass
-class HandScore(_CappedText):
+class HandScore(CappedText):
     """A score a TA gave a written answer by hand (``merge-manual``): a record of its own, never a check."""
     _CAPPED = ("comment",)
     score: float
@@ -93,7 +82,7 @@ class HandScore(_CappedText):
 
 
 @dataclass
-class Note(_CappedText):
+class Note(CappedText):
     """A remark about the whole submission, for the student."""
     _CAPPED = ("text", "where")
     kind: str
@@ -103,7 +92,7 @@ class Note(_CappedText):
 
 
 @dataclass
-class Student(_CappedText):
+class Student(CappedText):
     """Who submitted (from Gradescope's submission_metadata.json, or the batch folder's name)."""
     _CAPPED = ("name", "sid", "email")
     name: str | None = None
@@ -123,7 +112,7 @@ class Lateness:
 
 
 @dataclass
-class SubmissionResult(_CappedText):
+class SubmissionResult(CappedText):
     """One graded submission. Its text fields, and those of its checks, notes and hand scores, are capped
     (``TEXT_BYTES``) when set, so every renderer gets capped text; its results.json stays under RESULTS_BYTES."""
     _CAPPED = ("reason", "cell_output")
@@ -245,9 +234,10 @@ class SubmissionResult(_CappedText):
                  "lateness": asdict(self.lateness) if self.lateness else None}
         if self.fingerprint is not None:
             extra["fingerprint"] = dict(self.fingerprint)
-        return _within({"score": self.score, "execution_time": round(self.execution_time, 2), "output": output,
-                        "output_format": "md", "visibility": settings["visibility"],
-                        "stdout_visibility": settings["stdout_visibility"], "tests": tests, "extra_data": extra})
+        return within({"score": self.score, "execution_time": round(self.execution_time, 2), "output": output,
+                       "output_format": "md", "visibility": settings["visibility"],
+                       "stdout_visibility": settings["stdout_visibility"], "tests": tests, "extra_data": extra},
+                      RESULTS_BYTES)
 
     @classmethod
     def from_gradescope(cls, data):
@@ -275,32 +265,6 @@ class SubmissionResult(_CappedText):
                    students=[Student(**s) for s in extra.get("students", [])],
                    lateness=Lateness(**extra["lateness"]) if extra.get("lateness") else None,
                    fingerprint=extra.get("fingerprint"), hand=hand)
-
-
-def _size(data):
-    """Bytes of ``data`` written as ``store.write_json`` writes it (every non-ASCII character escaped)."""
-    return len(json.dumps(data, indent=1))
-
-
-def _cut_texts(value, limit):
-    if isinstance(value, str):
-        return capped(value, limit)
-    if isinstance(value, dict):
-        return {k: _cut_texts(v, limit) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_cut_texts(v, limit) for v in value]
-    return value
-
-
-def _within(data, budget=RESULTS_BYTES):
-    """A results.json dict of at most ``budget`` bytes: while it is larger, every text in it (the feedback in
-    ``output`` first among them) is cut to a quarter of the last cap. The number of tests and notes is bounded by
-    the notebook and ``grade.assemble``, so a cap of 256 bytes a text always fits."""
-    limit = TEXT_BYTES
-    while _size(data) > budget and limit > 256:
-        limit //= 4
-        data = _cut_texts(data, limit)
-    return data
 
 
 def _course_settings():
