@@ -88,9 +88,10 @@ def main(argv=None):
     p.add_argument("--dir", default="build/demo")
     args = parser.parse_args(argv)
     from autograder.batch import BatchError, Interrupted
+    from autograder.store import RecordError
     try:
         return COMMANDS[args.command](args, course_config)
-    except BatchError as e:  # a grading run that cannot start says why in one line, and grades nothing
+    except (BatchError, RecordError) as e:  # a run that cannot start (or a forged record) says why in one line
         print(f"error: {e}", file=sys.stderr)
         return 2
     except Interrupted as e:  # finished verdicts are kept; nothing was recorded for the rest
@@ -160,14 +161,14 @@ def _gradebook_url(option, course_config):
 
 
 def _batch(args, course_config):
-    from autograder import batch
+    from autograder import batch, shards
     if not os.path.isdir(args.directory):
         print(f"error: {args.directory} is not a directory", file=sys.stderr)
         return 2
     if args.jobs is not None and args.jobs < 1:
         print("error: --jobs must be at least 1", file=sys.stderr)
         return 2
-    shard = batch.parse_shard(args.shard) if args.shard is not None else None
+    shard = shards.parse_shard(args.shard) if args.shard is not None else None
     db = _gradebook_url(args.gradebook, course_config)
     graded, out = batch.run(args.directory, args.out, assignments=args.assignment, gradebook=db,
                             jobs=args.jobs, unsafe=args.unsafe_no_sandbox, regrade=args.regrade, shard=shard)
@@ -175,12 +176,12 @@ def _batch(args, course_config):
 
 
 def _merge_shards(args, course_config):
-    from autograder import batch
+    from autograder import shards
     if args.submissions and not os.path.isdir(args.submissions):
         print(f"error: {args.submissions} is not a directory", file=sys.stderr)
         return 2
     db = _gradebook_url(args.gradebook, course_config)
-    graded, out = batch.merge(args.out, args.shards, gradebook=db, directory=args.submissions)
+    graded, out = shards.merge(args.out, args.shards, gradebook=db, directory=args.submissions)
     print(f"merged {len(args.shards)} shards into {out}")
     return _outputs(graded, out, db, course_config)
 

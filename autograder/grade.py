@@ -40,8 +40,9 @@ class _Plugin:
     while the worker died or overran a limit (``worker_died``, called where WorkerDied is caught) is a *limit*.
     """
 
-    def __init__(self, assignment, ask, reference, cells=None):
-        self._assignment, self._ask, self._ref = assignment, ask, reference
+    def __init__(self, assignment, ask, reference, cells=None, on_hidden=None):
+        """``on_hidden``: called once, as the first hidden check begins (``Worker.hold``)."""
+        self._assignment, self._ask, self._ref, self._on_hidden = assignment, ask, reference, on_hidden
         cells = cells if cells is not None else check_results(assignment, "missing", "this check did not run")
         self.checks = {c.test_id: c for c in cells}
         self._decided, self._current, self._limit_hits = set(), None, {}
@@ -74,6 +75,10 @@ class _Plugin:
 
     def pytest_runtest_protocol(self, item):
         self._current = item.callspec.params.get("test_id") if hasattr(item, "callspec") else None
+        check = self.checks.get(self._current)
+        if check is not None and check.hidden and self._on_hidden is not None:
+            self._on_hidden()  # the visible checks all ran first (checks.graded_test_cells)
+            self._on_hidden = None
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -162,7 +167,7 @@ def grade_notebook(path, zygote, assignment, limits=None, within=None):
         except WorkerDied:
             pass  # every check will report the same reason
         values = reference.load_reference(assignment)
-        plugin = _Plugin(assignment, None, values)
+        plugin = _Plugin(assignment, None, values, on_hidden=worker.hold)
         plugin._ask = _asker(assignment, worker, plugin.worker_died)
         found = run_checks(assignment, plugin._ask, values, plugin)
     result = assemble(assignment, list(found.values()), code, worker, started)
@@ -209,15 +214,18 @@ def assemble(assignment, found, code, worker, started):
     ``code`` the extract.Code the worker ran (its labels name cells as the student sees them)."""
     def label(i):
         return code.labels[i] if 0 <= i < len(code.labels) else "one of your cells"
+    deaths, skips = worker.held or (len(worker.deaths), len(worker.skips))  # before the first hidden check
     notes = [Note("info", text) for text in code.notes]
-    for i, why in worker.skips:
-        notes.append(Note("limit", f"{label(i)} was skipped: while running it, {why}", where=label(i)))
+    for k, (i, why) in enumerate(worker.skips):
+        notes.append(Note("limit", f"{label(i)} was skipped: while running it, {why}", where=label(i),
+                          held=k >= skips))
     for i, message in worker.cell_errors[:10]:
         notes.append(Note("cell_error", _last_line(message), where=label(i)))
     if len(worker.cell_errors) > 10:
         notes.append(Note("cell_error", f"... and {len(worker.cell_errors) - 10} more cells raised an error"))
+    seen = set(worker.deaths[:deaths])
     for death in dict.fromkeys(worker.deaths):
-        notes.append(Note("limit", death))
+        notes.append(Note("limit", death, held=death not in seen))
     output = worker.output.text().strip()
     return SubmissionResult(assignment=assignment, checks=list(found), notes=notes,
                             cell_output=output[-4000:] if output else "", manual=course.manual_cells(assignment),

@@ -206,10 +206,13 @@ def merge(out, scores_csv, db_url=None):
     counts = {}
     for assignment, *_ in scores:
         counts[assignment] = counts.get(assignment, 0) + 1
+    try:  # the record already there is checked too (a forged score above its points), before anything is written
+        held = {assignment: store.hand_scores(assignment) for assignment in counts}
+    except storage.RecordError as e:
+        raise ManualError([str(e)]) from None
     if db_url:
         _merge_gradebook(scores, db_url)
-    for assignment in counts:
-        hand = store.hand_scores(assignment)
+    for assignment, hand in held.items():
         for (a, student, gid), (score, comment) in scores.items():
             if a == assignment:
                 hand.setdefault(student, {})[gid] = HandScore(score, comment)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import course_config
 from autograder import course
+from autograder.text import CappedText, within
 
 #: The status of one check. ``error``: the grader itself failed on it (not the student's fault); ``limit``:
 #: the worker running the student's code died or ran out of time while answering it; ``missing``: it never
@@ -43,10 +44,14 @@ GRADESCOPE_VISIBILITIES = ("hidden", "after_due_date", "after_published", "visib
 
 SCHEMA_PATH = Path(__file__).resolve().with_name("results.schema.json")
 
+#: The largest results.json a result renders to (``to_gradescope``): past it, every text is cut shorter.
+RESULTS_BYTES = 2**20
+
 
 @dataclass
-class CheckResult:
+class CheckResult(CappedText):
     """One graded test cell of the notebook, judged."""
+    _CAPPED = ("description", "message")
     test_id: str              # the test cell's grade_id
     item: str                 # the exercise it grades (grade_id of the solution cell)
     description: str          # the test cell's first comment line
@@ -70,23 +75,27 @@ class CheckResult:
 
 
 @dataclass
-class HandScore:
+class HandScore(CappedText):
     """A score a TA gave a written answer by hand (``merge-manual``): a record of its own, never a check."""
+    _CAPPED = ("comment",)
     score: float
     comment: str = ""
 
 
 @dataclass
-class Note:
+class Note(CappedText):
     """A remark about the whole submission, for the student."""
+    _CAPPED = ("text", "where")
     kind: str
     text: str
     where: str | None = None  # the cell it is about, named as the student sees it
+    held: bool = False  # written after the first hidden request: held with the hidden results (see grade.assemble)
 
 
 @dataclass
-class Student:
+class Student(CappedText):
     """Who submitted (from Gradescope's submission_metadata.json, or the batch folder's name)."""
+    _CAPPED = ("name", "sid", "email")
     name: str | None = None
     sid: str | None = None
     email: str | None = None
@@ -104,7 +113,10 @@ class Lateness:
 
 
 @dataclass
-class SubmissionResult:
+class SubmissionResult(CappedText):
+    """One graded submission. Its text fields, and those of its checks, notes and hand scores, are capped
+    (``TEXT_BYTES``) when set, so every renderer gets capped text; its results.json stays under RESULTS_BYTES."""
+    _CAPPED = ("reason", "cell_output")
     assignment: str
     checks: list[CheckResult]
     status: str = "graded"
@@ -235,9 +247,10 @@ class SubmissionResult:
                  "lateness": asdict(self.lateness) if self.lateness else None}
         if self.fingerprint is not None:
             extra["fingerprint"] = dict(self.fingerprint)
-        return {"score": self.score, "execution_time": round(self.execution_time, 2), "output": output,
-                "output_format": "md", "visibility": settings["visibility"],
-                "stdout_visibility": settings["stdout_visibility"], "tests": tests, "extra_data": extra}
+        return within({"score": self.score, "execution_time": round(self.execution_time, 2), "output": output,
+                       "output_format": "md", "visibility": settings["visibility"],
+                       "stdout_visibility": settings["stdout_visibility"], "tests": tests, "extra_data": extra},
+                      RESULTS_BYTES)
 
     @classmethod
     def from_gradescope(cls, data):
@@ -311,7 +324,7 @@ PACKAGE = Path(__file__).resolve().parent
 #: own part. Scheduling, the records, the renderers and the integrations never change a verdict, so a change to
 #: them re-renders the pages without grading anyone again; scores are computed from the stored statuses when a
 #: result is rendered, so this module is not among them either.
-GRADING_CODE = ("grade.py", "extract.py", "notebooks.py", "course.py", "reference.py", "worker")
+GRADING_CODE = ("grade.py", "extract.py", "notebooks.py", "course.py", "reference.py", "text.py", "worker")
 
 #: The parts, in the order reasons name them, with how a reason says each one changed.
 FINGERPRINT_PARTS = {

@@ -11,7 +11,7 @@ The output folder OUT of ``python -m autograder batch`` holds two kinds of files
   - ``OUT/<assignment>/written_answers.json``: the written answers, for the TAs' page.
   - ``OUT/shard.json``: only in a shard's folder (``batch --shard K/N``): which share of the batch it holds,
     of which split, and a digest of the roster the shard saw, so ``merge-shards`` can tell that the shards
-    belong together (``batch.merge``).
+    belong together (``shards.merge``).
 * **renderings**, rewritten from the records whenever anything changes (``autograder.render``):
   ``results.json`` per student, ``grades.csv``, ``report/``, ``feedback/<student>/<assignment>/``.
 
@@ -22,11 +22,13 @@ behind; ``sweep`` removes them at the next start.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from autograder import course
 from autograder.results import HandScore, SubmissionResult
 
 RECORD = "graded.json"
@@ -42,6 +44,11 @@ SHARD = "shard.json"
 RESERVED_NAMES = frozenset({GRADES_CSV, REPORT_DIR, HAND_SCORES, WRITTEN_ANSWERS, REFUSED, "answers.html",
                             "manual_scores.csv"})
 _TEMPORARY = ".tmp-"  # prefix of the temporary files of atomic writes
+
+
+class RecordError(ValueError):
+    """A record holds what this grader never writes (a hand score above its question's points, say); the
+    message says which file and why, in one line."""
 
 
 def _umask():
@@ -99,6 +106,31 @@ def sweep(folder):
             path.unlink(missing_ok=True)
             count += 1
     return count
+
+
+_FIX = "fix or remove the file, then merge-manual the scores again"
+
+
+def _hand_scores(path, student, given, points):
+    """One student's entry of a hand-score record, checked: {grade_id: HandScore}."""
+    if not isinstance(given, dict):
+        raise RecordError(f"{path}: the entry of {student[:80]!r} is not a set of scores; " + _FIX)
+    out = {}
+    for gid, entry in given.items():
+        score = entry.get("score") if isinstance(entry, dict) else None
+        comment = entry.get("comment", "") if isinstance(entry, dict) else None
+        if gid not in points:
+            raise RecordError(f"{path}: {student[:80]!r} has a score for {gid!r}, which is no hand-graded question; "
+                              + _FIX)
+        if (isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score)
+                or not isinstance(comment, str) or set(entry) - {"score", "comment"}):
+            raise RecordError(f"{path}: the {gid} score of {student[:80]!r} is not a number with a comment; "
+                              + _FIX)
+        if not 0 <= score <= points[gid]:
+            raise RecordError(f"{path}: the {gid} score of {student[:80]!r} is {score:g}, outside 0..{points[gid]:g}; "
+                              + _FIX)
+        out[gid] = HandScore(score, comment)
+    return out
 
 
 class Store:
@@ -159,9 +191,14 @@ class Store:
         return write_json(self.record_path(assignment, student), result.autograded().to_gradescope(output=""))
 
     def hand_scores(self, assignment):
-        """{student: {grade_id: HandScore}} given by TAs for ``assignment``."""
-        data = read_json(self.hand_scores_path(assignment)) or {}
-        return {student: {gid: HandScore(**entry) for gid, entry in given.items()} for student, given in data.items()}
+        """{student: {grade_id: HandScore}} given by TAs for ``assignment``, each checked against its question's
+        points: RecordError (one line) for a score outside 0..points, an unknown grade_id or a malformed entry."""
+        path = self.hand_scores_path(assignment)
+        data = read_json(path) or {}
+        points = {q["grade_id"]: q["points"] for q in course.questions(assignment)}
+        if not isinstance(data, dict):
+            raise RecordError(f"{path}: not a hand-score record; " + _FIX)
+        return {student: _hand_scores(path, student, given, points) for student, given in data.items()}
 
     def save_hand_scores(self, assignment, scores):
         data = {student: {gid: asdict(h) for gid, h in sorted(given.items())}

@@ -198,6 +198,7 @@ def test_feedback_names_cells_as_the_student_sees_them():
         skips = [(at, "it exited with code 3")]
         cell_errors = [(at + 1, "Traceback...\nNameError: name 'flow' is not defined")]
         deaths = ["the worker running your code stopped: it exited with code 3"]
+        held = None  # no hidden check had begun
 
         class output:
             @staticmethod
@@ -284,3 +285,41 @@ def test_an_array_whose_elements_have_no_bytes_is_refused_before_any_cast():
     with pytest.raises(ValueError, match="not an answer"):
         wire.loads(line)
     assert wire.loads(wire.dumps({"value": np.arange(3.0)}))["value"].tolist() == [0.0, 1.0, 2.0]
+
+
+# ---- caps: every text a result keeps, and its results.json (issue 26, case 5) ------------------------------------
+TEXT_LIMIT = 64 * 2**10  # issue 26: at most 64 KiB a text, with a note saying how much was cut
+RESULTS_LIMIT = 2**20  # and at most 1 MiB of results.json
+
+
+def test_every_text_a_result_keeps_is_capped_with_a_note_of_what_was_cut():
+    """Set by the constructor or later (the pytest plugin fills a check's message when the check ends), read back
+    from a record: each text is at most 64 KiB and says how many bytes were cut; a short text is left as it is."""
+    big = "é" * 5_000_000  # 10 MB of UTF-8
+    r = _result(message=big, reason=big, cell_output=big, notes=[results.Note("cell_error", big, where=big)])
+    r.checks[1].status, r.checks[1].message = "failed", big
+    r.students.append(results.Student(name=big))
+    texts = [r.checks[0].message, r.checks[1].message, r.reason, r.cell_output, r.notes[0].text, r.notes[0].where,
+             r.students[0].name]
+    for text in texts:
+        assert len(text.encode()) <= TEXT_LIMIT and text.startswith("éé")
+        kept = len(text.encode()) - len(text.rsplit(" [", 1)[1].encode()) - 2
+        assert text.endswith(f" [... cut here: {len(big.encode()) - kept} more bytes]"), text[-80:]
+    one = _result(message=big)
+    again = results.SubmissionResult.from_gradescope(one.to_gradescope())
+    assert again.checks[0].message == one.checks[0].message  # cut once, not again when read back
+    assert _result(message="short").checks[0].message == "short"
+
+
+def test_results_json_stays_under_a_megabyte_whatever_the_texts():
+    """Every check failed with a 10 MB message and the feedback in ``output`` repeats them all: the whole
+    results.json is still at most 1 MiB, follows the schema, and keeps every test entry and the score."""
+    r = _result()
+    for check in r.checks:
+        check.status, check.message = "failed", "x" * 10_000_000
+    r.notes = [results.Note("cell_error", "y" * 10_000_000) for _ in range(10)]
+    for data in (render.results_json(r), r.to_gradescope(output="z" * 10**8)):
+        assert len(json.dumps(data, indent=1).encode()) <= RESULTS_LIMIT  # as the store writes it
+        results.validate(data)
+        assert len(data["tests"]) == len(r.checks) and data["score"] == r.score
+        assert all(t["output"].startswith("xx") and "more bytes]" in t["output"] for t in data["tests"])

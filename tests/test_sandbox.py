@@ -808,6 +808,27 @@ def test_a_course_under_tmp_keeps_its_packages_inside_the_private_tmp(monkeypatc
         shutil.rmtree(site.parent, ignore_errors=True)
 
 
+def test_a_venv_reached_through_a_link_grades_the_solutions(tmp_path):
+    """The grader run by a venv's python reached through a symbolic link (issue 26, case 11): the zygote's modules
+    name their files by the link's path, so the worker's root binds the venv there too (before, only the resolved
+    path: "ModuleNotFoundError: matplotlib.backends.backend_agg" in every student's feedback, and lost points)."""
+    venv = Path(sys.prefix).resolve()
+    link = tmp_path / "linked-venv"
+    link.symlink_to(venv)
+    os.chmod(tmp_path, 0o755)
+    probe = subprocess.run([str(link / "bin" / "python"), "-c", "import sys; print(sys.prefix)"],
+                           capture_output=True, text=True, check=True)
+    assert probe.stdout.strip() == str(link)  # the premise: the interpreter knows its venv by the link
+    out = tmp_path / "results.json"
+    solutions = ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    proc = subprocess.run([str(link / "bin" / "python"), "-m", "autograder", "grade", str(solutions), "--out",
+                           str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = read_results(out)
+    assert data["score"] == FULL, [t["output"][:200] for t in data["tests"] if t["status"] != "passed"]
+    assert not [n for n in data["extra_data"]["notes"] if n["kind"] != "info"], data["extra_data"]["notes"]
+
+
 def test_a_worker_gets_a_minimal_environment_not_the_graders(monkeypatch):
     """A secret in the grader's environment never reaches student code (it could end up in feedback)."""
     from autograder.worker.client import Worker

@@ -17,7 +17,7 @@ import yaml
 from conftest import write_term_submissions
 
 import course_config
-from autograder import batch, grade, results
+from autograder import batch, grade, manual, results, shards
 from autograder import store as storage
 
 A = "normalising_flows"
@@ -67,11 +67,11 @@ def graded(tmp_path_factory):
     assert {int.from_bytes(hashlib.sha256(n.encode()).digest()[:8], "big") % 3 + 1 for n in names} == {1, 2, 3}
     one = _cli("batch", submitted, "--out", root / "one", "--assignment", A, "--jobs", 1)
     assert one.returncode == 0, one.stderr[-3000:]
-    shards = [subprocess.Popen([sys.executable, "-m", "autograder", "batch", str(submitted), "--out",
-                                str(root / f"shard{k}"), "--assignment", A, "--jobs", "1", "--shard", f"{k}/3"],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-              for k in (1, 2, 3)]
-    for proc in shards:
+    procs = [subprocess.Popen([sys.executable, "-m", "autograder", "batch", str(submitted), "--out",
+                               str(root / f"shard{k}"), "--assignment", A, "--jobs", "1", "--shard", f"{k}/3"],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for k in (1, 2, 3)]
+    for proc in procs:
         _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err[-3000:]
     merged = _cli("merge-shards", root / "merged", *(root / f"shard{k}" for k in (1, 2, 3)))
@@ -151,9 +151,9 @@ def _shard(root, k, n, students=STUDENTS, fingerprint=None, skip=()):
     submissions = {(A, s): root / "submitted" / s / A / f"{A}.ipynb" for s in students}
     store = storage.Store(root / f"shard{k}of{n}")
     store.out.mkdir(parents=True)
-    store.save_shard(batch.shard_marker((k, n), submissions))
+    store.save_shard(shards.shard_marker((k, n), submissions))
     for (_, student) in submissions:
-        if batch.shard_of(student, n) == k and student not in skip:
+        if shards.shard_of(student, n) == k and student not in skip:
             result = grade.not_graded(A, "missing", "no such file", time.monotonic())
             result.fingerprint = fingerprint or results.fingerprint(A, None)
             store.save_record(A, student, result)
@@ -171,8 +171,8 @@ def _refused(call, *words):
     return line
 
 
-def _merge(out, *shards):
-    return lambda: batch.merge(out, shards)
+def _merge(out, *folders):
+    return lambda: shards.merge(out, folders)
 
 
 @pytest.fixture
@@ -184,7 +184,7 @@ def test_the_fast_shards_merge_and_hold_every_student_once(three, tmp_path):
     """The premise of the refusal tests: these shards do merge, and every student lands in one of them."""
     assert sum(len(storage.Store(s).students(A)) for s in three) == len(STUDENTS)
     assert all(storage.Store(s).students(A) for s in three)
-    assert {batch.shard_of(s, 2) for s in STUDENTS} == {1, 2}
+    assert {shards.shard_of(s, 2) for s in STUDENTS} == {1, 2}
     proc = _cli("merge-shards", tmp_path / "out", *three, timeout=300)
     assert proc.returncode == 0, proc.stderr
     rows = (tmp_path / "out" / A / "grades.csv").read_text().splitlines()[1:]
@@ -220,8 +220,8 @@ def test_shards_of_different_splits_are_refused(three, tmp_path):
 
 def test_shards_graded_by_other_code_or_checks_are_refused(tmp_path):
     stale = dict(results.fingerprint(A, None), checks="0" * 64, grader="1" * 64)
-    shards = [_shard(tmp_path, 1, 3, fingerprint=stale)] + [_shard(tmp_path, k, 3) for k in (2, 3)]
-    line = _refused(_merge(tmp_path / "out", *shards), "graded differently", "shard 1/3")
+    folders = [_shard(tmp_path, 1, 3, fingerprint=stale)] + [_shard(tmp_path, k, 3) for k in (2, 3)]
+    line = _refused(_merge(tmp_path / "out", *folders), "graded differently", "shard 1/3")
     assert f"the checks of {A}" in line and "grader's code" in line
     assert not (tmp_path / "out").exists()
 
@@ -234,20 +234,20 @@ def test_a_student_in_two_shards_is_refused(three, tmp_path):
     marker = json.loads((other / storage.SHARD).read_text())
     marker["share"][A].append("ann")
     (other / storage.SHARD).write_text(json.dumps(marker))
-    _refused(_merge(tmp_path / "out", *three), "ann", "in both")
+    _refused(_merge(tmp_path / "out", *three), "'ann'", "belongs to one shard")
     assert not (tmp_path / "out").exists()
 
 
 def test_an_unfinished_shard_is_refused(tmp_path):
-    k = batch.shard_of("ann", 3)
-    shards = [_shard(tmp_path, j, 3, skip=("ann",) if j == k else ()) for j in (1, 2, 3)]
-    _refused(_merge(tmp_path / "out", *shards), f"shard {k}/3", "unfinished")
+    k = shards.shard_of("ann", 3)
+    folders = [_shard(tmp_path, j, 3, skip=("ann",) if j == k else ()) for j in (1, 2, 3)]
+    _refused(_merge(tmp_path / "out", *folders), f"shard {k}/3", "unfinished")
     assert not (tmp_path / "out").exists()
 
 
 def test_shards_that_saw_different_rosters_are_refused(tmp_path):
-    shards = [_shard(tmp_path, 1, 3, students=STUDENTS + ["zed"])] + [_shard(tmp_path, k, 3) for k in (2, 3)]
-    _refused(_merge(tmp_path / "out", *shards), "shard 1/3 saw 11", "saw 10 students")
+    folders = [_shard(tmp_path, 1, 3, students=STUDENTS + ["zed"])] + [_shard(tmp_path, k, 3) for k in (2, 3)]
+    _refused(_merge(tmp_path / "out", *folders), "shard 1/3 saw 11", "saw 10 students")
     assert not (tmp_path / "out").exists()
 
 
@@ -260,10 +260,10 @@ def test_a_folder_that_is_not_a_shard_is_refused(three, tmp_path):
 def test_a_merge_keeps_hand_scores_and_refuses_students_no_shard_has(three, tmp_path):
     """Merging again into a merged folder keeps the TAs' hand scores there; a folder with other students is refused."""
     out = tmp_path / "out"
-    batch.merge(out, three)
+    shards.merge(out, three)
     store = storage.Store(out)
     store.save_hand_scores(A, {"ann": {"bimodal_discussion": results.HandScore(2, "good")}})
-    batch.merge(out, three)
+    shards.merge(out, three)
     assert store.hand_scores(A)["ann"]["bimodal_discussion"].score == 2
     rows = {r["student"]: r for r in csv.DictReader(io.StringIO((out / A / "grades.csv").read_text()))}
     assert rows["ann"]["bimodal_discussion"] == "2" and rows["ann"]["total"] == "2"
@@ -274,20 +274,129 @@ def test_a_merge_keeps_hand_scores_and_refuses_students_no_shard_has(three, tmp_
 def test_the_merge_writes_the_gradebook_once_for_every_shards_students(three, tmp_path):
     from nbgrader.api import Gradebook
     db = f"sqlite:///{tmp_path / 'gradebook.db'}"
-    batch.merge(tmp_path / "out", three, gradebook=db)
+    shards.merge(tmp_path / "out", three, gradebook=db)
     with Gradebook(db, course_config.COURSE_ID) as gb:
         assert sorted(s.student.id for s in gb.assignment_submissions(A)) == sorted(STUDENTS)
         assert all(gb.find_submission(A, s).score == 0 for s in STUDENTS)
 
 
+# ---- forged shard files (issue 26, case 7): a merge recomputes what it can, and trusts no score above its max -----
+def _written_answer():
+    """(grade_id, points) of the assignment's one hand-graded question, from the source notebook."""
+    from autograder import course
+    [(gid, points)] = course.manual_cells(A)
+    return gid, points
+
+
+def _passing_two(shard, student):
+    """Rewrite ``student``'s record in ``shard`` as graded with its first two checks passed; returns what that is
+    worth, from the notebook's own points (course.test_cells), not from the grader's totals."""
+    from autograder import course
+    store = storage.Store(shard)
+    result = store.record(A, student)
+    result.status = "graded"
+    for check in result.checks[:2]:
+        check.status = "passed"
+    store.save_record(A, student, result)
+    cells = {c["test_id"]: c["points"] for c in course.test_cells(A)}
+    return sum(cells[c.test_id] for c in result.checks[:2])
+
+
+def _totals(out):
+    return {r["student"]: r["total"] for r in csv.DictReader(io.StringIO((out / A / "grades.csv").read_text()))}
+
+
+def _owner(three, student):
+    return next(s for s in three if student in storage.Store(s).students(A))
+
+
+def test_a_student_left_out_of_a_shards_share_is_merged_all_the_same(three, tmp_path):
+    """shard.json's share is not trusted: ann, dropped from her shard's list, still gets her row and her score."""
+    owner = _owner(three, "ann")
+    worth = _passing_two(owner, "ann")
+    assert worth > 0
+    marker = json.loads((owner / storage.SHARD).read_text())
+    marker["share"][A].remove("ann")
+    (owner / storage.SHARD).write_text(json.dumps(marker))
+    proc = _cli("merge-shards", tmp_path / "out", *three, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    totals = _totals(tmp_path / "out")
+    assert sorted(totals) == sorted(STUDENTS)
+    assert float(totals["ann"]) == worth and all(float(totals[s]) == 0 for s in STUDENTS if s != "ann")
+
+
+def test_a_dropped_record_and_share_is_refused_not_lost(three, tmp_path):
+    """A student whose record and share entry are both gone from a shard: the roster every shard saw says they are
+    missing (and so does the submissions folder, when given); the merge refuses in one line and writes nothing."""
+    owner = _owner(three, "ann")
+    shutil.rmtree(owner / A / "ann")
+    marker = json.loads((owner / storage.SHARD).read_text())
+    marker["share"][A].remove("ann")
+    (owner / storage.SHARD).write_text(json.dumps(marker))
+    _refused(_merge(tmp_path / "out", *three), "hold results of 9 students", "the shards saw 10")
+    submitted = tmp_path / "submitted"
+    for student in STUDENTS:
+        (submitted / student / A).mkdir(parents=True)
+    _refused(lambda: shards.merge(tmp_path / "out", three, directory=submitted), "unfinished")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_shards_hand_scores_are_not_read_and_a_forged_one_shows_nowhere(three, tmp_path):
+    """A shard's hand_scores.json giving 1000 of 2 points: the merge takes hand scores only from its own record,
+    so ann's total is what her checks earned, in grades.csv and in results.json, and stderr says the file was left."""
+    gid, points = _written_answer()
+    owner = _owner(three, "ann")
+    worth = _passing_two(owner, "ann")
+    (owner / A / storage.HAND_SCORES).write_text(json.dumps({"ann": {gid: {"score": 1000, "comment": ""}}}))
+    proc = _cli("merge-shards", tmp_path / "out", *three, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "holds hand scores" in proc.stderr
+    assert float(_totals(tmp_path / "out")["ann"]) == worth
+    data = json.loads((tmp_path / "out" / A / "ann" / "results.json").read_text())
+    assert data["score"] == worth and all(t["score"] <= t["max_score"] for t in data["tests"])
+    assert not (tmp_path / "out" / A / storage.HAND_SCORES).exists()
+
+
+def test_a_hand_score_above_its_max_is_refused_wherever_it_enters(three, tmp_path):
+    """The merge target's own record forged to 1000 of 2: merge-shards, merge-manual and a plain batch refuse it in
+    one line (exit 2) and change nothing; a score within the max is taken."""
+    gid, points = _written_answer()
+    out = tmp_path / "out"
+    shards.merge(out, three)
+    before = (out / A / "grades.csv").read_bytes()
+    record = out / A / storage.HAND_SCORES
+    scores = tmp_path / "scores.csv"
+    scores.write_text(f"student,grade_id,max_points,score,comment\nbob,{gid},{points},1,ok\n")
+    for forged in (-1, "2", float("nan"), points + 0.5):
+        record.write_text(json.dumps({"ann": {gid: {"score": forged, "comment": ""}}}))
+        _refused(_merge(out, *three), str(record), "'ann'")
+        with pytest.raises(manual.ManualError, match="'ann'"):
+            manual.merge(out, scores)
+    record.write_text(json.dumps({"ann": {gid: {"score": 1000, "comment": ""}}}))
+    line = _refused(_merge(out, *three), str(record), "'ann'", f"is 1000, outside 0..{points:g}")
+    proc = _cli("merge-shards", out, *three, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [f"error: {line}"], proc.stderr
+    proc = _cli("merge-manual", out, scores, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].strip() == line, proc.stderr
+    submitted = tmp_path / "submitted"
+    for student in STUDENTS:
+        (submitted / student / A).mkdir(parents=True)
+    proc = _cli("batch", submitted, "--out", out, "--assignment", A, timeout=300)  # nothing to grade: renders
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == f"error: {line}", proc.stderr
+    assert (out / A / "grades.csv").read_bytes() == before
+    record.write_text(json.dumps({"ann": {gid: {"score": points, "comment": "fine"}}}))
+    shards.merge(out, three)
+    assert float(_totals(out)["ann"]) == points
+
+
 @pytest.mark.parametrize("value", ["0/3", "4/3", "3", "a/b", "1/0", "-1/2", "2/3/4", ""])
 def test_an_invalid_shard_is_refused(value):
-    _refused(lambda: batch.parse_shard(value), "--shard takes K/N")
+    _refused(lambda: shards.parse_shard(value), "--shard takes K/N")
 
 
 @pytest.mark.parametrize("value, expected", [("1/1", (1, 1)), ("2/3", (2, 3)), ("3/3", (3, 3))])
 def test_a_valid_shard_is_read(value, expected):
-    assert batch.parse_shard(value) == expected
+    assert shards.parse_shard(value) == expected
 
 
 def test_a_shard_refuses_an_output_folder_that_holds_another_share(three, tmp_path):
@@ -306,8 +415,8 @@ def test_a_shard_refuses_an_output_folder_that_holds_another_share(three, tmp_pa
 def test_the_split_is_stable_when_the_roster_changes():
     """Adding or removing students moves nobody else to another shard (a hash of the name, not a rank)."""
     roster = [f"student{i:03d}" for i in range(300)]
-    before = {s: batch.shard_of(s, 4) for s in roster}
-    after = {s: batch.shard_of(s, 4) for s in roster[::3] + ["aaa_new", "zzz_new"]}
+    before = {s: shards.shard_of(s, 4) for s in roster}
+    after = {s: shards.shard_of(s, 4) for s in roster[::3] + ["aaa_new", "zzz_new"]}
     assert all(after[s] == before[s] for s in roster[::3])
     counts = [list(before.values()).count(k) for k in (1, 2, 3, 4)]
     assert min(counts) > 45, counts  # 75 each on average; every shard gets a share

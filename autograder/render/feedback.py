@@ -16,7 +16,8 @@ def _context(result, student, for_gradescope, settings=None):
                       "score": sum(c.score for c in shown), "best": sum(c.points for c in shown),
                       "passed": sum(c.status == "passed" for c in shown), "total": len(shown)})
     hidden_later = for_gradescope and any(c.hidden for c in result.checks)
-    return {"r": result, "student": student, "items": items, "catalogue": catalogue,
+    notes = [n for n in result.notes if not (for_gradescope and n.held)]  # held with the hidden results
+    return {"r": result, "student": student, "items": items, "catalogue": catalogue, "notes": notes,
             "hidden_later": hidden_later, "settings": settings or {},
             "visible_score": sum(i["score"] for i in items), "visible_best": sum(i["best"] for i in items),
             "who": ", ".join(s.name or s.sid or s.email or "" for s in result.students if s.name or s.sid or s.email)}

@@ -14,12 +14,13 @@ import os
 import sys
 
 # Imported here, in the zygote: inside the sandbox the grader's files are out of reach.
+from autograder.text import capped
 from autograder.worker import execute, wire
 
 
 def main(sock, out_w, support, limits):
     """Entered in the sandbox, as the worker's uid. ``support``: the read-only folder of the protocol module."""
-    run_cells, dumps, loads = execute.run_cells, wire.dumps, wire.loads
+    run_cells, dumps, loads, cap = execute.run_cells, wire.dumps, wire.loads, capped
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(out_w, 1)
@@ -65,9 +66,9 @@ def main(sock, out_w, support, limits):
             with quiet():
                 reply = {"value": answer(namespace, loads(line))}
         except question_error as e:
-            reply = {"error": str(e)}
+            reply = {"error": cap(str(e))}
         except BaseException as e:  # noqa: BLE001 (the student's code raised, even SystemExit)
-            reply = {"error": error_message(e)}
+            reply = {"error": cap(error_message(e))}  # a 50 MB message costs its text, not the worker
         try:
             data = dumps(reply)
         except TypeError as e:

@@ -8,7 +8,13 @@ import select
 import signal
 import time
 
+from autograder.text import capped
 from autograder.worker import sandbox, wire
+
+#: The most text (characters outside arrays) one reply to a check may hold. A line on the wire may be as long as
+#: ``GRADING["message_bytes"]`` (16 MiB), for arrays: the solutions' largest reply is an array of 1.7 MB, their
+#: largest without one a few kB. An error message past this is a protocol error, not an answer.
+REPLY_TEXT_BYTES = 2**20
 
 
 class WorkerDied(Exception):
@@ -29,11 +35,15 @@ class BoundedOutput:
     """
 
     def __init__(self, limit):
-        self.limit, self.data, self.total, self.closed = limit, bytearray(), 0, True
+        self.limit, self.data, self.total, self.closed, self.frozen = limit, bytearray(), 0, True, False
 
     def open(self):
-        """A new worker starts running the cells: keep what it prints."""
-        self.closed = False
+        """A new worker starts running the cells: keep what it prints (unless ``freeze`` came first)."""
+        self.closed = self.frozen
+
+    def freeze(self):
+        """Keep nothing more, from any worker: the first hidden check has begun (``Worker.hold``)."""
+        self.closed = self.frozen = True
 
     def close(self):
         self.closed = True
@@ -84,6 +94,7 @@ class Worker:
         self.startup_failure = None
         self.skipped = set()
         self.skips = []  # (index of the source in ``sources``, why it was skipped)
+        self.held = None  # (deaths, skips) there were when the first hidden check began (``hold``)
 
     def __enter__(self):
         return self
@@ -125,7 +136,17 @@ class Worker:
                 return self.start()
             self.startup_failure = e
             raise
-        self.cell_errors = message.get("cell_errors", [])
+        if self.held is None:  # a worker started after the first hidden check reports nothing new (``hold``)
+            self.cell_errors = message.get("cell_errors", [])
+
+    def hold(self):
+        """The first hidden check begins. While hidden results are held, what the student sees must not depend
+        on a hidden verdict, and the worker sees which hidden requests come: from here on nothing it does (how it
+        dies, what a fresh worker prints or which cells it skips) reaches what the student sees before the hidden
+        results. The deaths and skips before this point stay visible (``grade.assemble``); the rest are held."""
+        if self.held is None:
+            self.held = (len(self.deaths), len(self.skips))
+            self.output.freeze()
 
     def _kill(self):
         sandbox.stop(self.pid)
@@ -214,6 +235,9 @@ class Worker:
             self._die("it wrote something that is not an answer to the grader's channel")
         if not isinstance(reply, dict) or not ({"error", "value"} & set(reply)):
             self._die("it wrote something that is not an answer to the grader's channel")
+        if wire.text_bytes(reply) > REPLY_TEXT_BYTES:
+            self._die(f"it sent the grader an answer holding more than {REPLY_TEXT_BYTES // 2**10} KiB of text "
+                      "(an error message that long?), while answering a check")
         if "error" in reply:
-            raise AnswerError(str(reply["error"]))
+            raise AnswerError(capped(str(reply["error"])))
         return reply["value"]

@@ -9,6 +9,7 @@ import os
 import traceback
 
 from autograder import notebooks
+from autograder.text import capped
 
 
 def code_cells(nb, skip_tests=True):
@@ -47,7 +48,7 @@ def run_cells(sources, namespace, capture=True, before_cell=None):
         except BaseException as e:  # noqa: BLE001 (SystemExit and KeyboardInterrupt too, as in Jupyter)
             if isinstance(e, KeyboardInterrupt):
                 raise
-            errors.append((i, "".join(traceback.format_exception_only(type(e), e)).strip()))
+            errors.append((i, capped("".join(traceback.format_exception_only(type(e), e)).strip())))
     return errors
 
 

@@ -38,6 +38,17 @@ def _decode(value):
     return value
 
 
+def text_bytes(value):
+    """How many characters of a decoded message are not arrays: its strings and keys, counted."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(len(str(k)) + text_bytes(v) for k, v in value.items())
+    if isinstance(value, list):
+        return sum(text_bytes(v) for v in value)
+    return 0
+
+
 def dumps(message):
     return (json.dumps(_encode(message)) + "\n").encode("utf-8")
 

@@ -50,7 +50,13 @@ from autograder.worker.sandbox.cgroups import (
     cgroup_remove,
     sweep_stale_cgroups,
 )
-from autograder.worker.sandbox.filesystem import HOME_INSIDE, SUPPORT_INSIDE, build_root, readable_roots
+from autograder.worker.sandbox.filesystem import (
+    HOME_INSIDE,
+    SUPPORT_INSIDE,
+    bound_paths,
+    build_root,
+    readable_roots,
+)
 from autograder.worker.sandbox.kernel import (
     CLONE_NEWIPC,
     CLONE_NEWNET,
@@ -142,7 +148,7 @@ def contain(plan, keep_fds, main):
     if plan.mode in ("uid", "container"):
         uid_fallback.contain(plan, keep_fds, main, outer)
     uid, gid = os.getuid(), os.getgid()
-    roots = readable_roots(plan.repo)  # while the host's paths are still in view
+    roots = bound_paths(plan.repo)  # while the host's paths are still in view
     enter_namespaces()
     # The keeper stays outside; the worker it forks is PID 1 of the new namespace, and when PID 1 ends the
     # kernel kills everything else in it.

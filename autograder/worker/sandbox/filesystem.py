@@ -38,8 +38,7 @@ def readable_roots(repo):
     """
     repo, venv = Path(repo).resolve(), Path(sys.prefix).resolve()
     roots = []
-    site = [p for p in sys.path if p and Path(p).name in ("site-packages", "dist-packages")]
-    for p in ("/usr", sys.base_prefix, sys.prefix, sys.exec_prefix, *site):
+    for p in _interpreter_paths():
         path = Path(p).resolve()
         if not path.is_dir() or _under(path, roots):
             continue
@@ -47,6 +46,28 @@ def readable_roots(repo):
             continue
         roots = [r for r in roots if not _under(r, [path])] + [path]
     return roots
+
+
+def _interpreter_paths():
+    site = [p for p in sys.path if p and Path(p).name in ("site-packages", "dist-packages")]
+    return ("/usr", sys.base_prefix, sys.prefix, sys.exec_prefix, *site)
+
+
+def bound_paths(repo):
+    """[(host path, path inside)] of what the worker's root binds: each of ``readable_roots`` where it is, and
+    also under the path the interpreter knows it by, where that path goes through a symbolic link (a venv or a
+    home reached through a link): modules the zygote imported before the fork name their files by that path,
+    and a lazy import of a submodule (``matplotlib.backends.backend_agg``) looks there."""
+    roots = readable_roots(repo)
+    pairs = [(root, root) for root in roots]
+    for p in _interpreter_paths():
+        spelled = Path(os.path.abspath(p))
+        real = spelled.resolve()
+        aliases = [target for _, target in pairs[len(roots):]]
+        if spelled == real or not _under(real, roots) or _under(spelled, roots + aliases):
+            continue  # no link on the way, not a root of ours, or in view already (a bound folder keeps its links)
+        pairs.append((real, spelled))
+    return pairs
 
 
 def _mount_flags(path):
@@ -77,7 +98,8 @@ def _scratch(target, size, uid, gid, mode="0700"):
 
 
 def build_root(plan, roots, uid, gid):
-    """Make a fresh root: read-only system, interpreter, venv and support files; private scratch tmpfs."""
+    """Make a fresh root: read-only system, interpreter, venv and support files (``roots``, the pairs of
+    ``bound_paths``); private scratch tmpfs."""
     limits = plan.limits
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     # bubblewrap's way in: a tmpfs over /tmp becomes the new root, and the old root stays reachable at
@@ -93,8 +115,8 @@ def build_root(plan, roots, uid, gid):
     # of the course there) is then bound inside the private /tmp instead of being hidden by it.
     _scratch(f"{new}/tmp", limits["scratch_bytes"], uid, gid)
     _scratch(f"{new}{HOME_INSIDE}", limits["scratch_bytes"], uid, gid)
-    for root in roots:
-        _bind(old + str(root), new + str(root))
+    for source, target in roots:
+        _bind(old + str(source), new + str(target))
     for name in ("bin", "lib", "lib64", "sbin", "lib32", "libx32"):
         link = Path("/oldroot") / name
         if link.is_symlink():

@@ -1,0 +1,58 @@
+"""Student text, capped: whatever a submission raises or prints, a result keeps at most ``TEXT_BYTES`` of each text,
+with a note saying how much was cut (``capped``). Used where a result's texts are set (``CappedText``, the base of
+``results``' dataclasses), where its results.json is built (``within``) and, for the student's sake, in the worker
+before it sends an error (a long message then costs its text, not the worker).
+"""
+import json
+
+#: The most UTF-8 bytes one text of a result keeps (a check's message, a note, a reason, the printed output).
+TEXT_BYTES = 64 * 2**10
+
+
+def capped(text, limit=TEXT_BYTES):
+    """``text`` cut to at most ``limit`` bytes of UTF-8, ending with a note that says how many bytes were cut.
+    Cutting a cut text again leaves it as it is (a record read back renders the same)."""
+    if not isinstance(text, str) or len(text) * 4 <= limit:
+        return text
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text
+    keep = max(limit - 64, 0)
+    return data[:keep].decode("utf-8", "ignore") + f" [... cut here: {len(data) - keep} more bytes]"
+
+
+class CappedText:
+    """A record whose text fields (``_CAPPED``) are cut to TEXT_BYTES whenever they are set: by ``__init__``, by
+    ``from_gradescope`` or by a later assignment (the pytest plugin fills a check's message as the check ends)."""
+    _CAPPED = ()
+
+    def __setattr__(self, name, value):
+        if name in self._CAPPED:
+            value = capped(value)
+        object.__setattr__(self, name, value)
+
+
+def _size(data):
+    """Bytes of ``data`` written as ``store.write_json`` writes it (every non-ASCII character escaped)."""
+    return len(json.dumps(data, indent=1))
+
+
+def _cut_texts(value, limit):
+    if isinstance(value, str):
+        return capped(value, limit)
+    if isinstance(value, dict):
+        return {k: _cut_texts(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cut_texts(v, limit) for v in value]
+    return value
+
+
+def within(data, budget):
+    """``data`` (JSON) in at most ``budget`` bytes as ``store.write_json`` writes it: while it is larger, every text
+    in it is cut to a quarter of the last cap, down to 256 bytes a text (results.json: its tests and notes are
+    bounded by the notebook and ``grade.assemble``, so that always fits in 1 MiB)."""
+    limit = TEXT_BYTES
+    while _size(data) > budget and limit > 256:
+        limit //= 4
+        data = _cut_texts(data, limit)
+    return data
