@@ -146,7 +146,7 @@ def _grade(args, course_config):
         return 2
     result = batch.grade_file(args.submission, unsafe=args.unsafe_no_sandbox)
     store.write_json(args.out, render.results_json(result))
-    print(f"{args.submission}: {result.score_words()}, status {result.status} -> {args.out}")
+    print(f"{args.submission}: {render.score_words(result)}, status {result.status} -> {args.out}")
     return 0
 
 

@@ -168,18 +168,6 @@ class SubmissionResult(CappedText):
         """[(grade_id, points)] of the written answers no TA has scored yet."""
         return [(gid, points) for gid, points in self.manual if gid not in self.hand]
 
-    def score_words(self):
-        """The score in words that do not read a written answer not yet graded as points lost:
-        "28 / 28 autograded; the written answer (2 points) is graded by hand", or "26 / 30"."""
-        pending = self.pending()
-        if not pending:
-            return f"{self.score:g} / {self.max_score:g}"
-        points = sum(p for _, p in pending)
-        what = "the written answer" if len(pending) == 1 else f"{len(pending)} written answers"
-        hand = f" and {self.hand_score:g} / {self.hand_max:g} graded by hand" if self.hand else ""
-        return (f"{self.auto_score:g} / {self.auto_max:g} autograded{hand}; {what} ({points:g} points) "
-                f"{'is' if len(pending) == 1 else 'are'} graded by hand")
-
     def hand_checks(self):
         """The hand-given scores as CheckResults (``manual=True``), so every page lists them with the checks."""
         return [CheckResult(test_id=gid, item=gid, description="written answer, graded by hand", points=points,

@@ -97,6 +97,19 @@ def csv_text(value):
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
+def score_words(r):
+    """A result's score in words that never read a written answer not graded yet as points lost:
+    "28 / 28 autograded; the written answer (2 points) is graded by hand", or "26 / 30"."""
+    pending = r.pending()
+    if not pending:
+        return f"{r.score:g} / {r.max_score:g}"
+    points = sum(p for _, p in pending)
+    what = "the written answer" if len(pending) == 1 else f"{len(pending)} written answers"
+    hand = f" and {r.hand_score:g} / {r.hand_max:g} graded by hand" if r.hand else ""
+    return (f"{r.auto_score:g} / {r.auto_max:g} autograded{hand}; {what} ({points:g} points) "
+            f"{'is' if len(pending) == 1 else 'are'} graded by hand")
+
+
 def table(rows, assignment):
     """The score table of one assignment's batch: a column per autograded item and per written answer (``-``
     until a TA scores it), the status when it is not ``graded``, and the total out of the assignment's max."""

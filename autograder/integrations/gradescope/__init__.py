@@ -88,5 +88,5 @@ def grade_submission(root, assignment=None, unsafe=False):
     store.write_json(out, render.results_json(result))
     who = ", ".join(s.email or s.sid or s.name or "?" for s in result.students) or "unknown student"
     late = " (late)" if result.lateness and result.lateness.late else ""
-    print(f"{target.name} ({who}){late}: {result.score_words()}, status {result.status}")
+    print(f"{target.name} ({who}){late}: {render.score_words(result)}, status {result.status}")
     return 0
