@@ -55,6 +55,21 @@ def run_test_cell(test_id, ns, assignment=ASSIGNMENT):
     return None
 
 
+def solution_cell(nb, item):
+    """The source of ``item``'s solution cell in ``nb``, without nbgrader's solution markers, as a student runs it."""
+    cell = next(c for c in nb.cells if notebooks.grade_meta(c).get("grade_id") == item)
+    return "\n".join(ln for ln in cell.source.splitlines() if "SOLUTION" not in ln)
+
+
+def item_score(assignment, ns, item):
+    """(points scored, points available) of one item's test cells on ``ns``, each cell all or nothing as nbgrader
+    gives it."""
+    points = {c["test_id"]: c["points"] for c in course.test_cells(assignment)}
+    cells = [t for t in course.test_ids(assignment) if course.item_of(assignment, t) == item]
+    return (sum(points[t] for t in cells if run_test_cell(t, ns, assignment) is None),
+            sum(points[t] for t in cells))
+
+
 def write_term_submissions(submitted, assignment=ASSIGNMENT):
     """The cheapest real cases of a term: complete, partly wrong (the demo's mistakes), untouched, and a notebook
     of the other assignment, in nbgrader's submitted/{student}/{assignment}/ layout under ``submitted``."""

@@ -12,7 +12,7 @@ Each answer is Python source run in a copy of the solutions' namespace, in place
 import textwrap
 
 import pytest
-from conftest import run_test_cell
+from conftest import item_score, run_test_cell, solution_cell
 
 from autograder import checks, course, notebooks, reference
 from autograder.authoring import examples
@@ -93,32 +93,33 @@ def test_no_check_repeats_another_checks_message(solution_ns_session, ms_session
         assert len(messages) == len(set(messages)), (mistake_id, failed)
 
 
-def test_a_later_check_that_follows_through_says_so(solution_ns_session):
-    """After the contract check names the inverted mask, the forward check passes on the layer as written and
-    says which mistake it took as given, and where that mistake was charged."""
-    ns = with_mistake(NF, solution_ns_session, examples.EDITS[NF]["acl-inverted-mask"])
+def notes_after_the_contract(base, mistake_id, *cells):
+    """With ``mistake_id`` made, the contract check fails; then the notes of ``cells``, run in order."""
+    ns = with_mistake(NF, base, examples.EDITS[NF][mistake_id])
     protocol = course.protocol(NF)
     ask, ref = protocol.local_asker(ns), reference.load_reference(NF)
     with protocol.quiet():
         with pytest.raises(protocol.CheckFailure):
             checks.run_test_cell(NF, "affine_coupling_layer_contract", ask, ref)
-        note = checks.run_test_cell(NF, "affine_coupling_layer_forward", ask, ref)
-        assert checks.run_test_cell(NF, "log_det_jacobians_visible", ask, ref) == ""  # nothing charged there
+        return [checks.run_test_cell(NF, cell, ask, ref) for cell in cells]
+
+
+def test_a_later_check_that_follows_through_says_so(solution_ns_session):
+    """After the contract check names the inverted mask, the forward check passes on the layer as written and
+    says which mistake it took as given, and where that mistake was charged."""
+    note, other = notes_after_the_contract(solution_ns_session, "acl-inverted-mask", "affine_coupling_layer_forward",
+                                           "log_det_jacobians_visible")
+    assert other == ""  # nothing charged there
     assert "acl-inverted-mask" in note and "affine_coupling_layer_contract" in note
 
 
 def test_a_note_names_a_charged_mistake_only_where_it_was_followed_through(solution_ns_session):
     """exp(+s) in the inverse touches the inverse only: the forward check, which judged nothing under it, says
     nothing of it; the inverse check, which accepted the inverse as written, says so."""
-    ns = with_mistake(NF, solution_ns_session, examples.EDITS[NF]["acl-inverse-exp-sign"])
-    protocol = course.protocol(NF)
-    ask, ref = protocol.local_asker(ns), reference.load_reference(NF)
-    with protocol.quiet():
-        with pytest.raises(protocol.CheckFailure):
-            checks.run_test_cell(NF, "affine_coupling_layer_contract", ask, ref)
-        assert checks.run_test_cell(NF, "affine_coupling_layer_forward", ask, ref) == ""
-        note = checks.run_test_cell(NF, "affine_coupling_layer_inverse", ask, ref)
-    assert "acl-inverse-exp-sign" in note and "affine_coupling_layer_contract" in note
+    forward, inverse = notes_after_the_contract(solution_ns_session, "acl-inverse-exp-sign",
+                                                "affine_coupling_layer_forward", "affine_coupling_layer_inverse")
+    assert forward == ""
+    assert "acl-inverse-exp-sign" in inverse and "affine_coupling_layer_contract" in inverse
 
 
 # ---- correct answers in unusual styles: full marks -------------------------------------------------------
@@ -473,19 +474,6 @@ def test_the_leak_test_can_fail():
 
 
 # ---- issue 25's cases, as written --------------------------------------------------------------------------
-def _solution_cell(item):
-    nb = examples.notebook("source", NF)
-    cell = next(c for c in nb.cells if notebooks.grade_meta(c).get("grade_id") == item)
-    return "\n".join(ln for ln in cell.source.splitlines() if "SOLUTION" not in ln)
-
-
-def item_points(ns, item):
-    """The item's points: (scored, out of), each test cell all or nothing, as nbgrader gives them."""
-    points = {c["test_id"]: c["points"] for c in course.test_cells(NF)}
-    cells = [t for t in course.test_ids(NF) if course.item_of(NF, t) == item]
-    return sum(points[t] for t in cells if run_test_cell(t, ns) is None), sum(points[t] for t in cells)
-
-
 _FLDJ = "        _, s = self.shift_and_log_scale_fn(self.b * x)\n        return tf.reduce_sum((1. - self.b) * s, axis=-1)"
 _ILDJ = "        _, s = self.shift_and_log_scale_fn(self.b * y)\n        return -tf.reduce_sum((1. - self.b) * s, axis=-1)"
 _NEG_ILDJ = "neg_ildj = -bijector.inverse_log_det_jacobian(bijector.forward(x), event_ndims=1)"
@@ -493,7 +481,7 @@ _STUB = "        raise NotImplementedError()"
 
 
 def _acl(*edits):
-    src = _solution_cell("affine_coupling_layer")
+    src = solution_cell(examples.notebook("source", NF), "affine_coupling_layer")
     for old, new in edits:
         assert old in src
         src = src.replace(old, new)
@@ -507,7 +495,7 @@ ISSUE_CASES = {
         "affine_coupling_layer", lambda: _acl((_FLDJ, _STUB), (_ILDJ, _STUB),
                                               ("forward_min_event_ndims=1", "forward_min_event_ndims=0")), 4),
     "2: (fldj, -fldj) without the inverse": (
-        "log_det_jacobians", lambda: _solution_cell("log_det_jacobians").replace(
+        "log_det_jacobians", lambda: solution_cell(examples.notebook("source", NF), "log_det_jacobians").replace(
             _NEG_ILDJ, "neg_ildj = -bijector.forward_log_det_jacobian(x, event_ndims=1)"), 2),
     "3: only fldj summed over the batch": (
         "affine_coupling_layer", lambda: _acl((_FLDJ, _FLDJ.replace(", axis=-1)", ")"))), 8),
@@ -515,7 +503,7 @@ ISSUE_CASES = {
         "independent_bernoulli", lambda: "independent_bernoulli = tfd.Independent(tfd.Bernoulli("
                                          "probs=[[0.1, 0.3, 0.5]]), reinterpreted_batch_ndims=1)", 3),
     "6: fldj of inverse(forward(x))": (
-        "log_det_jacobians", lambda: _solution_cell("log_det_jacobians").replace(
+        "log_det_jacobians", lambda: solution_cell(examples.notebook("source", NF), "log_det_jacobians").replace(
             _NEG_ILDJ, "neg_ildj = bijector.forward_log_det_jacobian(bijector.inverse(bijector.forward(x)), "
                        "event_ndims=1)"), 2),
 }
@@ -526,7 +514,7 @@ def test_issue_25_cases_score_at_most_what_the_issue_allows(case, solution_ns_se
     """1, 2: no more than the honest answer without the named mistake; 3, 6: one check's points; 5: the shape
     check's point only."""
     item, source, most = ISSUE_CASES[case]
-    scored, total = item_points(with_source(solution_ns_session, source()), item)
+    scored, total = item_score(NF, with_source(solution_ns_session, source()), item)
     assert scored <= most, (case, scored, total)
     if not case.startswith(("1:", "2:")):
         assert scored == most, (case, scored, total)  # what is right still scores

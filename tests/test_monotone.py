@@ -12,32 +12,23 @@ stub + forward_min_event_ndims=0 scored 8/10 against the honest stub's 4/10).
 """
 import ast
 import itertools
-import json
+import sys
 
 import pytest
-from conftest import run_test_cell
+from conftest import item_score, solution_cell
 
-from autograder import course, notebooks, reference
+from autograder import course, reference
 from autograder.authoring import examples
 
 NF, MS = "normalising_flows", "realnvp_multiscale"
+course.protocol(NF)  # puts the protocol modules' folder, and so checks_core, on the path
+names_defined = sys.modules["checks_core"].names_defined  # as the worker uses it
 STUB = "raise NotImplementedError()"
 
 
 @pytest.fixture(scope="module")
 def namespaces(solution_ns_session):
     return {NF: solution_ns_session, MS: reference.solution_namespace(MS)}
-
-
-def _points(assignment):
-    nb = json.loads(course.notebook_path("source", assignment).read_text())
-    return {m["grade_id"]: m.get("points", 0) for c in nb["cells"]
-            if (m := c["metadata"].get("nbgrader", {})).get("grade") and c["cell_type"] == "code"}
-
-
-def _cell_source(nb, item):
-    cell = next(c for c in nb.cells if notebooks.grade_meta(c).get("grade_id") == item)
-    return "\n".join(ln for ln in cell.source.splitlines() if "SOLUTION" not in ln)
 
 
 def stubs(source):
@@ -61,14 +52,24 @@ def stubs(source):
     return out or {"the cell": STUB}
 
 
-def item_score(assignment, base, item, source, points):
+def score(assignment, base, item, source):
+    """The item's points with ``source`` run in place of its solution cell: the names that cell defines are taken
+    out of the solutions' namespace first, so a stub that raises at the top level (as the release's does) leaves
+    them undefined."""
     ns = dict(base)
+    for name in names_defined(solution_cell(examples.notebook("source", assignment), item)):
+        ns.pop(name, None)
     try:
         exec(source, ns)
-    except Exception:  # noqa: BLE001 (a stubbed cell that raises at the top level, as in the release)
+    except Exception:  # noqa: BLE001
         pass
-    return sum(points[t] for t in course.test_ids(assignment)
-               if course.item_of(assignment, t) == item and run_test_cell(t, ns, assignment) is None)
+    return item_score(assignment, ns, item)[0]
+
+
+def catalogue(assignment, item):
+    """(the source notebook, {mistake id: its edit}) for one item."""
+    return (examples.notebook("source", assignment),
+            {m: e for m, e in examples.EDITS[assignment].items() if e.grade_id == item})
 
 
 ITEMS = [(a, i) for a in (NF, MS) for i in course.items(a)]
@@ -77,16 +78,13 @@ ITEMS = [(a, i) for a in (NF, MS) for i in course.items(a)]
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment, item", ITEMS, ids=[f"{a}/{i}" for a, i in ITEMS])
 def test_a_mistake_never_raises_a_stubs_score(assignment, item, namespaces):
-    base, points = namespaces[assignment], _points(assignment)
-    mistakes = {m: e for m, e in examples.EDITS[assignment].items() if e.grade_id == item}
-    solutions = examples.notebook("source", assignment)
-    honest = {what: item_score(assignment, base, item, src, points)
-              for what, src in stubs(_cell_source(solutions, item)).items()}
+    solutions, mistakes = catalogue(assignment, item)
+    base = namespaces[assignment]
+    honest = {what: score(assignment, base, item, src) for what, src in stubs(solution_cell(solutions, item)).items()}
     worse = []
     for mistake_id, edit in mistakes.items():
-        wrong = stubs(_cell_source(examples.apply(solutions, edit), item))
-        for what, src in wrong.items():
-            if what in honest and (got := item_score(assignment, base, item, src, points)) > honest[what]:
+        for what, src in stubs(solution_cell(examples.apply(solutions, edit), item)).items():
+            if what in honest and (got := score(assignment, base, item, src)) > honest[what]:
                 worse.append(f"{mistake_id} with {what} stubbed: {got} > the stub alone's {honest[what]}")
     assert not worse, "\n".join(worse)
 
@@ -94,10 +92,9 @@ def test_a_mistake_never_raises_a_stubs_score(assignment, item, namespaces):
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment, item", ITEMS, ids=[f"{a}/{i}" for a, i in ITEMS])
 def test_two_mistakes_never_score_more_than_one(assignment, item, namespaces):
-    base, points = namespaces[assignment], _points(assignment)
-    mistakes = {m: e for m, e in examples.EDITS[assignment].items() if e.grade_id == item}
-    solutions = examples.notebook("source", assignment)
-    alone = {m: item_score(assignment, base, item, _cell_source(examples.apply(solutions, e), item), points)
+    solutions, mistakes = catalogue(assignment, item)
+    base = namespaces[assignment]
+    alone = {m: score(assignment, base, item, solution_cell(examples.apply(solutions, e), item))
              for m, e in mistakes.items()}
     worse = []
     for (m1, e1), (m2, e2) in itertools.combinations(mistakes.items(), 2):
@@ -105,15 +102,14 @@ def test_two_mistakes_never_score_more_than_one(assignment, item, namespaces):
             both = examples.apply(solutions, e1, e2)
         except ValueError:  # the two edits change the same text: not a pair one notebook can hold
             continue
-        got = item_score(assignment, base, item, _cell_source(both, item), points)
-        if got > min(alone[m1], alone[m2]):
+        if (got := score(assignment, base, item, solution_cell(both, item))) > min(alone[m1], alone[m2]):
             worse.append(f"{m1} + {m2}: {got} > {min(alone[m1], alone[m2])}")
     assert not worse, "\n".join(worse)
 
 
 def test_stubs_cover_every_method_of_the_coupling_layer():
     """The stubs the properties run over are the layer's four hooks (the property is only as wide as this)."""
-    src = _cell_source(examples.notebook("source", NF), "affine_coupling_layer")
+    src = solution_cell(examples.notebook("source", NF), "affine_coupling_layer")
     assert set(stubs(src)) == {f"AffineCouplingLayer.{m}" for m in
                                ("_forward", "_inverse", "_forward_log_det_jacobian", "_inverse_log_det_jacobian")}
     assert all(STUB in s for s in stubs(src).values())
