@@ -202,3 +202,22 @@ def test_ctrl_c_stops_a_running_cell_at_once_and_leaves_no_kernel(tmp_path):
     assert time.monotonic() - started < 30  # not the 120 s of the cell
     with pytest.raises(ProcessLookupError):
         os.kill(kernel, 0)
+
+
+def test_a_name_a_failed_cell_left_undefined_is_reported_with_that_cells_error(monkeypatch):
+    """Issue 25: a NameError inside the shape cell was reported as "`predicted_log_prob_shape` is not defined. Run
+    the cell that defines it". The worker records which names a failed cell should have defined."""
+    monkeypatch.setattr(checks_core, "UNDEFINED_BY_ERROR", {})
+    monkeypatch.setattr(checks_core, "CELL_SOURCES", [])
+    sources = ["import numpy as np\nmvn3 = 1", "predicted_log_prob_shape = tuple(mvn33.log_prob(x).shape)"]
+    checks_core.record_cells(sources, [(1, "Traceback ...\nNameError: name 'mvn33' is not defined")],
+                             {"np": None, "mvn3": 1})
+    with pytest.raises(checks_core.QuestionError) as e:
+        checks_core.lookup({}, "predicted_log_prob_shape")
+    assert "stopped with an error (NameError: name 'mvn33' is not defined)" in str(e.value)
+    with pytest.raises(checks_core.QuestionError, match="Run the cell that defines it"):
+        checks_core.lookup({}, "never_defined_anywhere")
+    assert checks_core.defining_cell("predicted_log_prob_shape") == sources[1]
+    assert checks_core.names_defined("a, (b, c) = 1, (2, 3)\nclass K: pass\nimport os.path as p\n%magic") == []
+    assert checks_core.names_defined("a, (b, c) = 1, (2, 3)\nclass K: pass\nimport os.path as p") == [
+        "a", "b", "c", "K", "p"]
