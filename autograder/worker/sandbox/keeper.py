@@ -67,28 +67,43 @@ def keep(enter, end):
         enter()
         os._exit(70)
     close_fds(set())  # the worker's socket and output pipe: the grader sees their end when the worker's ends
-    status = None
-    while status is None:
+    ended = False
+    while not ended:
         try:
             unblock_stop()  # a stop that came before now arrives here
-            status = _wait(pid)
+            _wait_for_end(pid)
+            ended = True
         except _Stop:
             end(pid)
     block_stop()
+    status = _reap(pid)  # with STOP blocked: no handler can interrupt it and lose the worker's exit status
     end(None)  # what the worker left behind, if its mode lets anything outlive it
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
-        signal.signal(sig, signal.SIG_DFL)
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):  # their handlers cannot be set (OSError): always default
+            signal.signal(sig, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig})
         os.kill(os.getpid(), sig)
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 70)
 
 
-def _wait(pid):
+def _wait_for_end(pid):
+    """Return once the worker has ended, leaving it waitable (``WNOWAIT``): a stop that arrives just after this
+    returned raises in the keeper, and the worker's exit status is still there for ``_reap``. (Reaping here, a
+    stop raised between the reaping and the return lost the status, and a worker that called ``os._exit(3)`` was
+    reported as having exited with code 0.)"""
     while True:
         try:
-            return os.waitpid(pid, 0)[1]
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+            return
         except InterruptedError:
             continue
         except ChildProcessError:
-            return 0
+            return
+
+
+def _reap(pid):
+    try:
+        return os.waitpid(pid, 0)[1]
+    except ChildProcessError:
+        return 0
