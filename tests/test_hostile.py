@@ -119,7 +119,7 @@ CORPUS = {
         "affine_coupling_layer", "def _forward_log_det_jacobian(self, x):\n",
         "def _forward_log_det_jacobian(self, x):\n        if x.shape[-1] == 6:\n"
         "            hog = [bytearray(2**28) for _ in range(64)]\n")),
-        frozenset({"affine_coupling_layer_log_det", "affine_coupling_layer_properties"})),
+        frozenset({"affine_coupling_layer_log_det"})),  # the property checks never ask D=6
     "megabytes_of_output": (lambda sol, rel: with_cell(sol, "for _ in range(200000):\n    print('x' * 100)", at=5),
                             frozenset()),
     "recursion_bomb": (lambda sol, rel: with_cell(sol, "def f(n):\n    return f(n + 1)\nf(0)", at=5), frozenset()),

@@ -198,16 +198,18 @@ MULTISCALE_EDITS = {
 EDITS = {"normalising_flows": MISTAKE_EDITS, "realnvp_multiscale": MULTISCALE_EDITS}
 
 #: Not a catalogued mistake but a classic trap: an _inverse that returns garbage passes only a check
-#: that reuses tensors (the bijector cache). It must lose the inverse points.
-CACHE_TRAP = _m("affine_coupling_layer", _acl("contract", "inverse", "properties"),
+#: that reuses tensors (the bijector cache). It must lose the inverse points (the visible contract check and the
+#: hidden inverse check), and nothing in the property checks, which compare the layer with itself.
+CACHE_TRAP = _m("affine_coupling_layer", _acl("contract", "inverse"),
                 ("return self.b * y + (1. - self.b) * ((y - t) * tf.exp(-s))", "return y * 0. + 1."))
 
 #: Faults, not mistakes: they must cost only the checks that call the method (none of the notebook's own
-#: cells triggers them, because only the grader's checks use D=5 or D=6).
+#: cells triggers them, because only the grader's checks use D=5 or D=6). The property checks ask D=5 (rank-3
+#: batches) but never D=6, so the loop costs the log-det check alone.
 OS_EXIT_IN_INVERSE = _m("affine_coupling_layer", _acl("contract", "inverse", "properties"),
                         ("def _inverse(self, y):\n",
                          "def _inverse(self, y):\n        if y.shape[-1] == 5:\n            import os; os._exit(3)\n"))
-INFINITE_LOOP_IN_LOG_DET = _m("affine_coupling_layer", _acl("log_det", "properties"),
+INFINITE_LOOP_IN_LOG_DET = _m("affine_coupling_layer", _acl("log_det"),
                               ("def _forward_log_det_jacobian(self, x):\n",
                                "def _forward_log_det_jacobian(self, x):\n        while x.shape[-1] == 6:\n"
                                "            pass\n"))
