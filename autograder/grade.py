@@ -13,6 +13,7 @@ import pytest
 
 import course_config
 from autograder import checks, course, extract, notebooks, reference
+from autograder.text import capped
 from autograder.results import CheckResult, Note, SubmissionResult
 from autograder.worker import sandbox
 from autograder.worker.client import AnswerError, Worker, WorkerDied
@@ -113,8 +114,8 @@ def run_checks(assignment, ask, reference, plugin=None):
     return plugin.checks
 
 
-#: The most of a worker's error text that check code reads: the worker's own messages are a few hundred characters,
-#: and check code runs regular expressions over them (``checks_core.clean_error_text``), which backtrack.
+#: The most of a worker's error text that check code reads (bytes of UTF-8, with a note of what was cut): the
+#: worker's own messages are a few hundred characters.
 WORKER_ERROR_CHARS = 4096
 
 
@@ -125,7 +126,7 @@ def _asker(assignment, worker, on_death=None):
         try:
             return worker.ask(request)
         except AnswerError as e:
-            raise protocol_module.QuestionError(str(e)[:WORKER_ERROR_CHARS]) from None
+            raise protocol_module.QuestionError(capped(str(e), WORKER_ERROR_CHARS)) from None
         except WorkerDied as e:
             if on_death is not None:
                 on_death(e)  # the check that asked scores "limit", not "failed"

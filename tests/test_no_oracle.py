@@ -12,6 +12,7 @@ from nbformat.v4 import new_code_cell
 import course_config
 from autograder import course
 from autograder.authoring import examples
+from autograder.render.pages import _md_value
 
 A = "normalising_flows"
 LIMITS = {**course_config.GRADING, "check_seconds": 30, "cell_seconds": 60, "submission_seconds": 600}
@@ -64,7 +65,8 @@ def test_the_attack_ran_after_the_first_hidden_request(graded):
         assert status["predicted_log_prob_shape_value"] == ("limit" if student == "dies" else "passed")
     held = [n for n in rows["dies"]["extra_data"]["notes"] if n.get("held")]
     assert len(held) == 1 and held[0]["text"].startswith("the worker running your code stopped: it exited")
-    assert held[0]["text"] in (out / "feedback" / "dies" / A / "feedback.md").read_text()
+    # as feedback.md writes every value: escaped for Markdown (the underscore of os._exit)
+    assert _md_value(held[0]["text"]) in (out / "feedback" / "dies" / A / "feedback.md").read_text()
     assert not rows["lives"]["extra_data"]["notes"]
     assert course_config.GRADESCOPE["hidden_check_visibility"] == "after_published"
 
