@@ -291,4 +291,8 @@ COMMANDS = {"demo": _demo, "grade": _grade, "gradescope": _gradescope, "batch": 
 if __name__ == "__main__":
     for _signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(_signal, _interrupted)
-    sys.exit(main())
+    _code = main()
+    # The command has finished and written everything. The interpreter's shutdown puts SIGINT back to its default,
+    # so a Ctrl-C in that moment killed the process (-2) after a complete run: from here on it changes nothing.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    sys.exit(_code)
