@@ -55,8 +55,8 @@ release: $(STAMP)
 	$(PY) -m autograder normalise release solutions
 	@# Students get no course_config.py: ship the settings nbgrader validate needs (its timeout) with each release.
 	$(PY) -m autograder student-config --release
-	@# The README's points tables come from the source notebooks' metadata.
-	$(PY) -m autograder validate --markdown README.md
+	@# The points tables of the instructors' guide come from the source notebooks' metadata.
+	$(PY) -m autograder validate --markdown docs/instructors.md
 
 # Rebuild the hidden checks' reference values from solutions/ (the only way they change).
 reference: $(STAMP)
@@ -109,7 +109,7 @@ gradescope:
 	  echo "wrote dist/gradescope_$$a.zip (grades $$a.ipynb) from commit $$(git rev-parse --short HEAD)" || exit 1; \
 	done
 
-# The Gradescope bundle graded in real containers, as Gradescope runs it (README, "Gradescope"): a bookworm image
+# The Gradescope bundle graded in real containers, as Gradescope runs it (docs/security.md): a bookworm image
 # (cached), setup.sh run once into a grading image, then run_autograder on four submissions in a fresh container
 # each, under podman's default seccomp profile, that profile without Landlock, and --memory 768m; every score must
 # equal the host's. Needs root, podman, runc and debootstrap; about 10 minutes. Outside make test (CI's budget).

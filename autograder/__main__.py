@@ -28,8 +28,8 @@ def main(argv=None):
     p.add_argument("dirs", nargs="+")
     p = sub.add_parser("validate", help="check release/ and solutions/ against source/ and summarise points")
     p.add_argument("--markdown", nargs="?", const="-", metavar="FILE",
-                   help="print each assignment's points table as Markdown, or with FILE (e.g. README.md) rewrite "
-                        "the generated tables in it")
+                   help="print each assignment's points table as Markdown, or with FILE (docs/instructors.md) "
+                        "rewrite the generated tables in it")
     p = sub.add_parser("reference", help="rebuild autograder/reference/ from solutions/")
     p.add_argument("--check", action="store_true", help="only report whether the stored values are stale")
     unsafe = argparse.ArgumentParser(add_help=False)
@@ -254,6 +254,10 @@ def _validate(args, course_config):
         print("\n\n".join(validate.points_block(a) for a in course_config.ASSIGNMENTS))
         return 0
     if args.markdown:
+        page = course_config.ROOT / args.markdown  # an absolute path stays as it is
+        if not page.is_file() or not validate.readme_points_blocks(page.read_text()):
+            print(f"{args.markdown}: holds no points table (the tables live in docs/instructors.md)", file=sys.stderr)
+            return 1
         changed = validate.write_points_into(args.markdown)
         print(f"{args.markdown}: " + (f"points tables updated ({', '.join(changed)})" if changed
                                       else "points tables up to date"))

@@ -121,7 +121,7 @@ def points_block(assignment):
 
 
 def readme_points_blocks(text):
-    """{assignment: the generated block as it stands in a README's text} for every block found."""
+    """{assignment: the generated block as it stands in a page's text} for every block found."""
     found = {}
     for assignment in course_config.ASSIGNMENTS:
         begin, end = POINTS_BEGIN.format(assignment=assignment), POINTS_END.format(assignment=assignment)
