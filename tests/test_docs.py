@@ -11,7 +11,7 @@ GUIDES = sorted((ROOT / "docs").glob("*.md"))
 PAGES = [README] + GUIDES
 MAX_README_LINES = 250
 
-FENCE = re.compile(r"^(```|~~~).*?^\1[ \t]*$", re.M | re.S)
+FENCE = re.compile(r"^[ \t]*(```|~~~).*?^[ \t]*\1[ \t]*$", re.M | re.S)  # also a fence indented in a list item
 CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1", re.S)
 LINK = re.compile(r"(?<!\!)\[(?:[^\]\\]|\\.)*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
@@ -64,6 +64,7 @@ def test_the_slug_follows_githubs_rules():
 def test_the_link_finder_sees_links_but_not_code():
     text = "[a](b.md#c) `[d](e.md)` ![img](f.png) [g](https://h) [i](#j)\n```\n[k](l.md)\n```\n"
     assert relative_targets(text) == ["b.md#c", "#j"]
+    assert relative_targets("* item\n\n  ```bash\n  [k](l.md)\n  # not a heading\n  ```\n[m](n.md)") == ["n.md"]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
