@@ -38,6 +38,12 @@ def solution_ns_session():
     return reference.solution_namespace(ASSIGNMENT)
 
 
+@pytest.fixture(scope="session")
+def ms_solution_ns_session():
+    """The multiscale solutions notebook's variables, as ``solution_ns_session`` (built once per test session)."""
+    return reference.solution_namespace("realnvp_multiscale")
+
+
 @pytest.fixture
 def solution_ns(solution_ns_session):
     """A shallow copy, so a test can replace a student's answer without affecting other tests."""

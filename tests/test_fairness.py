@@ -21,8 +21,8 @@ NF, MS = "normalising_flows", "realnvp_multiscale"
 
 
 @pytest.fixture(scope="module")
-def ms_session():
-    return reference.solution_namespace(MS)
+def ms_session(ms_solution_ns_session):
+    return ms_solution_ns_session
 
 
 def namespaces(solution_ns_session, ms_session):

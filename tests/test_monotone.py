@@ -17,7 +17,7 @@ import sys
 import pytest
 from conftest import item_score, solution_cell
 
-from autograder import course, reference
+from autograder import course
 from autograder.authoring import examples
 
 NF, MS = "normalising_flows", "realnvp_multiscale"
@@ -27,8 +27,8 @@ STUB = "raise NotImplementedError()"
 
 
 @pytest.fixture(scope="module")
-def namespaces(solution_ns_session):
-    return {NF: solution_ns_session, MS: reference.solution_namespace(MS)}
+def namespaces(solution_ns_session, ms_solution_ns_session):
+    return {NF: solution_ns_session, MS: ms_solution_ns_session}
 
 
 def stubs(source):

@@ -25,8 +25,8 @@ TEST_IDS = course.test_ids(ASSIGNMENT)
 
 
 @pytest.fixture(scope="module")
-def solved():
-    return reference.solution_namespace(ASSIGNMENT)
+def solved(ms_solution_ns_session):
+    return ms_solution_ns_session
 
 
 @pytest.fixture(scope="module")
