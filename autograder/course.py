@@ -7,7 +7,7 @@ cells whose grade_id starts with ``<item>_``. A *written question* is a markdown
 graded by hand.
 """
 import functools
-import importlib.util
+import importlib
 import sys
 from pathlib import Path
 
@@ -72,25 +72,26 @@ def item_of(assignment, test_id):
     return max(matches, key=len) if matches else None
 
 
-#: The helpers every protocol module imports (``source/checks_core.py``, linked into each assignment folder).
-CORE_MODULE = "checks_core"
-
-
-def _load(name, path):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+def support_files(assignment):
+    """The modules that ship with the assignment's release, as nbgrader copies them: every ``.py`` file of
+    ``source/<assignment>/``, that is its protocol module, the modules that one is made of, and the links to the
+    shared ``source/checks_*.py``."""
+    return sorted((course_config.ROOT / course_config.SOURCE_DIR / assignment).glob("*.py"))
 
 
 def protocol(assignment):
-    """The assignment's protocol module, loaded from source/ under its own name (so item modules import it)."""
-    source = course_config.ROOT / course_config.SOURCE_DIR
-    _load(CORE_MODULE, source / f"{CORE_MODULE}.py")
+    """The assignment's protocol module, imported under its own name (so item modules import it) from
+    ``source/<assignment>/``, with the support files it imports from there (``checks_core`` among them); that
+    folder is on ``sys.path`` only while it is imported."""
     name = course_config.PROTOCOL_MODULES[assignment]
-    return _load(name, source / assignment / f"{name}.py")
+    if name not in sys.modules:
+        folder = str(course_config.ROOT / course_config.SOURCE_DIR / assignment)
+        sys.path.insert(0, folder)
+        try:
+            importlib.import_module(name)
+        finally:
+            sys.path.remove(folder)
+    return sys.modules[name]
 
 
 def assignment_of_test(test_id):

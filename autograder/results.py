@@ -295,7 +295,8 @@ def typed(result):
 #
 # * ``submission``: the notebook's bytes (``missing`` when there is none);
 # * ``checks``: the assignment's hidden checks (``autograder/checks/<assignment>/``, the shared check runner)
-#   and its protocol module with the visible checks (``source/<assignment>/<module>.py``, ``checks_core.py``);
+#   and the support files that ship with its release (``source/<assignment>/*.py``: its protocol module with the
+#   visible checks, the modules it is made of, and the shared ``checks_*.py``);
 # * ``reference``: the stored reference values (``autograder/reference/<assignment>.json``);
 # * ``points``: the graded cells of the source notebook (grade ids, points, hidden or visible);
 # * ``grader``: the grader's own code (every module of ``autograder/`` that takes part in a verdict: reading,
@@ -346,10 +347,9 @@ def grader_digest():
 
 @functools.cache
 def checks_digest(assignment):
-    source = course_config.ROOT / course_config.SOURCE_DIR
     files = sorted((PACKAGE / "checks" / assignment).glob("*.py"))
     files += [PACKAGE / "checks" / "__init__.py", PACKAGE / "checks" / "test_cells.py",
-              source / "checks_core.py", source / assignment / f"{course_config.PROTOCOL_MODULES[assignment]}.py"]
+              *course.support_files(assignment)]
     return _digest_files(files, course_config.ROOT)
 
 

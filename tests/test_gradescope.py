@@ -183,6 +183,8 @@ def test_make_gradescope_bundles_what_is_committed(clone):
                 "autograder/reference/normalising_flows.json", "source/normalising_flows/nf_checks.py",
                 "autograder/reference/realnvp_multiscale.json", "source/realnvp_multiscale/ms_checks.py",
                 "source/checks_core.py", "source/realnvp_multiscale/checks_core.py"} <= names
+        # every support file that ships with a release (the protocol modules, their parts, the shared checks_*.py)
+        assert {str(p.relative_to(ROOT)) for a in course_config.ASSIGNMENTS for p in course.support_files(a)} <= names
         assert mode & 0o111, "run_autograder must be executable"
     assert make_gradescope(clone).returncode == 0  # clean again: builds without ALLOW_DIRTY
 

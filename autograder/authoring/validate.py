@@ -148,14 +148,20 @@ def write_points_into(path):
 
 def course_problems():
     """What breaks grading across the course: a grade_id in two assignments (the in-kernel hidden cells find
-    their assignment by it), a test cell no check covers, a missing protocol module."""
+    their assignment by it), a test cell no check covers, a missing protocol module, an assignment folder without
+    a link to one of the shared checks modules (``source/checks_*.py``: nbgrader ships the folder, so a release
+    without one of them cannot import ``checks_core``)."""
     problems, owner = [], {}
+    shared = sorted((course_config.ROOT / course_config.SOURCE_DIR).glob("checks_*.py"))
     for assignment in course_config.ASSIGNMENTS:
         module = course_config.PROTOCOL_MODULES.get(assignment)
         path = course_config.ROOT / course_config.SOURCE_DIR / assignment / f"{module}.py"
         if not module or not path.exists():
             problems.append(f"{assignment}: no protocol module (course_config.PROTOCOL_MODULES, source/{assignment}/)")
             continue
+        problems += [f"{assignment}: source/{assignment}/{s.name} is not a link to the shared source/{s.name} "
+                     f"(ln -s ../{s.name} source/{assignment}/)" for s in shared
+                     if (path.parent / s.name).resolve() != s.resolve()]
         for gid in course.test_ids(assignment) + course.items(assignment):
             if gid in owner:
                 problems.append(f"grade_id {gid!r} is in both {owner[gid]} and {assignment}")

@@ -29,9 +29,11 @@ def main(sock, out_w, support, limits):
     buffer = wire.LineBuffer(limits["message_bytes"])
     setup = loads(wire.read_line(sock, buffer))
 
-    # The grader's code is not the student's business, and no writable folder is on sys.path.
+    # The grader's code is not the student's business, and no writable folder is on sys.path. The support files
+    # (the protocol module and the modules it imports, checks_core among them) are imported from the support folder.
+    shipped = {f[:-3] for f in os.listdir(support) if f.endswith(".py")} if support else set()
     for name in [m for m in sys.modules if m == "autograder" or m.startswith("autograder.")
-                 or m in ("course_config", "checks_core", setup["protocol"])]:
+                 or m in ("course_config", "checks_core", setup["protocol"]) or m in shipped]:
         del sys.modules[name]
     sys.path[:] = ([support] if support else []) + [p for p in sys.path if p and os.path.isdir(p)
                                                     and os.path.realpath(p) != os.path.realpath(os.getcwd())]

@@ -44,7 +44,7 @@ class Zygote:
     """The grader's handle on one zygote process. Use as a context manager.
 
     ``mode`` is the sandbox mode (``sandbox.detect()`` when not given). The assignments' support files
-    (protocol module, shared checks, figures) are copied into a grader-owned read-only staging directory
+    (protocol module and its modules, shared checks, figures) are copied into a grader-owned read-only staging directory
     here, once per zygote, so no worker ever sees the repo they came from.
     """
 
@@ -115,7 +115,7 @@ def _stage(source, target):
         if item.is_dir():
             shutil.copytree(item, target / item.name, ignore=shutil.ignore_patterns("__pycache__", ".*"))
         else:
-            shutil.copyfile(item, target / item.name)  # follows the checks_core.py link
+            shutil.copyfile(item, target / item.name)  # follows the links to the shared checks_*.py
     for path in [target, *target.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
 
