@@ -19,7 +19,8 @@ import traceback
 from pathlib import Path
 
 import course_config
-from autograder import grade, intake, manual, reference, render, results
+from autograder import grade, manual, reference, render, results
+from autograder.submissions import intake
 from autograder import store as storage
 from autograder.results import FINISHED_STATUSES
 from autograder.worker import sandbox

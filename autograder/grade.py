@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import course_config
-from autograder import checks, course, extract, notebooks, reference
+from autograder import checks, course, notebooks, reference
+from autograder.submissions import extract
 from autograder.text import capped
 from autograder.results import CheckResult, Note, SubmissionResult
 from autograder.worker import sandbox

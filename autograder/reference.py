@@ -12,7 +12,8 @@ import hashlib
 import json
 
 import course_config
-from autograder import checks, course, extract, notebooks, store
+from autograder import checks, course, notebooks, store
+from autograder.submissions import extract
 from autograder.worker import execute, wire
 
 

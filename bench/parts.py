@@ -13,7 +13,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import course_config  # noqa: E402
-from autograder import course, extract, grade, notebooks, reference  # noqa: E402
+from autograder import course, grade, notebooks, reference  # noqa: E402
+from autograder.submissions import extract  # noqa: E402
 
 ASSIGNMENT = "normalising_flows"
 
@@ -182,7 +183,7 @@ def path(argv):
     out = trace.summary()
     out["result"] = {"status": result.status, "auto_score": result.auto_score, "auto_max": result.auto_max}
     out["warm"] = args.warm
-    for level, what in (("sites", "entries, one per calling frame and call line (a loop is one)"),
+    for level, what in (("sites", "entries, one per call site and callee (a loop is one)"),
                         ("entries", "entries, every call")):
         c = out[level]
         print(f"{c['modules']} modules, {c['entries']} {what}, {c['returns']} returns to a module it had left; "
