@@ -137,14 +137,16 @@ def _demo(args, course_config):
 
 def _grade(args, course_config):
     from autograder import batch, notebooks, render, store
-    problem = notebooks.not_a_notebook(args.submission, course_config.GRADING["submission_bytes"])
+    from autograder.submissions import read
+    submission = read.read(args.submission)  # the one read of the file: refused here, or graded from it
+    problem = notebooks.refusal(args.submission, submission.error)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     if os.path.islink(args.out) or os.path.isdir(args.out):
         print(f"error: the results file {args.out} is a link or a folder; give a file path", file=sys.stderr)
         return 2
-    result = batch.grade_file(args.submission, unsafe=args.unsafe_no_sandbox)
+    result = batch.grade_file(args.submission, unsafe=args.unsafe_no_sandbox, submission=submission)
     store.write_json(args.out, render.results_json(result))
     print(f"{args.submission}: {render.score_words(result)}, status {result.status} -> {args.out}")
     return 0

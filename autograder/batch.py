@@ -19,7 +19,8 @@ import traceback
 from pathlib import Path
 
 import course_config
-from autograder import grade, intake, manual, reference, render, results
+from autograder import grade, manual, reference, render, results
+from autograder.submissions import intake, read
 from autograder import store as storage
 from autograder.results import FINISHED_STATUSES
 from autograder.worker import sandbox
@@ -71,8 +72,9 @@ class _Progress:
 
 
 def grade_one(path, zygote, assignment, limits=None, within=None):
-    """Grade one submission into a results.SubmissionResult; a grader failure still gives the student a row
-    (score 0, status grader_error, the reason). An interrupt is never turned into a verdict."""
+    """Grade one submission (its path, or a submissions.read.Submission) into a results.SubmissionResult; a grader
+    failure still gives the student a row (score 0, status grader_error, the reason). An interrupt is never turned
+    into a verdict."""
     if _STOP["signal"]:
         raise KeyboardInterrupt
     try:
@@ -98,18 +100,21 @@ def _refuse_stale(assignments):
         raise BatchError("refusing to grade with stale reference values: " + "; ".join(stale))
 
 
-def grade_file(path, assignment=None, unsafe=False):
+def grade_file(path, assignment=None, unsafe=False, submission=None):
     """Grade one notebook with its own zygote, as ``assignment`` (told from the notebook unless given).
+    The file is read once (``submission``, a submissions.read.Submission, if the caller has read it already):
+    the assignment is told, the notebook graded and the fingerprint computed from that one read.
     Raises BatchError if no sandbox is available or the reference values are stale."""
-    assignment = assignment or intake._which(Path(path))
+    submission = submission or read.read(path)
+    assignment = assignment or intake.which(submission)
     _refuse_stale([assignment])
     mode = _sandbox_mode(unsafe)
     try:
         with _stoppable(), Zygote(mode=mode) as zygote, _in_flight(zygote):
-            result = grade_one(path, zygote, assignment)
+            result = grade_one(submission, zygote, assignment)
     except KeyboardInterrupt:
         raise Interrupted(0, 1) from None
-    result.fingerprint = results.fingerprint(assignment, intake._digest(path, None))
+    result.fingerprint = results.fingerprint(assignment, submission.digest)
     return result
 
 

@@ -9,7 +9,9 @@ graded by hand.
 import functools
 import importlib
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import course_config
 from autograder import notebooks
@@ -166,3 +168,52 @@ def questions(assignment):
 def _region(source):
     inside = notebooks.split_regions(source)[1]
     return "\n".join(inside).strip() if inside else source.strip()
+
+
+# ---- what grading one submission needs, asked once ----------------------------------------------------------
+class _ItemOf(dict):
+    """test-cell grade_id -> its item; a grade_id that is no graded test cell gets ``item_of``'s answer."""
+
+    def __init__(self, assignment, test_ids):
+        super().__init__((t, item_of(assignment, t)) for t in test_ids)
+        self.assignment = assignment
+
+    def __missing__(self, test_id):
+        return item_of(self.assignment, test_id)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything grading a submission of ``assignment`` asks the course model: its items, its graded test cells
+    (ids, items, points, descriptions), its hand-graded cells, the release's test cells and skip-when-grading cells,
+    and its protocol module. Built once per process (again when the release changes) by ``plan``, then handed
+    along the grading path, which never asks the course model again."""
+    assignment: str
+    items: tuple
+    test_ids: tuple
+    item_of: dict
+    test_cells: tuple
+    manual_cells: tuple
+    release_tests: frozenset  # sources of the release's test cells (None: there is no release notebook)
+    skip_ids: frozenset  # ids of the release's cells tagged course_config.SKIP_WHEN_GRADING_TAG
+    protocol: ModuleType
+
+
+def plan(assignment):
+    """The assignment's Plan, built once (and again if its release notebook changes)."""
+    release = release_notebook(assignment)
+    return _plan(assignment, release.stat().st_mtime_ns if release.exists() else None)
+
+
+@functools.cache
+def _plan(assignment, release_mtime_ns):
+    release_tests = skip_ids = None
+    if release_mtime_ns is not None:
+        cells = notebooks.read(release_notebook(assignment)).cells
+        release_tests = frozenset(c.source.strip() for c in cells if notebooks.is_test_cell(c))
+        skip_ids = frozenset(c.get("id") for c in cells
+                             if course_config.SKIP_WHEN_GRADING_TAG in c.get("metadata", {}).get("tags", []))
+    return Plan(assignment=assignment, items=items(assignment), test_ids=test_ids(assignment),
+                item_of=_ItemOf(assignment, test_ids(assignment)),
+                test_cells=tuple(test_cells(assignment)), manual_cells=tuple(manual_cells(assignment)),
+                release_tests=release_tests, skip_ids=skip_ids, protocol=protocol(assignment))

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 import course_config
-from autograder import checks, course, extract, notebooks, reference
+from autograder import checks, course, notebooks, reference
+from autograder.submissions import extract
+from autograder.submissions.read import Submission, read
 from autograder.text import capped
 from autograder.results import CheckResult, Note, SubmissionResult
 from autograder.worker import sandbox
@@ -41,10 +43,13 @@ class _Plugin:
     while the worker died or overran a limit (``worker_died``, called where WorkerDied is caught) is a *limit*.
     """
 
-    def __init__(self, assignment, ask, reference, cells=None, on_hidden=None):
-        """``on_hidden``: called once, as the first hidden check begins (``Worker.hold``)."""
+    def __init__(self, assignment, ask, reference, cells=None, on_hidden=None, plan=None):
+        """``on_hidden``: called once, as the first hidden check begins (``Worker.hold``). ``plan``: the
+        assignment's course.Plan (asked of the course model when not given)."""
         self._assignment, self._ask, self._ref, self._on_hidden = assignment, ask, reference, on_hidden
-        cells = cells if cells is not None else check_results(assignment, "missing", "this check did not run")
+        self._plan = plan or course.plan(assignment)
+        cells = cells if cells is not None else check_results(assignment, "missing", "this check did not run",
+                                                              self._plan)
         self.checks = {c.test_id: c for c in cells}
         self._decided, self._current, self._limit_hits = set(), None, {}
 
@@ -54,13 +59,13 @@ class _Plugin:
             self._limit_hits.setdefault(self._current, str(error))
 
     def pytest_configure(self, config):
-        for item in course.items(self._assignment):
+        for item in self._plan.items:
             config.addinivalue_line("markers", f"{item}: checks of the graded item {item}")
 
     def pytest_generate_tests(self, metafunc):
         if "test_id" in metafunc.fixturenames:
             metafunc.parametrize("test_id", [pytest.param(t, marks=getattr(pytest.mark, item), id=t)
-                                             for t, item in checks.graded_test_cells(self._assignment)])
+                                             for t, item in checks.graded_test_cells(self._assignment, self._plan)])
 
     @pytest.fixture
     def assignment(self):
@@ -73,6 +78,10 @@ class _Plugin:
     @pytest.fixture
     def ref(self):
         return self._ref
+
+    @pytest.fixture
+    def plan(self):
+        return self._plan
 
     def pytest_runtest_protocol(self, item):
         self._current = item.callspec.params.get("test_id") if hasattr(item, "callspec") else None
@@ -119,8 +128,8 @@ def run_checks(assignment, ask, reference, plugin=None):
 WORKER_ERROR_CHARS = 4096
 
 
-def _asker(assignment, worker, on_death=None):
-    protocol_module = course.protocol(assignment)
+def _asker(assignment, worker, on_death=None, plan=None):
+    protocol_module = plan.protocol if plan is not None else course.protocol(assignment)
 
     def ask(request):
         try:
@@ -136,31 +145,37 @@ def _asker(assignment, worker, on_death=None):
 
 def grade_notebook(path, zygote, assignment, limits=None, within=None):
     """Grade one notebook file as ``assignment``; always returns a results.SubmissionResult (never raises
-    for bad input). No symbolic link below the folder ``within`` is followed."""
+    for bad input). ``path`` is the file, or the submissions.read.Submission read from it (then it is not read
+    again). No symbolic link below the folder ``within`` is followed. The course model is asked once, for the
+    assignment's course.Plan, which every later step is handed."""
     started = time.monotonic()
     limits = limits or course_config.GRADING
+    submission = path if isinstance(path, Submission) else read(path, limits["submission_bytes"], within)
+    plan = course.plan(assignment)
+    nb = submission.nb
     try:
-        nb = notebooks.read(path, notebooks.submission_bytes(path, limits["submission_bytes"], within))
+        if submission.error is not None:
+            raise submission.error
     except notebooks.NotSubmitted as e:
         return not_graded(assignment, "missing", f"Nothing was submitted for this assignment ({e}).",
-                                 started)
+                                 started, plan=plan)
     except notebooks.InvalidMetadata as e:
         return not_graded(assignment, "invalid_notebook", f"Your notebook's nbgrader metadata is not valid ({e}).",
                           started, advice="It cannot tell which cell answers which exercise, so every item scores "
                                           "0. Download a fresh copy of the release, paste your work into it, and "
-                                          "submit again.")
+                                          "submit again.", plan=plan)
     except notebooks.NotebookError as e:
         return not_graded(assignment, "unreadable", f"Your notebook could not be read: {e}.", started,
                                  advice="Every item scores 0. Download a fresh copy of the release, paste your "
-                                        "work into it, and submit again.")
+                                        "work into it, and submit again.", plan=plan)
     belongs = course.detect(nb)
     if belongs is not None and belongs != assignment:
         return not_graded(
             assignment, "wrong_assignment",
             f"This notebook is the `{belongs}` assignment, but it was submitted for `{assignment}`.", started,
             advice=f"Nothing of it was graded here. Submit your `{assignment}.ipynb` for `{assignment}` (and this "
-                   f"notebook for `{belongs}`).")
-    code = extract.labelled_code(nb, assignment)
+                   f"notebook for `{belongs}`).", plan=plan)
+    code = extract.labelled_code(nb, assignment, plan)
     protocol = course_config.PROTOCOL_MODULES[assignment]
     with Worker(zygote, code.sources, assignment, limits, protocol) as worker:
         try:
@@ -168,26 +183,31 @@ def grade_notebook(path, zygote, assignment, limits=None, within=None):
         except WorkerDied:
             pass  # every check will report the same reason
         values = reference.load_reference(assignment)
-        plugin = _Plugin(assignment, None, values, on_hidden=worker.hold)
-        plugin._ask = _asker(assignment, worker, plugin.worker_died)
+        plugin = _Plugin(assignment, None, values, on_hidden=worker.hold, plan=plan)
+        plugin._ask = _asker(assignment, worker, plugin.worker_died, plan)
         found = run_checks(assignment, plugin._ask, values, plugin)
-    result = assemble(assignment, list(found.values()), code, worker, started)
+    result = assemble(assignment, list(found.values()), code, worker, started, plan)
     result.sandbox = sandbox.describe(zygote.mode)
     return result
 
 
 # ---- the result of a submission, from what the worker and the checks found -----------------------------------
-def check_results(assignment, status="missing", message=""):
+def check_results(assignment, status="missing", message="", plan=None):
     """One CheckResult per graded test cell of the source notebook, all with the same status."""
+    cells = plan.test_cells if plan is not None else course.test_cells(assignment)
     return [CheckResult(test_id=c["test_id"], item=c["item"], description=c["description"], points=c["points"],
-                        hidden=c["hidden"], status=status, message=message) for c in course.test_cells(assignment)]
+                        hidden=c["hidden"], status=status, message=message) for c in cells]
 
 
-def not_graded(assignment, status, reason, started, advice="", check_status="missing"):
+def _manual(assignment, plan):
+    return list(plan.manual_cells) if plan is not None else course.manual_cells(assignment)
+
+
+def not_graded(assignment, status, reason, started, advice="", check_status="missing", plan=None):
     """A result for a submission whose checks never ran: ``status`` says why (missing, unreadable,
     invalid_notebook, wrong_assignment, grader_error, unavailable); every check scores 0 with ``reason``."""
-    return SubmissionResult(assignment=assignment, checks=check_results(assignment, check_status, reason),
-                            status=status, reason=(reason + " " + advice).strip(), manual=course.manual_cells(assignment),
+    return SubmissionResult(assignment=assignment, checks=check_results(assignment, check_status, reason, plan),
+                            status=status, reason=(reason + " " + advice).strip(), manual=_manual(assignment, plan),
                             execution_time=time.monotonic() - started)
 
 
@@ -210,7 +230,7 @@ def _last_line(text):
     return (lines[-1] if lines else "")[:300]
 
 
-def assemble(assignment, found, code, worker, started):
+def assemble(assignment, found, code, worker, started, plan=None):
     """The SubmissionResult of a submission whose checks ran: ``found`` the CheckResults from the plugin,
     ``code`` the extract.Code the worker ran (its labels name cells as the student sees them)."""
     def label(i):
@@ -229,5 +249,5 @@ def assemble(assignment, found, code, worker, started):
         notes.append(Note("limit", death, held=death not in seen))
     output = worker.output.text().strip()
     return SubmissionResult(assignment=assignment, checks=list(found), notes=notes,
-                            cell_output=output[-4000:] if output else "", manual=course.manual_cells(assignment),
+                            cell_output=output[-4000:] if output else "", manual=_manual(assignment, plan),
                             execution_time=time.monotonic() - started)

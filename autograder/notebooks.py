@@ -72,18 +72,27 @@ def not_a_notebook(path, max_bytes):
     notebook), or None when it reads as one (a notebook with invalid nbgrader metadata is one: it is graded,
     with the status that says so)."""
     path = Path(path)
+    if (path.is_dir() and not path.is_symlink()) or (not path.exists() and not path.is_symlink()):
+        return refusal(path, None)
+    try:
+        read(path, submission_bytes(path, max_bytes))
+    except NotebookError as e:
+        return refusal(path, e)
+    return None
+
+
+def refusal(path, error):
+    """``not_a_notebook``'s answer for a file already read: ``error`` is the NotebookError that reading it raised
+    (None: it read as a notebook)."""
+    path = Path(path)
     if path.is_dir() and not path.is_symlink():
         return f"{path} is a folder; give the notebook file (.ipynb) to grade"
     if not path.exists() and not path.is_symlink():
         return f"{path}: no such file"
-    try:
-        read(path, submission_bytes(path, max_bytes))
-    except InvalidMetadata:
+    if error is None or isinstance(error, InvalidMetadata):
         return None
-    except NotebookError as e:
-        text = str(e)
-        return text if text.startswith(str(path)) else f"{path}: {text}"
-    return None
+    text = str(error)
+    return text if text.startswith(str(path)) else f"{path}: {text}"
 
 
 def read(path, data=None):

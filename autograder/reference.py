@@ -12,7 +12,8 @@ import hashlib
 import json
 
 import course_config
-from autograder import checks, course, extract, notebooks, store
+from autograder import checks, course, notebooks, store
+from autograder.submissions import extract
 from autograder.worker import execute, wire
 
 
@@ -62,8 +63,9 @@ def differences(new, old, rtol=1e-5, atol=1e-6, prefix=""):
 def inputs_digest(assignment):
     """A digest of everything the reference values of ``assignment`` are computed from: every item's hidden
     requests, the solutions' code as ``solution_namespace`` runs it (not their test cells), and the budget."""
-    requests = {item: checks.item_module(assignment, item).REQUESTS for item in course.items(assignment)}
-    code, _ = extract.student_code(notebooks.read(course.solution_notebook(assignment)), assignment)
+    plan = course.plan(assignment)
+    requests = {item: checks.item_module(assignment, item).REQUESTS for item in plan.items}
+    code = extract.labelled_code(notebooks.read(course.solution_notebook(assignment)), assignment, plan).sources
     text = json.dumps({"requests": _encode(requests), "solutions": code,
                        "budget": course_config.SHORT_BUDGET.get(assignment)}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()

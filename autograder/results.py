@@ -313,7 +313,8 @@ PACKAGE = Path(__file__).resolve().parent
 #: own part. Scheduling, the records, the renderers and the integrations never change a verdict, so a change to
 #: them re-renders the pages without grading anyone again; scores are computed from the stored statuses when a
 #: result is rendered, so this module is not among them either.
-GRADING_CODE = ("grade.py", "extract.py", "notebooks.py", "course.py", "reference.py", "text.py", "worker")
+GRADING_CODE = ("grade.py", "submissions/read.py", "submissions/extract.py", "notebooks.py", "course.py", "reference.py",
+                "text.py", "worker")
 
 #: The parts, in the order reasons name them, with how a reason says each one changed.
 FINGERPRINT_PARTS = {

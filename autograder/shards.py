@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import course_config
-from autograder import course, intake, render, results
+from autograder import course, render, results
+from autograder.submissions import intake
 from autograder import store as storage
 from autograder.batch import BatchError, _not_a_link
 from autograder.results import FINISHED_STATUSES

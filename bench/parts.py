@@ -13,7 +13,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import course_config  # noqa: E402
-from autograder import course, extract, grade, notebooks, reference  # noqa: E402
+from autograder import course, grade, notebooks, reference  # noqa: E402
+from autograder.submissions import extract  # noqa: E402
 
 ASSIGNMENT = "normalising_flows"
 
@@ -162,7 +163,41 @@ def sandbox_startup(n=30):
             "overhead_ms": {m: out[m][0]["start_ms"] + out[m][0]["stop_ms"] - base for m in modes if m != "none"}}
 
 
+def path(argv):
+    """One submission's path through the grader's modules (``bench/trace.py``), from ``batch.grade_file``:
+    ``python -m bench.parts path SUBMISSION [--assignment A] [--warm]``. ``--warm`` grades it once untraced
+    first, so the trace shows a submission of a batch (the course model and the release already read) rather
+    than a process's first one."""
+    import argparse
+    from autograder import batch
+    from bench.trace import PathTrace
+    parser = argparse.ArgumentParser(prog="python -m bench.parts path")
+    parser.add_argument("submission")
+    parser.add_argument("--assignment")
+    parser.add_argument("--warm", action="store_true")
+    args = parser.parse_args(argv)
+    if args.warm:
+        batch.grade_file(args.submission, args.assignment)
+    with PathTrace(args.submission) as trace:
+        result = batch.grade_file(args.submission, args.assignment)
+    out = trace.summary()
+    out["result"] = {"status": result.status, "auto_score": result.auto_score, "auto_max": result.auto_max}
+    out["warm"] = args.warm
+    for level, what in (("sites", "entries, one per call site and callee (a loop is one)"),
+                        ("entries", "entries, every call")):
+        c = out[level]
+        print(f"{c['modules']} modules, {c['entries']} {what}, {c['returns']} returns to a module it had left; "
+              f"per module: {', '.join(f'{m} {n}' for m, n in c['per_module'].items())}", file=sys.stderr)
+    print("reads of the submission: " + ", ".join(f"{k} {v}" for k, v in out["reads"].items()), file=sys.stderr)
+    print("path: " + " > ".join(out["sequence"]), file=sys.stderr)
+    return out
+
+
 if __name__ == "__main__":
-    name, args = sys.argv[1], [int(a) for a in sys.argv[2:]]
-    out = {"floor": floor, "memory": memory, "training": training, "sandbox": sandbox_startup}[name](*args)
+    name = sys.argv[1]
+    if name == "path":
+        out = path(sys.argv[2:])
+    else:
+        args = [int(a) for a in sys.argv[2:]]
+        out = {"floor": floor, "memory": memory, "training": training, "sandbox": sandbox_startup}[name](*args)
     print(json.dumps(out))

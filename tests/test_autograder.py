@@ -185,7 +185,7 @@ def test_a_deleted_solution_cell_costs_only_its_item(graded):
 def test_training_and_drawing_cells_are_not_run_when_grading():
     """Cells tagged skip-when-grading in the release are skipped by id even if the tag is removed; a
     student's own tagged cell is skipped too; every other cell runs, parameters cell and budget included."""
-    from autograder import extract
+    from autograder.submissions import extract
     tag = course_config.SKIP_WHEN_GRADING_TAG
     release = examples.notebook("release")
     tagged = [c for c in release.cells if tag in c.metadata.get("tags", [])]

@@ -5,7 +5,8 @@ import nbformat
 import pytest
 
 import course_config
-from autograder import course, intake, notebooks
+from autograder import course, notebooks
+from autograder.submissions import intake
 from autograder.authoring import validate
 
 ASSIGNMENTS = course_config.ASSIGNMENTS

@@ -11,7 +11,8 @@ import nbformat
 import pytest
 
 import course_config
-from autograder import intake, notebooks
+from autograder import notebooks
+from autograder.submissions import intake
 from autograder.authoring import examples
 from autograder.integrations import nbgrader_path
 

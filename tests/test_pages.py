@@ -9,7 +9,8 @@ import shutil
 import pytest
 from browser import dom, ink, png_size, screenshot
 
-from autograder import course, grade, intake, render, results, store
+from autograder import course, grade, render, results, store
+from autograder.submissions import intake
 from autograder.render import report
 
 ASSIGNMENT = "normalising_flows"

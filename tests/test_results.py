@@ -10,7 +10,8 @@ import jsonschema
 import pytest
 
 import course_config
-from autograder import batch, course, extract, grade, intake, render, results
+from autograder import batch, course, grade, render, results
+from autograder.submissions import extract, intake
 from autograder.authoring import examples
 from autograder.render import feedback
 

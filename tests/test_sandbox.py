@@ -31,7 +31,8 @@ from conftest import read_results, run_batch
 from nbformat.v4 import new_code_cell
 
 import course_config
-from autograder import course, intake
+from autograder import course
+from autograder.submissions import intake
 from autograder.authoring import examples
 
 #: The slow tier (pytest -m 'not slow' leaves it out): batches of attackers and victims in every containment (minutes).

@@ -46,7 +46,8 @@ def test_a_heading_of_20000_spaces_is_read_at_once(tmp_path):
     nbformat.write(nb, str(path))
     labels = _in_a_subprocess("""
         import json, sys
-        from autograder import extract, notebooks
+        from autograder import notebooks
+        from autograder.submissions import extract
         print(json.dumps(extract.labelled_code(notebooks.read(sys.argv[1]), "normalising_flows").labels))
         """, path, timeout=60)
     sections = [_last_heading(c.source) for c in nb.cells[-2 * len(PATHOLOGICAL_HEADINGS) - 3:-1:2]]
@@ -61,7 +62,7 @@ def test_a_cell_of_millions_of_lines_is_labelled_in_bounded_memory():
     list: about 400 MB each) are read in a few megabytes more than the notebook itself."""
     found = _in_a_subprocess("""
         import json, resource, nbformat
-        from autograder import extract
+        from autograder.submissions import extract
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Mine\\n" + "#x\\n" * 2**23),
                                              nbformat.v4.new_code_cell("a\\n" * 2**23 + "# late comment"),
                                              nbformat.v4.new_code_cell("x = 1")])
@@ -186,7 +187,7 @@ def test_names_with_controls_or_separators_are_refused(tmp_path):
     that names it; names in other scripts, with accents or spaces, are kept."""
     import unicodedata
 
-    from autograder import intake
+    from autograder.submissions import intake
     kept = ["Zoë", "j_doe", "李雷", "ana maria", "O'Brien"]
     for name in [*REFUSED_NAMES, *kept]:
         examples.write_submission(tmp_path, name, examples.notebook("release"))

@@ -14,7 +14,8 @@ import pytest
 from conftest import read_results, write_term_submissions
 
 import course_config
-from autograder import course, intake, reference, results
+from autograder import course, reference, results
+from autograder.submissions import intake
 
 A = "normalising_flows"
 ROOT = course_config.ROOT

@@ -23,6 +23,11 @@ from autograder import course
 
 def item_module(assignment, item):
     course.protocol(assignment)  # the item modules import it by name
+    return _item_module(assignment, item)
+
+
+def _item_module(assignment, item):
+    """An item module whose protocol module is loaded already (while a Plan is in hand: it loaded it)."""
     return importlib.import_module(f"autograder.checks.{assignment}.{item}")
 
 
@@ -36,32 +41,36 @@ def hidden_checks(assignment):
     return out
 
 
-def graded_test_cells(assignment):
-    """[(test-cell grade_id, item)] for every graded test cell the checks know, visible first."""
-    visible = [(t, course.item_of(assignment, t)) for t in course.protocol(assignment).VISIBLE]
+def graded_test_cells(assignment, plan=None):
+    """[(test-cell grade_id, item)] for every graded test cell the checks know, visible first. ``plan``: the
+    assignment's course.Plan (asked of the course model when not given)."""
+    plan = plan or course.plan(assignment)
+    visible = [(t, plan.item_of[t]) for t in plan.protocol.VISIBLE]
     hidden = [(t, item) for t, (item, _) in hidden_checks(assignment).items()]
     return visible + hidden
 
 
-def run_test_cell(assignment, test_id, ask, reference):
+def run_test_cell(assignment, test_id, ask, reference, plan=None):
     """Run the checks of one graded test cell (visible or hidden); raises CheckFailure on the first failure.
     A cell that passed returns a note for the student ("" if none): how it was judged after a mistake that an
     earlier cell charged.
 
     A cell's verdict is computed once per ``ask`` (one student's answers): a later cell of the same item that
-    asks which mistakes the earlier cells charged (``earlier_mistakes``) reads it instead of asking again."""
+    asks which mistakes the earlier cells charged (``earlier_mistakes``) reads it instead of asking again.
+    ``plan``: the assignment's course.Plan (asked of the course model when not given)."""
     verdicts = _verdicts(ask)
     if test_id in verdicts:
         failure = verdicts[test_id]
         if failure is not None:
             raise type(failure)(str(failure), failure.mistake)
         return _notes(ask).get(test_id, "")
-    protocol = course.protocol(assignment)
-    _context.append((assignment, test_id, reference))
+    plan = plan or course.plan(assignment)
+    protocol = plan.protocol
+    _context.append((assignment, test_id, reference, plan))
     try:
-        _run(assignment, test_id, ask, reference)
+        _run(assignment, test_id, ask, reference, plan)
     except protocol.CheckFailure as e:
-        verdicts[test_id] = protocol.with_section(e, protocol.SECTIONS.get(course.item_of(assignment, test_id)))
+        verdicts[test_id] = protocol.with_section(e, protocol.SECTIONS.get(plan.item_of[test_id]))
         raise verdicts[test_id] from None
     finally:
         _context.pop()
@@ -75,13 +84,13 @@ def run_test_cell(assignment, test_id, ask, reference):
     return _notes(ask).get(test_id, "")
 
 
-def _run(assignment, test_id, ask, reference):
+def _run(assignment, test_id, ask, reference, plan):
     # An item module may define ask_for_item(ask, reference): the ask all checks of that item use (a composed
     # item is graded on the grader's own parts where the student's fail their own checks).
-    ask_for_item = getattr(item_module(assignment, course.item_of(assignment, test_id)), "ask_for_item", None)
+    ask_for_item = getattr(_item_module(assignment, plan.item_of[test_id]), "ask_for_item", None)
     if ask_for_item is not None:
         ask = ask_for_item(ask, reference)
-    visible = course.protocol(assignment).VISIBLE
+    visible = plan.protocol.VISIBLE
     if test_id in visible:
         for fn in visible[test_id]:
             fn(ask)
@@ -92,7 +101,7 @@ def _run(assignment, test_id, ask, reference):
 
 
 # ---- one mistake, one check: later cells of an item follow through on what earlier cells charged ----------
-#: (assignment, test cell, reference values) of the cells being run, innermost last.
+#: (assignment, test cell, reference values, course.Plan) of the cells being run, innermost last.
 _context = []
 
 
@@ -135,17 +144,17 @@ def earlier_mistakes(ask):
     """
     if not _context:
         return ()
-    assignment, test_id, reference = _context[-1]
-    item = course.item_of(assignment, test_id)
-    failure_type = course.protocol(assignment).CheckFailure
+    assignment, test_id, reference, plan = _context[-1]
+    item = plan.item_of[test_id]
+    failure_type = plan.protocol.CheckFailure
     found = {}
-    for earlier in course.test_ids(assignment):
+    for earlier in plan.test_ids:
         if earlier == test_id:
             break
-        if course.item_of(assignment, earlier) != item:
+        if plan.item_of[earlier] != item:
             continue
         try:
-            run_test_cell(assignment, earlier, ask, reference)
+            run_test_cell(assignment, earlier, ask, reference, plan)
         except failure_type as e:
             if e.mistake and e.mistake not in found:
                 found[e.mistake] = earlier

@@ -35,3 +35,8 @@ def ask(assignment):
 @pytest.fixture
 def ref(assignment):
     return reference.load_reference(assignment)
+
+
+@pytest.fixture
+def plan(assignment):
+    return course.plan(assignment)

@@ -24,7 +24,8 @@ from pathlib import Path
 import nbformat
 
 import course_config
-from autograder import course, intake, notebooks, store
+from autograder import course, notebooks, store
+from autograder.submissions import intake
 from autograder.integrations.safe_html import SanitiseMarkdown
 
 BIN = Path(sys.executable).parent

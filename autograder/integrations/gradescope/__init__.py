@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 import course_config
-from autograder import batch, course, grade, intake, render, results, store
+from autograder import batch, course, grade, render, results, store
+from autograder.submissions import intake
 
 
 def read_metadata(path):

@@ -1,28 +1,12 @@
 """Which code of a submission runs in the worker: the student's cells, never their copy of the tests."""
-import functools
 from dataclasses import dataclass, field
 
 import course_config
 from autograder import course, notebooks
 
 
-
 def _tags(cell):
     return cell.get("metadata", {}).get("tags", [])
-
-
-def _release_cells(assignment):
-    """(sources of the release's test cells, ids of its skip-when-grading cells), read once per process (and
-    again if the release changes)."""
-    path = course.release_notebook(assignment)
-    return _release_cells_of(path, path.stat().st_mtime_ns)
-
-
-@functools.cache
-def _release_cells_of(path, mtime_ns):
-    cells = notebooks.read(path).cells
-    return ({c.source.strip() for c in cells if notebooks.is_test_cell(c)},
-            {c.get("id") for c in cells if course_config.SKIP_WHEN_GRADING_TAG in _tags(c)})
 
 
 @dataclass
@@ -137,8 +121,9 @@ def student_code(nb, assignment):
     return code.sources, code.notes
 
 
-def labelled_code(nb, assignment):
-    """A ``Code`` for a submission notebook.
+def labelled_code(nb, assignment, plan=None):
+    """A ``Code`` for a submission notebook, with the release's cells and the items from ``plan`` (the assignment's
+    course.Plan; asked of the course model when not given).
 
     Skips test cells, whether recognised by their nbgrader metadata or by their text (a student who
     strips the metadata does not get their test cells run). Skips the cells that only train or draw: those
@@ -146,7 +131,10 @@ def labelled_code(nb, assignment):
     training budget right after the parameters cell, found by its tag or, if the tag is gone, by what it
     assigns.
     """
-    known_tests, skip_ids = _release_cells(assignment)
+    plan = plan or course.plan(assignment)
+    if plan.release_tests is None:
+        raise FileNotFoundError(f"no release notebook at {course.release_notebook(assignment)}")
+    known_tests, skip_ids = plan.release_tests, plan.skip_ids
     overrides = course_config.SHORT_BUDGET[assignment]
     code, placed, heading = Code(), False, None
     for cell in nb.cells:
@@ -169,7 +157,7 @@ def labelled_code(nb, assignment):
         code.notes.append("The parameters cell was not found, so your notebook ran with its own training budget.")
     ids = {notebooks.grade_meta(c).get("grade_id") for c in nb.cells}
     texts = {c.source.strip() for c in nb.cells}
-    if not any(i and i.startswith(course.items(assignment)) for i in ids) and not (known_tests & texts):
+    if not any(i and i.startswith(plan.items) for i in ids) and not (known_tests & texts):
         code.notes.append(f"This notebook does not look like the `{assignment}` assignment (none of its graded "
                           "cells are here). Did you submit the right file?")
     return code

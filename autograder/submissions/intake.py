@@ -14,6 +14,7 @@ from pathlib import Path
 import course_config
 from autograder import course, notebooks, store
 from autograder.results import Lateness
+from autograder.submissions.read import read
 
 
 def _read(path, within=None):
@@ -22,11 +23,13 @@ def _read(path, within=None):
 
 def _which(path, present=(), within=None):
     """The assignment of a notebook found outside an assignment folder: by its graded cells, else its name."""
-    try:
-        nb = notebooks.read(path, _read(path, within))
-    except notebooks.NotebookError:
-        nb = None
-    found = course.detect(nb, path.name)
+    return which(read(path, within=within), present)
+
+
+def which(submission, present=()):
+    """The assignment of a read submission (a submissions.read.Submission): by its graded cells, else its file's
+    name, else the only one ``present``, else the course's first."""
+    found = course.detect(submission.nb, submission.path.name)
     if found:
         return found
     return next(iter(present)) if len(present) == 1 else course_config.ASSIGNMENTS[0]
