@@ -251,3 +251,30 @@ def synthetic_class(root, n):
 
 if __name__ == "__main__":
     print(synthetic_class(Path(sys.argv[1]), int(sys.argv[2])))
+
+
+@pytest.mark.slow
+def test_a_graded_batch_with_a_planted_pair(tmp_path):
+    """The demo's partly wrong student and its two planted copies, graded for real with two independent correct
+    students: the renamed and reordered copy scores exactly as the original, the other loses its one more mistake's
+    check, and the three copies are the report's top three pairs."""
+    from autograder import batch
+    submitted = examples.build_demo(tmp_path / "submitted")
+    for student in ("crashes_in_inverse", "truncated_file", "untouched"):  # only the cheap, graded cases
+        import shutil
+        shutil.rmtree(submitted / student)
+    all_styles = styles()
+    for c in (1, 2):
+        examples.write_submission(submitted, f"control{c}", assemble({i: c for i in all_styles}, all_styles))
+    copies = planted.plant(submitted, "partly_wrong")
+    graded, out = batch.run(submitted, tmp_path / "graded", assignments=[NF], jobs=1)
+    rows = graded[NF]
+    original, renamed, plus_one = (rows[s] for s in ("partly_wrong", "partly_wrong_renamed", "partly_wrong_plus_one"))
+    assert renamed.status == "graded" and renamed.scores_by_grade_id() == original.scores_by_grade_id()
+    extra = copies["partly_wrong_plus_one"][1].split("plus ", 1)[1]
+    assert extra in {c.mistake for c in plus_one.checks} and extra not in {c.mistake for c in original.checks}
+    assert rows["control1"].auto_score == rows["control1"].auto_max == rows["control2"].auto_score
+    data = run(out, submissions=submitted)
+    top = {(p["a"], p["b"]) for p in data["pairs"][:3]}
+    assert top == {("partly_wrong", "partly_wrong_plus_one"), ("partly_wrong", "partly_wrong_renamed"),
+                   ("partly_wrong_plus_one", "partly_wrong_renamed")}, data["pairs"][:5]
