@@ -70,6 +70,8 @@ def run(out, submissions=None, assignments=None, top=TOP):
     """Write the report of every assignment of ``out`` (or ``assignments``); returns {assignment: (page, data)}.
     Raises SimilarityError before writing anything if ``out`` holds no results or no submissions folder is found."""
     from autograder.similarity import report
+    if top < 1:
+        raise SimilarityError(f"--top must be at least 1, not {top}")
     store = storage.Store(out)
     wanted = [a for a in store.assignments(course_config.ASSIGNMENTS) if not assignments or a in assignments]
     if not wanted:
