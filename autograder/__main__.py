@@ -84,6 +84,22 @@ def main(argv=None):
     p.add_argument("scores")
     p.add_argument("--gradebook", nargs="?", const="auto",
                    help="also write them into nbgrader's gradebook (default URL: the course's gradebook.db)")
+    p = sub.add_parser("similarity", help="rank pairs of students by copied code and shared rare mistakes: "
+                                          "OUT/<assignment>/similarity/index.html and similarity.json (instructors only)")
+    p.add_argument("out")
+    p.add_argument("--submissions", metavar="DIR", help="the folder batch graded into OUT (default: DIR for DIR_graded)")
+    p.add_argument("--assignment", action="append", choices=course_config.ASSIGNMENTS)
+    p.add_argument("--top", type=int, default=100, help="pairs kept in the page and the JSON (default 100)")
+    p = sub.add_parser("export", help="write OUT/<assignment>/lms/<lms>.csv in the LMS's gradebook import format")
+    p.add_argument("out")
+    p.add_argument("--lms", required=True, choices=("canvas", "moodle", "blackboard"))
+    p.add_argument("--roster", required=True, help="CSV: student, lms_id, email (+ name, first_name, last_name, "
+                                                   "sis_user_id, sis_login_id, section)")
+    p.add_argument("--assignment", action="append", choices=course_config.ASSIGNMENTS)
+    p.add_argument("--assignment-id", action="append", metavar="ASSIGNMENT=ID",
+                   help="the LMS's id of the assignment (Canvas) or Grade Center column (Blackboard)")
+    p.add_argument("--zero-missing", action="store_true",
+                   help="export roster entries with no submission as 0 (by default they are refused)")
     p = sub.add_parser("demo", parents=[unsafe], help="grade the bundled example submissions and print the score table")
     p.add_argument("--dir", default="build/demo")
     args = parser.parse_args(argv)
@@ -243,6 +259,30 @@ def _merge_manual(args, course_config):
     return 0
 
 
+def _similarity(args, course_config):
+    from autograder import similarity
+    try:
+        written = similarity.run(args.out, args.submissions, args.assignment, args.top)
+    except similarity.SimilarityError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for assignment, (page, data) in written.items():
+        print(f"{assignment}: {len(data['students'])} students, {data['compared']} pairs compared -> {page}")
+    return 0
+
+
+def _export(args, course_config):
+    from autograder.integrations import lms_export
+    try:
+        ids = lms_export.parse_column_ids(args.assignment_id)
+        paths, notes = lms_export.export(args.out, args.lms, args.roster, args.assignment, ids, args.zero_missing)
+    except lms_export.ExportError as e:
+        return _refused(e)
+    for line in notes + [f"wrote {path}" for path in paths]:
+        print(line)
+    return 0
+
+
 def _normalise(args, course_config):
     from autograder import notebooks
     for path in notebooks.normalise_tree(*args.dirs):
@@ -291,6 +331,7 @@ def _reference(args, course_config):
 COMMANDS = {"demo": _demo, "grade": _grade, "gradescope": _gradescope, "batch": _batch,
             "student-config": _student_config, "answers": _answers, "merge-manual": _merge_manual,
             "merge-shards": _merge_shards,
+            "similarity": _similarity, "export": _export,
             "normalise": _normalise, "validate": _validate, "reference": _reference}
 
 

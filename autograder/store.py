@@ -40,9 +40,10 @@ REPORT_DIR = "report"
 FEEDBACK_DIR = "feedback"
 REFUSED = "refused.json"
 SHARD = "shard.json"
-#: Names a student's folder cannot have: they would stand where an assignment's outputs go.
+#: Names a student's folder cannot have: they would stand where an assignment's outputs go (``similarity`` and
+#: ``lms``: the folders of the similarity report and of ``integrations.lms_export``).
 RESERVED_NAMES = frozenset({GRADES_CSV, REPORT_DIR, HAND_SCORES, WRITTEN_ANSWERS, REFUSED, "answers.html",
-                            "manual_scores.csv"})
+                            "manual_scores.csv", "similarity", "lms"})
 _TEMPORARY = ".tmp-"  # prefix of the temporary files of atomic writes
 
 

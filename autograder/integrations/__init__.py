@@ -7,5 +7,6 @@ and holds nothing of grading itself:
 * ``safe_html``: students' Markdown made safe to render in formgrader;
 * ``nbgrader_path``: nbgrader's own autograde on a throwaway course, and the nbgrader settings students need;
 * ``lms``: an LMS download's file names for ``nbgrader zip_collect``;
+* ``lms_export``: grades into Canvas's, Moodle's or Blackboard's gradebook import CSV (``export``);
 * ``gradescope/``: the Gradescope autograder (``setup.sh``, ``run_autograder``, the ``gradescope`` command).
 """
