@@ -16,7 +16,8 @@ import itertools
 from pathlib import Path
 
 import course_config
-from autograder import intake, render
+from autograder import render
+from autograder.submissions import intake
 from autograder import store as storage
 
 FOLDER = "similarity"

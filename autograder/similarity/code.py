@@ -10,7 +10,8 @@ import hashlib
 from dataclasses import dataclass, field
 
 import course_config
-from autograder import course, extract, notebooks
+from autograder import course, notebooks
+from autograder.submissions import extract
 
 #: Most characters of one student's code that are compared and shown (a pasted blob is cut, and the page says so).
 CODE_CHARS = 64 * 2**10
