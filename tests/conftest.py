@@ -126,6 +126,14 @@ def every_results_file_follows_the_schema(tmp_path_factory):
     assert not bad, "results.json files that break autograder/results.schema.json:\n" + "\n".join(bad[:20])
 
 
+def cli(*args, timeout=600, **kwargs):
+    """``python -m autograder ARGS`` from the repository, as an instructor runs it: the finished process."""
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], cwd=course_config.ROOT,
+                          capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
 def run_batch(*args, **kwargs):
     """``batch.run``, with each student's result as the results.json it rendered on disk (schema-checked):
     ({assignment: {student: results.json dict}}, out)."""

@@ -62,7 +62,7 @@ MISTAKE_EDITS = {
                             ("bijector=tfb.Chain([tfb.Shift(mu), tfb.ScaleMatvecTriL(scale_tril=chol)]))",
                              "bijector=tfb.ScaleMatvecTriL(scale_tril=chol))")),
     # No TransformedDistribution breaks two properties: its type, and a base that is N(0, I) (there is none). It
-    # must cost at least what a TransformedDistribution on a wrong base costs (tests/test_monotone.py).
+    # must cost at least what a TransformedDistribution on a wrong base costs (tests/checks/test_monotone.py).
     "mvn-not-transformed": _m("mvn_transformed", {"mvn_transformed_types", "mvn_transformed_reference"},
                               ("mvn_transformed = tfd.TransformedDistribution(",
                                "mvn_transformed = mvn_tril\n_unused = tfd.TransformedDistribution(")),

@@ -159,7 +159,7 @@ Y_RANK3 = np.random.default_rng(6).normal(size=(3, 4, RANK3_CASE[0]))
 CHAIN_SPECS = (_spec(CASES[2]), _spec((3, (1, 0, 0), 106)))
 CHAIN_X = np.random.default_rng(107).normal(size=(N, 3))
 #: Not compared with any submission: the solutions' answer checks the grader's chain maths (which the gradient
-#: checks use) against TFP's order of a Chain (tests/test_reference.py).
+#: checks use) against TFP's order of a Chain (tests/checks/test_reference.py).
 REQUESTS["chain flow_log_prob"] = {"op": "bijector", "spec": {"kind": "chain", "bijectors": list(CHAIN_SPECS)},
                                    "method": "flow_log_prob", "x": CHAIN_X}
 

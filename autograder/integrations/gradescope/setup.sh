@@ -2,7 +2,7 @@
 # Gradescope runs this once, as root, when it builds the autograder image (base image: Ubuntu 22.04). It installs
 # Python 3.11 and the course's pinned environment from requirements.lock into ROOT/venv, and makes the course
 # package in ROOT/source importable from it. AUTOGRADER_ROOT (default /autograder) and AUTOGRADER_SKIP_WARMUP
-# exist for the test that runs this script against a simulated tree (tests/test_gradescope.py).
+# exist for the test that runs this script against a simulated tree (tests/paths/test_gradescope.py).
 set -euo pipefail
 ROOT=${AUTOGRADER_ROOT:-/autograder}
 SOURCE=$ROOT/source

@@ -1,6 +1,6 @@
 """The feedback page and the instructor report as a person sees them: drawn by headless Chromium.
 
-Results are built directly (no grading run), so these tests are fast; tests/test_autograder.py draws the pages
+Results are built directly (no grading run), so these tests are fast; tests/term/test_autograder.py draws the pages
 of a real batch. Set NF_SCREENSHOTS=DIR to keep the PNGs for a look.
 """
 import os

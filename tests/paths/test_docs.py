@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 GUIDES = sorted((ROOT / "docs").glob("*.md"))
 PAGES = [README] + GUIDES
@@ -92,3 +92,16 @@ def test_every_guide_is_linked_from_the_readme():
     linked = {(ROOT / f).resolve() for f, _ in links(README) if f}
     missing = [g.name for g in GUIDES if g.resolve() not in linked]
     assert not missing, f"README.md links to no docs/{', docs/'.join(missing)}"
+
+
+GENERATED = {"bench/results.json"}  # written by make bench, not in git
+REPO_PATH = re.compile(r"(?<![\w/.<>-])((?:autograder|bench|docs|packaging|source|tests)/[\w.-]+(?:/[\w.-]+)*)")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_file_the_page_names_exists(page):
+    """A path into the repository named anywhere on the page (prose or code) is a file or folder of this
+    checkout, so a moved module or test leaves no stale pointer behind."""
+    named = {m.rstrip(".") for m in REPO_PATH.findall(page.read_text())}
+    stale = sorted(p for p in named if not (ROOT / p).exists() and p not in GENERATED)
+    assert not stale, f"{page.relative_to(ROOT)} names paths that do not exist: " + ", ".join(stale)

@@ -3,12 +3,11 @@
 Most tests build a batch's output folder without grading: each submission's notebook is assembled from the release
 and answers in known styles, and its record is written the way ``store`` writes one (the checks a catalogued
 mistake fails, the notebook's digest). The controls are independent correct solutions in the styles of
-``tests/test_fairness.py`` (``CORRECT``); the planted pairs are ``similarity.planted``'s copies of one student.
+``tests/answers.py`` (``CORRECT``); the planted pairs are ``similarity.planted``'s copies of one student.
 
-Run as a script, it writes a synthetic class for timing: ``python tests/test_similarity.py DIR N``.
+Run as a script, it writes a synthetic class for timing: ``python tests/term/test_similarity.py DIR N``.
 """
 import hashlib
-import importlib.util
 import itertools
 import json
 import sys
@@ -24,21 +23,10 @@ from autograder.results import CheckResult, SubmissionResult
 from autograder.similarity import planted
 
 NF = "normalising_flows"
-HERE = Path(__file__).resolve().parent
-
-
-def _fairness():
-    """tests/test_fairness.py, wherever the tests' folders put it."""
-    path = next(HERE.rglob("test_fairness.py"))
-    spec = importlib.util.spec_from_file_location("_fairness_styles", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))
-    spec.loader.exec_module(module)
-    return module
 
 
 def styles():
-    """{item: [answer source, ...]}: the solutions' answer first, then test_fairness's correct answers in other
+    """{item: [answer source, ...]}: the solutions' answer first, then tests/answers.py's correct answers in other
     styles."""
     solutions = notebooks.read(course.notebook_path("solutions", NF))
     out = {}
@@ -47,7 +35,8 @@ def styles():
         if cell is None or cell.cell_type != "code":
             continue
         out[item] = ["\n".join(ln for ln in cell.source.splitlines() if "SOLUTION" not in ln)]
-    for item, code in _fairness().CORRECT.values():
+    import answers  # tests/answers.py: on the path under pytest, and below when run as a script
+    for item, code in answers.CORRECT.values():
         out[item].append(textwrap.dedent(code).strip() + "\n")
     return out
 
@@ -249,7 +238,8 @@ def synthetic_class(root, n):
     return write_class(root, students)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python tests/term/test_similarity.py FOLDER N: a synthetic class of N students
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     print(synthetic_class(Path(sys.argv[1]), int(sys.argv[2])))
 
 

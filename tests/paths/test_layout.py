@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 AREAS = ("autograder", "bench", "source", "tests")
 MAX_LINES = 400
 MAX_MODULES = 12

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 #: The slow tier (pytest -m "not slow" leaves it out): it makes two venvs with pip (12-50 s here).
 pytestmark = pytest.mark.slow

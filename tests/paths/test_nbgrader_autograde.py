@@ -1,6 +1,6 @@
 """``nbgrader autograde``'s step in place of Execute (``nbgrader_autograde.GradeInWorker``), without a grading run:
 course_config.py puts it there, and where the grader cannot grade it fails closed, in one line naming
-``batch --gradebook``, before any code of the notebook runs. tests/test_nbgrader_path.py grades through it."""
+``batch --gradebook``, before any code of the notebook runs. tests/paths/test_nbgrader_path.py grades through it."""
 import nbformat
 import pytest
 from nbgrader.converters import Autograde
