@@ -24,7 +24,7 @@ from autograder.submissions import intake, read
 from autograder import store as storage
 from autograder.results import FINISHED_STATUSES
 from autograder.worker import sandbox
-from autograder.worker.zygote import Zygote
+from autograder.worker.zygote import Zygote, ignore_stops, stops_held
 
 
 class BatchError(Exception):
@@ -183,8 +183,7 @@ _SLOT = {}
 
 def _slot_start(mode):
     from multiprocessing import util
-    for s in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(s, signal.SIG_IGN)
+    ignore_stops()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     _SLOT["zygote"] = Zygote(mode=mode)
     util.Finalize(None, _SLOT["zygote"].close, exitpriority=10)
@@ -213,7 +212,8 @@ def _graded(todo, mode, jobs, limits, within):
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_slot_start, initargs=(mode,))
     try:
-        futures = {pool.submit(_slot_grade, path, key[0], limits, within): key for key, path, _ in todo}
+        with stops_held():  # the slots start here, and never see a Ctrl-C as KeyboardInterrupt
+            futures = {pool.submit(_slot_grade, path, key[0], limits, within): key for key, path, _ in todo}
         for future in as_completed(futures):
             try:
                 result = future.result()

@@ -11,6 +11,7 @@ Each forked child becomes the worker's keeper (``sandbox.keeper``), which forks 
 exits only once nothing of the submission runs, and the zygote reaps it and removes what the sandbox left (its
 cgroups; in the uid fallback, its work directory).
 """
+import contextlib
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 
@@ -38,6 +40,30 @@ def sweep_staging():
             shutil.rmtree(folder, ignore_errors=True)
         except (ValueError, OSError):
             continue
+
+
+#: A Ctrl-C reaches the whole process group. The grader decides what stops; its helper processes ignore both.
+STOPS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def stops_held():
+    """Start helper processes inside this block. SIGINT and SIGTERM are blocked here, and a process started here
+    inherits the block, so a Ctrl-C that lands while it is still importing stays pending instead of raising
+    KeyboardInterrupt in it (a traceback on the instructor's terminal). The helper ignores both, then calls
+    ``ignore_stops``; a stop held here meanwhile reaches the grader's handler when the block ends."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def ignore_stops():
+    """In a helper process started under ``stops_held``: ignore SIGINT and SIGTERM, and drop any held."""
+    for s in STOPS:
+        signal.signal(s, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPS)
 
 
 class Zygote:
@@ -64,9 +90,10 @@ class Zygote:
                                    keep=[*sandbox.readable_roots(self.repo), self.staging])
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "MPLBACKEND": "Agg"}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "autograder.worker.zygote", str(theirs.fileno()), "1" if preload else "0"],
-            pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL)
+        with stops_held():
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "autograder.worker.zygote", str(theirs.fileno()), "1" if preload else "0"],
+                pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL)
         theirs.close()
         self.sock, self.pid = ours, self.process.pid
 
@@ -97,7 +124,11 @@ class Zygote:
         except Exception:  # noqa: BLE001
             self.process.kill()
             self.process.wait()
-        shutil.rmtree(self.staging, ignore_errors=True)
+        for _ in range(50):  # a worker's last write may race the removal: try again until the folder is gone
+            shutil.rmtree(self.staging, ignore_errors=True)
+            if not self.staging.exists():
+                break
+            time.sleep(0.1)
 
     def __enter__(self):
         return self
@@ -159,8 +190,7 @@ def main(sock, preload):
     sandbox.die_with_parent()  # a grader killed with SIGKILL takes its zygote, and so its workers, along
     # A Ctrl-C reaches the whole process group: the grader decides what stops, and ends the zygote by closing
     # its socket (or by dying). Its workers inherit this, so a Ctrl-C never turns into a verdict on a student.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    ignore_stops()
     sandbox.sweep_stale_cgroups()  # left by a zygote that was killed before it could clean up
     sandbox.seccomp.available()  # loads libseccomp here, once, instead of in every worker
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

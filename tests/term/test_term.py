@@ -224,3 +224,26 @@ def test_the_gradebook_step_skips_a_notebook_of_another_assignment(clean, tmp_pa
         grades = gb.find_submission_notebook(A, A, "other_one").grades
         assert grades and all((g.auto_score or 0) == 0 for g in grades)
         assert gb.find_submission(A, "complete").score == sum(c["points"] for c in course.test_cells(A))
+
+
+@pytest.mark.slow  # starts the batch's slots four times (no submission is graded to the end)
+def test_a_ctrl_c_while_the_slots_start_prints_no_traceback(tmp_path):
+    """The slots and their zygotes are separate interpreters in the batch's process group. A Ctrl-C that lands
+    while they are still importing is held until they ignore it: the instructor sees the one 'interrupted' line,
+    never a KeyboardInterrupt traceback from a helper (found by the kill points above under load)."""
+    submitted = _submissions(tmp_path)
+    for delay in (0.0, 0.3, 1.0, 2.0):  # after the batch names its containment: the slots are starting
+        proc = subprocess.Popen([sys.executable, "-m", "autograder", "batch", str(submitted), "--out",
+                                 str(tmp_path / "out"), "--jobs", "2", "--regrade"], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if line.startswith("containment"):
+                break
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGINT)
+        err = "".join(seen) + proc.communicate(timeout=120)[1]
+        assert proc.returncode == 130, (delay, err[-2000:])
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, (delay, err[-3000:])
+        assert [line for line in err.splitlines() if line.startswith("interrupted:")], (delay, err[-2000:])
