@@ -35,6 +35,25 @@ def all_failures(assignment, ns):
     return {t: out for t in course.test_ids(assignment) if (out := run_test_cell(t, ns, assignment)) is not None}
 
 
+def item_failures(assignment, ns, item):
+    """{test cell: (message, mistake id)} over the test cells of one item (a correct answer to ``item`` changes
+    no other item's objects, so only its own cells can tell it apart)."""
+    return {t: out for t in course.test_ids(assignment)
+            if course.item_of(assignment, t) == item and (out := run_test_cell(t, ns, assignment)) is not None}
+
+
+_MADE = {}
+
+
+def failures_of_mistake(assignment, mistake_id, base):
+    """``all_failures`` with one catalogued mistake made (or the cache trap), computed once per test session:
+    the catalogue test and the repeated-message test read the same verdicts."""
+    if (assignment, mistake_id) not in _MADE:
+        mistake = examples.CACHE_TRAP if mistake_id == "cache trap" else examples.EDITS[assignment][mistake_id]
+        _MADE[assignment, mistake_id] = all_failures(assignment, with_mistake(assignment, base, mistake))
+    return _MADE[assignment, mistake_id]
+
+
 def with_source(base, code):
     ns = dict(base)
     exec(textwrap.dedent(code), ns)
@@ -71,7 +90,7 @@ def test_each_catalogued_mistake_costs_one_check(assignment, mistake_id, solutio
     check of every item passes."""
     base = namespaces(solution_ns_session, ms_session)[assignment]
     mistake = examples.EDITS[assignment][mistake_id]
-    failed = all_failures(assignment, with_mistake(assignment, base, mistake))
+    failed = failures_of_mistake(assignment, mistake_id, base)
     item = course.protocol(assignment).MISTAKES[mistake_id]["item"]
     assert set(failed) == set(mistake.failing), failed
     test_id = next(t for t in course.test_ids(assignment) if t in failed)  # the first failing cell names it
@@ -87,9 +106,7 @@ def test_no_check_repeats_another_checks_message(solution_ns_session, ms_session
     """Over the catalogue and the non-catalogued faults, two failing checks never say the same thing."""
     cases = [(a, m) for a, m in CATALOGUE] + [(NF, "cache trap")]
     for assignment, mistake_id in cases:
-        base = namespaces(solution_ns_session, ms_session)[assignment]
-        mistake = examples.CACHE_TRAP if mistake_id == "cache trap" else examples.EDITS[assignment][mistake_id]
-        failed = all_failures(assignment, with_mistake(assignment, base, mistake))
+        failed = failures_of_mistake(assignment, mistake_id, namespaces(solution_ns_session, ms_session)[assignment])
         messages = [m.split(" (")[0] for m, _ in failed.values()]
         assert len(messages) == len(set(messages)), (mistake_id, failed)
 
@@ -126,17 +143,13 @@ def test_a_note_names_a_charged_mistake_only_where_it_was_followed_through(solut
 @pytest.mark.parametrize("name", sorted(CORRECT))
 def test_a_correct_answer_in_another_style_gets_full_marks(name, solution_ns_session):
     item, code = CORRECT[name]
-    failed = {t: f for t, f in all_failures(NF, with_source(solution_ns_session, code)).items()
-              if course.item_of(NF, t) == item}
-    assert failed == {}
+    assert item_failures(NF, with_source(solution_ns_session, code), item) == {}
 
 
 @pytest.mark.parametrize("name", sorted(MS_CORRECT))
 def test_a_correct_multiscale_answer_in_another_style_gets_full_marks(name, ms_session):
     item, code = MS_CORRECT[name]
-    failed = {t: f for t, f in all_failures(MS, with_source(ms_session, code)).items()
-              if course.item_of(MS, t) == item}
-    assert failed == {}
+    assert item_failures(MS, with_source(ms_session, code), item) == {}
 
 
 # ---- realistic bugs, none of them in the catalogue (tests/answers.py): points lost in their own item only
