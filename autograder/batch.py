@@ -22,6 +22,7 @@ import course_config
 from autograder import grade, intake, manual, reference, render, results
 from autograder import store as storage
 from autograder.results import FINISHED_STATUSES
+from autograder.text import shortened
 from autograder.worker import sandbox
 from autograder.worker.zygote import Zygote
 
@@ -60,7 +61,7 @@ class _Progress:
 
     def update(self, done, label):
         if self.live:
-            self._bar.update(self._task, completed=done, description=label[:40])
+            self._bar.update(self._task, completed=done, description=shortened(label, 40))
         else:
             self.stream.write(f"[{done}/{self.total}] {time.monotonic() - self.started:.1f}s {label}\n")
             self.stream.flush()
