@@ -234,7 +234,8 @@ def merge(out, scores_csv, db_url=None):
             if a == assignment:
                 hand.setdefault(student, {})[gid] = HandScore(score, comment)
         store.save_hand_scores(assignment, hand)
-        render.assignment(store, assignment, render.stored_results(store, assignment))
+        stored = render.stored_results(store, assignment)  # weighed with the notebook's points, as batch would
+        render.assignment(store, assignment, {name: r.weighed() for name, r in stored.items()})
     return counts
 
 

@@ -200,6 +200,20 @@ class SubmissionResult(CappedText):
         questions = dict(self.manual)
         return dataclasses.replace(self, hand={gid: h for gid, h in (given or {}).items() if gid in questions})
 
+    def weighed(self):
+        """This verdict weighed as the course weighs it now: each check's points and description, and each written
+        answer's points, from the source notebook (``course``), and the fingerprint's ``points`` part to match. A
+        points-only change re-renders a stored verdict through this, without running anything again. A check the
+        notebook no longer has keeps what it had (its verdict is stale anyway: the ``cells`` part differs)."""
+        cells = {c["test_id"]: c for c in course.test_cells(self.assignment)}
+        checks = [dataclasses.replace(c, points=cells[c.test_id]["points"],
+                                      description=cells[c.test_id]["description"]) if c.test_id in cells else c
+                  for c in self.checks]
+        written = dict(course.manual_cells(self.assignment))
+        fingerprint = self.fingerprint and {**self.fingerprint, "points": points_digest(self.assignment)}
+        return dataclasses.replace(self, checks=checks, manual=[(gid, written.get(gid, p)) for gid, p in self.manual],
+                                   fingerprint=fingerprint)
+
     def limit_notes(self):
         return [n for n in self.notes if n.kind == "limit"]
 
@@ -288,23 +302,28 @@ def typed(result):
     return result if isinstance(result, SubmissionResult) else SubmissionResult.from_gradescope(result)
 
 
-# ---- fingerprints: what produced a verdict ---------------------------------------------------------------
-# What produced a verdict: a fingerprint of everything a submission's grade depends on.
-#
-# A fingerprint is a dict of SHA-256 digests, one per *part*:
+# ---- fingerprints: what produced a verdict, and what weighs it ------------------------------------------------
+# A fingerprint is a dict of SHA-256 digests, one per *part*. Most parts are what a verdict (each check's status,
+# message and mistake, the notes) depends on:
 #
 # * ``submission``: the notebook's bytes (``missing`` when there is none);
 # * ``checks``: the assignment's hidden checks (``autograder/checks/<assignment>/``, the shared check runner)
 #   and its protocol module with the visible checks (``source/<assignment>/<module>.py``, ``checks_core.py``);
 # * ``reference``: the stored reference values (``autograder/reference/<assignment>.json``);
-# * ``points``: the graded cells of the source notebook (grade ids, points, hidden or visible);
+# * ``cells``: which graded cells there are (grade ids, items, hidden or visible, the written questions) and what
+#   of the release the worker's code extraction reads (its test cells' sources, its skip-when-grading cells);
 # * ``grader``: the grader's own code (every module of ``autograder/`` that takes part in a verdict: reading,
 #   extracting, the worker and its sandbox, the assembly of the result);
 # * ``settings``: the limits and the short training budget the worker runs with (``course_config.py``).
 #
-# A batch stores the fingerprint in each record and regrades exactly the submissions whose fingerprint differs
-# from the current one, naming the parts that changed. Renderers (feedback, reports, CSV, the gradebook) are
-# not part of it: changing them re-renders every page without running any student code again.
+# One part only weighs a verdict (WEIGHT_PARTS): ``points``, the points of the graded cells and of the written
+# questions (nbgrader's metadata of the source notebook, which ``make release`` copies into release/ and
+# solutions/). The late policy weighs nothing stored: lateness is worked out whenever a result is rendered.
+#
+# A batch stores the fingerprint in each record. A submission whose verdict parts all match is not graded again;
+# if only its weights changed, its record is weighed again (``SubmissionResult.weighed``) and re-rendered, with no
+# notebook run and no TensorFlow imported; otherwise it is graded again, naming the parts that changed. Renderers
+# (feedback, reports, CSV, the gradebook) are in no part: changing them re-renders every page.
 PACKAGE = Path(__file__).resolve().parent
 
 #: The grader's code that decides a verdict: the path from a notebook's bytes to the checks' statuses (reading,
@@ -319,10 +338,14 @@ FINGERPRINT_PARTS = {
     "submission": "the submission changed",
     "checks": "the checks of {assignment} changed",
     "reference": "the reference values of {assignment} changed",
+    "cells": "the graded cells of {assignment} changed",
     "points": "the points of {assignment} changed",
     "grader": "the grader's code changed",
     "settings": "the grading limits or budget changed",
 }
+
+#: The parts that only weigh a verdict: a change in them alone re-renders, never re-executes.
+WEIGHT_PARTS = ("points",)
 
 
 def _digest_files(paths, root):
@@ -360,8 +383,20 @@ def reference_digest(assignment):
 
 
 @functools.cache
+def cells_digest(assignment):
+    """Which graded cells the assignment has and what of its release the extraction reads: not their points."""
+    from autograder import extract
+    tests, skipped = extract._release_cells(assignment)
+    return _digest_json({"tests": [(c["test_id"], c["item"], c["hidden"]) for c in course.test_cells(assignment)],
+                         "written": [gid for gid, _ in course.manual_cells(assignment)],
+                         "release": [sorted(tests), sorted(skipped, key=str)]})
+
+
+@functools.cache
 def points_digest(assignment):
-    return _digest_json([course.test_cells(assignment), course.manual_cells(assignment)])
+    """The points of the assignment's graded cells and written questions: what weighs a verdict."""
+    return _digest_json([[(c["test_id"], c["points"]) for c in course.test_cells(assignment)],
+                         course.manual_cells(assignment)])
 
 
 def settings_digest(assignment, limits=None):
@@ -373,8 +408,9 @@ def settings_digest(assignment, limits=None):
 def fingerprint(assignment, submission_digest, limits=None):
     """The current fingerprint of a submission whose bytes hash to ``submission_digest`` (None: missing)."""
     return {"submission": submission_digest or "missing", "checks": checks_digest(assignment),
-            "reference": reference_digest(assignment), "points": points_digest(assignment),
-            "grader": grader_digest(), "settings": settings_digest(assignment, limits)}
+            "reference": reference_digest(assignment), "cells": cells_digest(assignment),
+            "points": points_digest(assignment), "grader": grader_digest(),
+            "settings": settings_digest(assignment, limits)}
 
 
 def fingerprint_changes(old, new):
@@ -382,6 +418,11 @@ def fingerprint_changes(old, new):
     if not old:
         return list(FINGERPRINT_PARTS)
     return [part for part in FINGERPRINT_PARTS if old.get(part) != new.get(part)]
+
+
+def only_weights(parts):
+    """Whether ``parts`` (changed, as ``fingerprint_changes`` gives them) only weigh the verdict: re-render it."""
+    return bool(parts) and all(part in WEIGHT_PARTS for part in parts)
 
 
 def regrade_reason(parts, assignment):
