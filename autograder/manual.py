@@ -203,7 +203,7 @@ def read_scores(out, scores_csv):
 
 def in_steps(score):
     """Whether ``score`` is a whole number of SCORE_STEPs."""
-    return (score / SCORE_STEP).is_integer()
+    return float(score / SCORE_STEP).is_integer()
 
 
 def _number(text):
