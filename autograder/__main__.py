@@ -124,6 +124,7 @@ def _demo(args, course_config):
     from autograder import batch, render
     from autograder.authoring import examples
     from autograder.render.pages import STATUS_WORDS
+    from autograder.text import shortened
     root = Path(args.dir)
     shutil.rmtree(root, ignore_errors=True)
     submitted = examples.build_demo(root / "submitted")
@@ -136,14 +137,14 @@ def _demo(args, course_config):
             print(f"\n{student}: {result.auto_score:g} of {result.auto_max:g} autograded points"
                   + (":" if failed else ""))
             if result.status != "graded":  # one cause for every check: say it once
-                print(f"  - {result.status}: {result.reason[:200]}")
+                print(f"  - {result.status}: {shortened(result.reason, 200)}")
                 continue
             for c in failed[:4]:
-                print(f"  - {c.name} [{STATUS_WORDS[c.status]}]\n      {(c.message.splitlines() or [''])[0][:200]}")
+                print(f"  - {c.name} [{STATUS_WORDS[c.status]}]\n      {shortened((c.message.splitlines() or [''])[0], 200)}")
             if len(failed) > 4:
                 print(f"  ... and {len(failed) - 4} more failed checks")
             for note in result.limit_notes()[:2]:
-                print(f"  ! {note.text[:200]}")
+                print(f"  ! {shortened(note.text, 200)}")
         print()
     print(f"results: {out}/<assignment>/<student>/results.json and {out}/<assignment>/grades.csv")
     print(f"feedback: {out}/feedback/<student>/<assignment>/feedback.html (and .md)")

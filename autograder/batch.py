@@ -1,9 +1,10 @@
 """Grade a directory of submissions: find them, decide what needs grading, grade it in parallel slots, and hand
 the results to ``store`` (the records) and ``render`` (everything people read).
 
-What needs grading is decided by fingerprints (``autograder.fingerprint``): a submission is graded when it has
-no finished record, when anything that produced its record changed (its bytes, the checks, the reference
-values, the points, the grader's code, the limits), or when the instructor asks (``--regrade``). Only a finished
+What needs grading is decided by fingerprints (``results.fingerprint``): a submission is graded when it has
+no finished record, when anything its verdict depends on changed (its bytes, the checks, the reference values,
+the graded cells, the grader's code, the limits), or when the instructor asks (``--regrade``). When only what
+weighs a verdict changed (the points), its record is weighed again and re-rendered: no notebook runs. Only a finished
 verdict is recorded. SIGINT or SIGTERM stop the batch cleanly: the slots and their workers are killed, nothing
 is recorded for the submissions in flight, and ``Interrupted`` says how many are left. SIGKILL at any moment
 leaves records that are each complete (atomic writes), so a rerun gives the clean run's grades.
@@ -23,6 +24,7 @@ from autograder import grade, manual, reference, render, results
 from autograder.submissions import intake, read
 from autograder import store as storage
 from autograder.results import FINISHED_STATUSES
+from autograder.text import shortened
 from autograder.worker import sandbox
 from autograder.worker.zygote import Zygote, ignore_stops, stops_held
 
@@ -61,7 +63,7 @@ class _Progress:
 
     def update(self, done, label):
         if self.live:
-            self._bar.update(self._task, completed=done, description=label[:40])
+            self._bar.update(self._task, completed=done, description=shortened(label, 40))
         else:
             self.stream.write(f"[{done}/{self.total}] {time.monotonic() - self.started:.1f}s {label}\n")
             self.stream.flush()
@@ -230,8 +232,10 @@ def _graded(todo, mode, jobs, limits, within):
 
 # ---- the batch ------------------------------------------------------------------------------------------
 def _plan(submissions, store, within, limits, regrade):
-    """Split submissions into (done {key: record}, todo [(key, path, fingerprint)], reasons {reason: count})."""
-    done, todo, reasons = {}, [], {}
+    """Split submissions into (done {key: record}, todo [(key, path, fingerprint)], reasons {reason: count},
+    weighed [keys]): ``weighed`` are the done ones whose record only needs weighing again (only its points
+    changed: ``results.only_weights``); their records in ``done`` are weighed already."""
+    done, todo, reasons, weighed = {}, [], {}, []
     for key, path in submissions.items():
         assignment, student = key
         current = results.fingerprint(assignment, intake._digest(path, within), limits)
@@ -246,10 +250,25 @@ def _plan(submissions, store, within, limits, regrade):
             if not parts:
                 done[key] = record
                 continue
+            if results.only_weights(parts):
+                done[key] = record.weighed()
+                weighed.append(key)
+                continue
             why = results.regrade_reason(parts, assignment)
         todo.append((key, path, current))
         reasons[why] = reasons.get(why, 0) + 1
-    return done, todo, reasons
+    return done, todo, reasons, weighed
+
+
+def _weigh(store, done, todo, weighed):
+    """Store the records of ``weighed`` with their new weights, and say per assignment what that took:
+    "points of normalising_flows changed: 6 re-rendered, 0 re-executed"."""
+    for assignment in dict.fromkeys(a for a, _ in weighed):
+        keys = [key for key in weighed if key[0] == assignment]
+        for key in keys:
+            store.save_record(assignment, key[1], done[key])
+        executed = sum(1 for (a, _), _, _ in todo if a == assignment)
+        sys.stderr.write(f"points of {assignment} changed: {len(keys)} re-rendered, {executed} re-executed\n")
 
 
 def run(directory, out=None, assignments=None, gradebook=None, limits=None, jobs=None, unsafe=False,
@@ -291,11 +310,12 @@ def run(directory, out=None, assignments=None, gradebook=None, limits=None, jobs
     for name, reason in refused.items():
         sys.stderr.write(f"refused a submission named {name!r}: {reason}\n")
     storage.write_json(out / storage.REFUSED, refused)
-    done, todo, reasons = _plan(submissions, store, directory, limits, regrade)
+    done, todo, reasons, weighed = _plan(submissions, store, directory, limits, regrade)
     for why, count in reasons.items():
         sys.stderr.write(f"{count} to grade: {why}\n")
-    if done:
-        sys.stderr.write(f"{len(done)} already graded, unchanged\n")
+    _weigh(store, done, todo, weighed)
+    if len(done) > len(weighed):
+        sys.stderr.write(f"{len(done) - len(weighed)} already graded, unchanged\n")
     if todo:
         _grade(todo, done, store, directory, limits, jobs, unsafe, len(submissions))
     return _render(submissions, done, store, directory, gradebook), out

@@ -15,7 +15,7 @@ import course_config
 from autograder import checks, course, notebooks, reference
 from autograder.submissions import extract
 from autograder.submissions.read import Submission, read
-from autograder.text import capped
+from autograder.text import capped, shortened
 from autograder.results import CheckResult, Note, SubmissionResult
 from autograder.worker import sandbox
 from autograder.worker.client import AnswerError, Worker, WorkerDied
@@ -227,7 +227,7 @@ def unavailable(assignment, reason):
 
 def _last_line(text):
     lines = [ln for ln in str(text).strip().splitlines() if ln.strip()]
-    return (lines[-1] if lines else "")[:300]
+    return shortened(lines[-1] if lines else "", 300)
 
 
 def assemble(assignment, found, code, worker, started, plan=None):

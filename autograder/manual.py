@@ -7,11 +7,12 @@ The flow, for each assignment of a batch output folder OUT:
 2. ``python -m autograder answers OUT`` writes ``OUT/<assignment>/answers.html``: each question with the model
    answer and TA rubric of the source notebook beside every student's answer, and ``OUT/<assignment>/
    manual_scores.csv``, a template with one row per student and question (``student, grade_id, max_points,
-   score, comment``). Unanswered questions are pre-filled with 0.
+   score, comment``). Unanswered questions are pre-filled with 0 ("No response."); the rows of a notebook that
+   could not be read are left empty, with the reason in the comment (a TA decides, once the file is looked at).
    Run again after more students are graded, it adds their rows to the existing template and leaves every row
    already there, filled in or not, as it was.
 3. ``python -m autograder merge-manual OUT scores.csv`` checks every row first (known student and grade_id,
-   a score between 0 and the points, one row per pair), then stores the scores in ``OUT/<assignment>/
+   a score in halves between 0 and the points, one row per pair), then stores the scores in ``OUT/<assignment>/
    hand_scores.json``, a record kept apart from the autograded ones (a regrade never touches it), and renders
    every output again from both (``render.assignment``): results.json, feedback, grades.csv, the report and,
    with ``--gradebook``, nbgrader's gradebook as manual scores. If anything is wrong it lists every problem and
@@ -32,6 +33,11 @@ from autograder.results import HandScore
 ANSWERS_FILE = storage.WRITTEN_ANSWERS
 TEMPLATE_FILE = "manual_scores.csv"
 COLUMNS = ("student", "grade_id", "max_points", "score", "comment")
+#: Hand scores are given in steps of this many points (the README: "halves allowed").
+SCORE_STEP = 0.5
+#: The comment of a template row whose score is left empty because the notebook could not be read.
+UNREADABLE = ("Not scored: no answer could be read from this submission (its status is in grades.csv); look at "
+              "the file, then score it.")
 
 
 class ManualError(Exception):
@@ -43,7 +49,8 @@ class ManualError(Exception):
 
 
 def _answer(nb, grade_id):
-    """(status, text) of one written answer: answered, no response (the release's stub), or missing."""
+    """(status, text) of one written answer: answered, no response (the release's stub), missing (no such cell) or
+    unreadable (no notebook to read it from)."""
     if nb is None:
         return "unreadable", ""
     cell = next((c for c in nb.cells if notebooks.grade_meta(c).get("grade_id") == grade_id), None)
@@ -69,6 +76,8 @@ def collect(rows, paths, store, assignment, within=None):
         if rows[student].status == "wrong_assignment":
             nb = None  # the answers of another assignment's notebook are not answers to these questions
         found[student] = {gid: dict(zip(("status", "text"), _answer(nb, gid))) for gid in ids}
+        if rows[student].status == "missing":
+            found[student] = {gid: {"status": "not submitted", "text": ""} for gid in ids}
     storage.write_json(store.written_answers_path(assignment), found)
 
 
@@ -96,7 +105,7 @@ def export(out, force=False):
         kept = [] if force else _existing_rows(template)
         have = {(_plain(row[0]), row[1]) for row in kept[1:] if len(row) > 1}
         buf = io.StringIO()
-        w = csv.writer(buf)
+        w = csv.writer(buf, lineterminator="\n")  # a plain text file: one line per row, ending with a newline
         for row in kept or [COLUMNS]:
             w.writerow(row)
         added = 0
@@ -104,9 +113,10 @@ def export(out, force=False):
             for q in items:
                 if (student, q["grade_id"]) in have:
                     continue
-                blank = answers[student][q["grade_id"]]["status"] != "answered"
+                status = answers[student][q["grade_id"]]["status"]
+                blank = status in ("no response", "missing", "not submitted")
                 w.writerow([render.csv_text(student), q["grade_id"], q["points"], 0 if blank else "",
-                            "No response." if blank else ""])
+                            "No response." if blank else UNREADABLE if status == "unreadable" else ""])
                 added += 1
         if added or not kept:
             storage.write_text(template, buf.getvalue())
@@ -180,6 +190,8 @@ def read_scores(out, scores_csv):
             problems.append(f"line {line}: score {raw!r} is not a number")
         elif not 0 <= score <= most:
             problems.append(f"line {line}: score {raw} for {gid} is outside 0..{most:g}")
+        elif not in_steps(score):
+            problems.append(f"line {line}: score {raw} for {gid} is not in halves (hand scores are 0, 0.5, 1, ...)")
         elif (assignment, student, gid) in scores:
             problems.append(f"line {line}: a second score for {student} / {gid}")
         else:
@@ -187,6 +199,11 @@ def read_scores(out, scores_csv):
     if problems:
         raise ManualError([f"{scores_csv}: {p}" for p in problems])
     return scores
+
+
+def in_steps(score):
+    """Whether ``score`` is a whole number of SCORE_STEPs."""
+    return float(score / SCORE_STEP).is_integer()
 
 
 def _number(text):
@@ -217,7 +234,8 @@ def merge(out, scores_csv, db_url=None):
             if a == assignment:
                 hand.setdefault(student, {})[gid] = HandScore(score, comment)
         store.save_hand_scores(assignment, hand)
-        render.assignment(store, assignment, render.stored_results(store, assignment))
+        stored = render.stored_results(store, assignment)  # weighed with the notebook's points, as batch would
+        render.assignment(store, assignment, {name: r.weighed() for name, r in stored.items()})
     return counts
 
 

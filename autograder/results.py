@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -200,6 +199,20 @@ class SubmissionResult(CappedText):
         questions = dict(self.manual)
         return dataclasses.replace(self, hand={gid: h for gid, h in (given or {}).items() if gid in questions})
 
+    def weighed(self):
+        """This verdict weighed as the course weighs it now: each check's points and description, and each written
+        answer's points, from the source notebook (``course``), and the fingerprint's ``points`` part to match. A
+        points-only change re-renders a stored verdict through this, without running anything again. A check the
+        notebook no longer has keeps what it had (its verdict is stale anyway: the ``cells`` part differs)."""
+        cells = {c["test_id"]: c for c in course.test_cells(self.assignment)}
+        checks = [dataclasses.replace(c, points=cells[c.test_id]["points"],
+                                      description=cells[c.test_id]["description"]) if c.test_id in cells else c
+                  for c in self.checks]
+        written = dict(course.manual_cells(self.assignment))
+        fingerprint = self.fingerprint and {**self.fingerprint, "points": points_digest(self.assignment)}
+        return dataclasses.replace(self, checks=checks, manual=[(gid, written.get(gid, p)) for gid, p in self.manual],
+                                   fingerprint=fingerprint)
+
     def limit_notes(self):
         return [n for n in self.notes if n.kind == "limit"]
 
@@ -288,105 +301,7 @@ def typed(result):
     return result if isinstance(result, SubmissionResult) else SubmissionResult.from_gradescope(result)
 
 
-# ---- fingerprints: what produced a verdict ---------------------------------------------------------------
-# What produced a verdict: a fingerprint of everything a submission's grade depends on.
-#
-# A fingerprint is a dict of SHA-256 digests, one per *part*:
-#
-# * ``submission``: the notebook's bytes (``missing`` when there is none);
-# * ``checks``: the assignment's hidden checks (``autograder/checks/<assignment>/``, the shared check runner)
-#   and the support files that ship with its release (``source/<assignment>/*.py``: its protocol module with the
-#   visible checks, the modules it is made of, and the shared ``checks_*.py``);
-# * ``reference``: the stored reference values (``autograder/reference/<assignment>.json``);
-# * ``points``: the graded cells of the source notebook (grade ids, points, hidden or visible);
-# * ``grader``: the grader's own code (every module of ``autograder/`` that takes part in a verdict: reading,
-#   extracting, the worker and its sandbox, the assembly of the result);
-# * ``settings``: the limits and the short training budget the worker runs with (``course_config.py``).
-#
-# A batch stores the fingerprint in each record and regrades exactly the submissions whose fingerprint differs
-# from the current one, naming the parts that changed. Renderers (feedback, reports, CSV, the gradebook) are
-# not part of it: changing them re-renders every page without running any student code again.
-PACKAGE = Path(__file__).resolve().parent
-
-#: The grader's code that decides a verdict: the path from a notebook's bytes to the checks' statuses (reading,
-#: extracting, the course model, the worker and its sandbox, running the checks). The checks themselves are their
-#: own part. Scheduling, the records, the renderers and the integrations never change a verdict, so a change to
-#: them re-renders the pages without grading anyone again; scores are computed from the stored statuses when a
-#: result is rendered, so this module is not among them either.
-GRADING_CODE = ("grade.py", "submissions/read.py", "submissions/extract.py", "notebooks.py", "course.py", "reference.py",
-                "text.py", "worker")
-
-#: The parts, in the order reasons name them, with how a reason says each one changed.
-FINGERPRINT_PARTS = {
-    "submission": "the submission changed",
-    "checks": "the checks of {assignment} changed",
-    "reference": "the reference values of {assignment} changed",
-    "points": "the points of {assignment} changed",
-    "grader": "the grader's code changed",
-    "settings": "the grading limits or budget changed",
-}
-
-
-def _digest_files(paths, root):
-    h = hashlib.sha256()
-    for path in sorted(paths):
-        h.update(str(Path(path).relative_to(root)).encode() + b"\0")
-        h.update(Path(path).read_bytes() + b"\0")
-    return h.hexdigest()
-
-
-def _digest_json(value):
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
-
-
-@functools.cache
-def grader_digest():
-    files = [p for name in GRADING_CODE for p in ([PACKAGE / name] if name.endswith(".py")
-                                                  else sorted((PACKAGE / name).rglob("*.py")))]
-    return _digest_files(files, PACKAGE.parent)
-
-
-@functools.cache
-def checks_digest(assignment):
-    files = sorted((PACKAGE / "checks" / assignment).glob("*.py"))
-    files += [PACKAGE / "checks" / "__init__.py", PACKAGE / "checks" / "test_cells.py",
-              *course.support_files(assignment)]
-    return _digest_files(files, course_config.ROOT)
-
-
-@functools.cache
-def reference_digest(assignment):
-    path = course.reference_file(assignment)
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "absent"
-
-
-@functools.cache
-def points_digest(assignment):
-    return _digest_json([course.test_cells(assignment), course.manual_cells(assignment)])
-
-
-def settings_digest(assignment, limits=None):
-    return _digest_json({"limits": limits or course_config.GRADING,
-                         "budget": course_config.SHORT_BUDGET.get(assignment),
-                         "skip_tag": course_config.SKIP_WHEN_GRADING_TAG})
-
-
-def fingerprint(assignment, submission_digest, limits=None):
-    """The current fingerprint of a submission whose bytes hash to ``submission_digest`` (None: missing)."""
-    return {"submission": submission_digest or "missing", "checks": checks_digest(assignment),
-            "reference": reference_digest(assignment), "points": points_digest(assignment),
-            "grader": grader_digest(), "settings": settings_digest(assignment, limits)}
-
-
-def fingerprint_changes(old, new):
-    """The parts that differ between a stored fingerprint and the current one (all of them if none is stored)."""
-    if not old:
-        return list(FINGERPRINT_PARTS)
-    return [part for part in FINGERPRINT_PARTS if old.get(part) != new.get(part)]
-
-
-def regrade_reason(parts, assignment):
-    """Why a submission is regraded, in words: "the checks of normalising_flows changed"."""
-    if set(parts) == set(FINGERPRINT_PARTS):
-        return "not graded before"
-    return " and ".join(FINGERPRINT_PARTS[p].format(assignment=assignment) for p in parts)
+# The fingerprint lives in autograder/submissions/fingerprint.py; batch, shards and the tests reach it here too.
+from autograder.submissions.fingerprint import (  # noqa: E402
+    FINGERPRINT_PARTS, GRADING_CODE, WEIGHT_PARTS, cells_digest, checks_digest, fingerprint, fingerprint_changes, grader_digest,
+    only_weights, points_digest, reference_digest, regrade_reason, settings_digest)

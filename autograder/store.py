@@ -130,6 +130,8 @@ def _hand_scores(path, student, given, points):
         if not 0 <= score <= points[gid]:
             raise RecordError(f"{path}: the {gid} score of {student[:80]!r} is {score:g}, outside 0..{points[gid]:g}; "
                               + _FIX)
+        if not float(score * 2).is_integer():  # the README: hand scores are in halves (manual.SCORE_STEP)
+            raise RecordError(f"{path}: the {gid} score of {student[:80]!r} is {score:g}, not in halves; " + _FIX)
         out[gid] = HandScore(score, comment)
     return out
 

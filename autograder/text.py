@@ -18,7 +18,32 @@ def capped(text, limit=TEXT_BYTES):
     if len(data) <= limit:
         return text
     keep = max(limit - 64, 0)
-    return data[:keep].decode("utf-8", "ignore") + f" [... cut here: {len(data) - keep} more bytes]"
+    kept = _whole_words(data[:keep].decode("utf-8", "ignore"), data[keep:keep + 1] not in b" \t\r\n")
+    return kept + f" [... cut here: {len(data) - len(kept.encode('utf-8', 'surrogatepass'))} more bytes]"
+
+
+#: How a text cut short for a page or a line says so (``shortened``).
+CUT = " [...]"
+
+
+def _whole_words(head, mid_word, slack=200):
+    """``head``, the start of a longer text, without the word it ends in the middle of (``mid_word``: the text goes on
+    with no space): cut at its last whitespace when that is within its last ``slack`` characters (a longer run
+    without a space, a path or a token, is cut where it is), without trailing whitespace."""
+    if mid_word and head and not head[-1].isspace():
+        space = max(head.rfind(" ", max(len(head) - slack, 0)), head.rfind("\n", max(len(head) - slack, 0)))
+        head = head[:space] if space > 0 else head
+    return head.rstrip()
+
+
+def shortened(text, width):
+    """``text`` in at most ``width`` characters: whole, or cut after the last whole word that fits, ending with CUT
+    to say so. Never in the middle of a word, unless its first word alone is longer than ``width``."""
+    text = str(text)
+    if len(text) <= width:
+        return text
+    room = max(width - len(CUT), 1)
+    return _whole_words(text[:room], not text[room].isspace(), slack=room) + CUT
 
 
 class CappedText:

@@ -1,6 +1,6 @@
 """Answers that test_fairness runs in place of a student's cell: correct answers in unusual styles (each must get
 full marks for its item) and realistic bugs that are not in the mistake catalogue (each must lose points in its
-own item only). tests/term/test_similarity.py assembles independent students from the correct styles.
+own item only). tests/reports/test_similarity.py assembles independent students from the correct styles.
 
 {name: (item, source)}; the source runs in a copy of the solutions' namespace.
 """

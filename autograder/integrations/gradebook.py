@@ -90,17 +90,18 @@ def _run(preprocessors, nb, resources, config):
 
 
 def register_assignment(gb, db_url, assignment):
-    """Make sure ``gb`` knows ``assignment`` with the source notebook's current cells (nbgrader's SaveCells)."""
+    """Make sure ``gb`` knows ``assignment`` with the source notebook's current cells and their points (nbgrader's
+    SaveCells, which updates a grade cell's points even when the notebook holds submissions)."""
     from nbgrader.api import MissingEntry
     from nbgrader.converters import GenerateAssignment
     from nbgrader.preprocessors import SaveCells
-    source = [notebooks.grade_meta(c)["grade_id"] for c in course.source_cells(assignment)
-              if notebooks.grade_meta(c).get("grade")]
+    source = {notebooks.grade_meta(c)["grade_id"]: float(notebooks.grade_meta(c).get("points", 0))
+              for c in course.source_cells(assignment) if notebooks.grade_meta(c).get("grade")}
     try:
-        known = {g.name for g in gb.find_notebook(assignment, assignment).grade_cells}
+        known = {g.name: g.max_score for g in gb.find_notebook(assignment, assignment).grade_cells}
     except MissingEntry:
         known = None
-    if known == set(source):
+    if known == source:
         return False
     gb.update_or_create_assignment(assignment)
     steps = _steps(GenerateAssignment, "preprocessors", nbgrader_config())

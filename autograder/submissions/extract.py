@@ -3,6 +3,7 @@ from dataclasses import dataclass, field
 
 import course_config
 from autograder import course, notebooks
+from autograder.text import CUT, shortened
 
 
 def _tags(cell):
@@ -86,10 +87,12 @@ def last_heading(markdown):
 
 
 def _short(text, width=60):
-    """``text`` on one line, its runs of white space made one space, cut to ``width``."""
+    """``text`` on one line, its runs of white space made one space, cut between words to ``width``."""
     words = text.split(maxsplit=width)  # never more than width + 1 pieces, however long the text
     text = " ".join(words[:width])
-    return text if len(words) <= width and len(text) <= width else text[:width - 3] + "..."
+    if len(words) <= width and len(text) <= width:
+        return text
+    return shortened(text, width) if len(text) > width else text + CUT  # cut between words, saying so
 
 
 def cell_label(cell, heading=None):

@@ -11,6 +11,7 @@ from markdown_it import MarkdownIt
 
 import course_config
 from autograder import course
+from autograder.text import shortened
 from autograder.authoring import examples
 
 ASSIGNMENT = "normalising_flows"
@@ -84,7 +85,7 @@ def _last_heading(markdown):
 
 def _shown(text, width=50):
     text = " ".join(text.split())
-    return text if len(text) <= width else text[:width - 3] + "..."
+    return text if len(text) <= width else shortened(text, width)  # cut between words, saying so
 
 
 # ---- nbgrader metadata is validated on intake ------------------------------------------------------------------

@@ -144,7 +144,8 @@ def test_answers_page_and_scores_template(course):
         template = list(csv.DictReader(f))
     assert [(r["student"], r["grade_id"], r["max_points"], r["score"]) for r in template] == [
         ("alice", "bimodal_discussion", "2", ""), ("bob", "bimodal_discussion", "2", "0"),
-        ("carol", "bimodal_discussion", "2", "0")]
+        ("carol", "bimodal_discussion", "2", "")]  # carol's notebook is unreadable: left to a TA, with the reason
+    assert template[2]["comment"] == manual.UNREADABLE
 
 
 def _scores(path, rows):

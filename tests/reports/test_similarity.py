@@ -5,7 +5,7 @@ and answers in known styles, and its record is written the way ``store`` writes 
 mistake fails, the notebook's digest). The controls are independent correct solutions in the styles of
 ``tests/answers.py`` (``CORRECT``); the planted pairs are ``similarity.planted``'s copies of one student.
 
-Run as a script, it writes a synthetic class for timing: ``python tests/term/test_similarity.py DIR N``.
+Run as a script, it writes a synthetic class for timing: ``python tests/reports/test_similarity.py DIR N``.
 """
 import hashlib
 import itertools
@@ -238,7 +238,7 @@ def synthetic_class(root, n):
     return write_class(root, students)
 
 
-if __name__ == "__main__":  # python tests/term/test_similarity.py FOLDER N: a synthetic class of N students
+if __name__ == "__main__":  # python tests/reports/test_similarity.py FOLDER N: a synthetic class of N students
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     print(synthetic_class(Path(sys.argv[1]), int(sys.argv[2])))
 
