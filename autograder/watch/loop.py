@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import course_config
-from autograder import batch, grade, render, results
+from autograder import batch, grade, notebooks, render, results
 from autograder import store as storage
 from autograder.integrations import gradebook
 from autograder.render import feedback
@@ -80,8 +80,13 @@ class Watch:
         render.student(self.store, a, s, full)
         html = page(full, s, self._released.get(a, False))
         if self.exchange:
-            secret = (landed.folder / SECRET_FILE).read_text()
-            name = hashlib.md5((secret + landed.notebook.stem).encode()).hexdigest()
+            # never through a link or from a FIFO: the inbound folder is writable by every student
+            try:
+                secret = notebooks.submission_bytes(landed.folder / SECRET_FILE, 4096, self.directory)
+            except notebooks.NotebookError as e:
+                sys.stderr.write(f"watch: no feedback page for {s}/{a}: {e}\n")
+                return
+            name = hashlib.md5(secret + landed.notebook.stem.encode()).hexdigest()
             storage.write_text(self.directory.parent / course_config.FEEDBACK_DIR / f"{name}.html", html)
         else:
             gradebook.write_feedback_pages({s: html}, a, None, {s: landed.notebook}, within=self.directory,
