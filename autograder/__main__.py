@@ -61,7 +61,8 @@ def main(argv=None):
     p.add_argument("--exchange", action="store_true", help="DIR is nbgrader's exchange inbound folder")
     p.add_argument("--assignment", action="append", choices=course_config.ASSIGNMENTS)
     p.add_argument("--jobs", type=int, help="warm grading slots (default as for batch)")
-    p.add_argument("--settle", type=float, default=1.0, help="seconds a submission's files must stay unchanged")
+    p.add_argument("--settle", type=float, help="seconds a submission's files must stay unchanged (default: 1; "
+                                                "0 with --exchange, where nbgrader's secret file marks it complete)")
     p.add_argument("--release-hidden", metavar="ASSIGNMENT", choices=course_config.ASSIGNMENTS,
                    help="release ASSIGNMENT's hidden results: re-render its students' pages in full, then exit")
     p = sub.add_parser("merge-shards", help="combine the output folders of batch --shard 1/N ... N/N into OUT and "

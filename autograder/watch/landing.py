@@ -9,8 +9,9 @@ Two layouts:
   the notebooks copied first, then ``timestamp.txt``, then ``submission_secret.txt``. A folder without the secret
   is still being written. A student's newest timestamp is their submission (as ``nbgrader collect`` takes it).
 
-Either way a submission is read only once it has *settled*: the names, sizes and mtimes of its folder's files
-have not changed for ``settle`` seconds, so a file still being copied is never read half-way. Nothing here follows
+In ``submitted/`` a submission is read only once it has *settled*: the names, sizes and mtimes of its folder's
+files have not changed for ``settle`` seconds, so a file still being copied is never read half-way. In the exchange
+the secret says the copy is complete, and ``settle`` (0 by default there) only adds a wait. Nothing here follows
 a symbolic link; a notebook is read later, once, by ``notebooks.submission_bytes`` (which refuses links too).
 """
 import os
@@ -93,7 +94,11 @@ def _inbound(directory, assignments):
         parsed = inbound_name(entry.name)
         if not parsed or not _is_dir(entry) or parsed[1] not in assignments or intake.name_problem(parsed[0]):
             continue
-        if not (entry / SECRET_FILE).is_file():  # submit writes the secret last: still being copied
+        try:  # submit writes the secret last, in one write: until it is there, the folder is being copied
+            secret = os.lstat(entry / SECRET_FILE)
+        except OSError:
+            continue
+        if not stat.S_ISREG(secret.st_mode) or not secret.st_size:
             continue
         student, assignment, stamp = parsed
         try:
@@ -109,9 +114,10 @@ def _inbound(directory, assignments):
 class Landing:
     """The settled submissions of a watched folder, polled: ``poll()`` returns every settled one."""
 
-    def __init__(self, directory, exchange=False, assignments=None, settle=1.0):
+    def __init__(self, directory, exchange=False, assignments=None, settle=None):
         import course_config
-        self.directory, self.exchange, self.settle = Path(directory), exchange, settle
+        self.directory, self.exchange = Path(directory), exchange
+        self.settle = (0.0 if exchange else 1.0) if settle is None else settle
         self.assignments = tuple(assignments or course_config.ASSIGNMENTS)
         self._seen = {}  # folder -> (signature, monotonic time it was first seen with that signature)
 

@@ -56,7 +56,7 @@ def page(result, student, shown_all):
 class Watch:
     """One watched folder, its output store and where its feedback pages go."""
 
-    def __init__(self, directory, out, exchange=False, assignments=None, limits=None, settle=1.0, stream=None):
+    def __init__(self, directory, out, exchange=False, assignments=None, limits=None, settle=None, stream=None):
         self.directory, self.exchange, self.limits = Path(directory), exchange, limits
         self.store = storage.Store(out)
         self.landing = Landing(directory, exchange, assignments, settle)
@@ -146,7 +146,7 @@ def _warm():
 
 
 def run(directory, out, exchange=False, assignments=None, limits=None, jobs=None, unsafe=False, interval=0.5,
-        settle=1.0, stream=None):
+        settle=None, stream=None):
     """Watch ``directory`` until SIGINT (returns 130) or SIGTERM (returns 0). Raises batch.BatchError when it
     cannot start (no sandbox, stale reference values, a folder that is a link or absent)."""
     import multiprocessing
