@@ -145,12 +145,38 @@ def _warm():
     return os.getpid()
 
 
+def _kill(pool):
+    """Stop ``pool``'s slots now: what they were grading is discarded, never recorded."""
+    for process in list((pool._processes or {}).values()):
+        process.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _slots(jobs, mode):
+    """``jobs`` warm grading slots (``batch``'s: a spawned grader process each, with its own zygote), all started."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    started = time.monotonic()
+    sys.stderr.write(f"watch: starting {jobs} grading slot{'s' if jobs > 1 else ''}\n")
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=batch._slot_start, initargs=(mode,))
+    ready = set()
+    try:
+        while len(ready) < jobs:  # every slot has started its zygote (the pool starts one process per task)
+            ready |= {f.result() for f in [pool.submit(_warm) for _ in range(jobs)]}
+    except BaseException:
+        _kill(pool)
+        raise
+    sys.stderr.write(f"watch: {jobs} slot{'s' if jobs > 1 else ''} ready in {time.monotonic() - started:.1f}s\n")
+    return pool
+
+
 def run(directory, out, exchange=False, assignments=None, limits=None, jobs=None, unsafe=False, interval=0.5,
         settle=None, stream=None):
     """Watch ``directory`` until SIGINT (returns 130) or SIGTERM (returns 0). Raises batch.BatchError when it
     cannot start (no sandbox, stale reference values, a folder that is a link or absent)."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
     directory, out = Path(directory), Path(out)
     batch._not_a_link(directory, "the watched folder")
     batch._not_a_link(out, "the output folder")
@@ -165,19 +191,22 @@ def run(directory, out, exchange=False, assignments=None, limits=None, jobs=None
     pool, in_flight = None, {}
     try:
         with batch._stoppable():
-            started = time.monotonic()
-            sys.stderr.write(f"watch: starting {jobs} grading slot{'s' if jobs > 1 else ''}\n")
-            pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=batch._slot_start, initargs=(mode,))
-            ready = set()
-            while len(ready) < jobs:  # every slot has started its zygote (the pool starts one process per task)
-                ready |= {f.result() for f in [pool.submit(_warm) for _ in range(jobs)]}
-            sys.stderr.write(f"watch: {jobs} slot{'s' if jobs > 1 else ''} ready in "
-                             f"{time.monotonic() - started:.1f}s; watching {directory}\n")
+            pool = _slots(jobs, mode)
+            sys.stderr.write(f"watch: watching {directory}\n")
+            tries = {}
             while True:
+                if pool._broken:  # a slot died, and with it every task of the pool: start the slots again
+                    sys.stderr.write("watch: a grading slot died; starting the slots again\n")
+                    in_flight.clear()  # graded again in the new slots
+                    _kill(pool)
+                    pool = None
+                    pool = _slots(jobs, mode)
                 watch.refresh_released()
                 for landed, digest in watch.todo({v[0] for v in in_flight.values()}):
-                    future = pool.submit(batch._slot_grade, landed.notebook, landed.assignment, limits, directory)
+                    try:
+                        future = pool.submit(batch._slot_grade, landed.notebook, landed.assignment, limits, directory)
+                    except BrokenProcessPool:  # a slot died while idle: started again at the top of the loop
+                        break
                     in_flight[future] = ((landed.assignment, landed.student), landed, digest)
                 if not in_flight:
                     time.sleep(interval)
@@ -187,14 +216,19 @@ def run(directory, out, exchange=False, assignments=None, limits=None, jobs=None
                     key, landed, digest = in_flight.pop(future)
                     try:
                         result = future.result()
-                    except Exception as e:  # noqa: BLE001 (a slot died: a grader_error row, never a record)
+                    except BrokenProcessPool as e:  # a slot died: fresh slots grade it again, once
+                        tries[(key, digest)] = tries.get((key, digest), 0) + 1
+                        if tries[(key, digest)] < 2:
+                            continue
+                        result = grade.grader_failed(key[0], e)
+                    except Exception as e:  # noqa: BLE001 (a grader_error row, never a record)
                         result = grade.grader_failed(key[0], e)
                     watch.record(landed, digest, result)
                     watch.line(landed, result)
     except KeyboardInterrupt:
         if pool is not None:
-            for process in list((pool._processes or {}).values()):  # in-flight work is discarded, not recorded
-                process.kill()
+            _kill(pool)  # in-flight work is discarded, not recorded
+            pool = None
         sys.stderr.write(f"watch: stopped; {len(in_flight)} in flight discarded (graded again at the next start)\n")
         return 0 if batch._STOP["signal"] == signal.SIGTERM else 130
     finally:
