@@ -201,3 +201,16 @@ def test_watch_grades_exchange_submissions_as_they_land(tmp_path):
                             "--out", out], cwd=course_config.ROOT, capture_output=True, text=True)
     assert batch.returncode == 0, batch.stderr[-3000:]
     assert "to grade" not in batch.stderr and "3 already graded, unchanged" in batch.stderr, batch.stderr
+
+
+def test_the_held_page_shows_no_hidden_result_and_escapes_student_text():
+    from autograder import grade
+    from autograder.watch import loop
+    evil = "<script>alert(1)</script><img src=x onerror=alert(2)> [l](javascript:alert(3))"
+    result = grade.grader_failed(A, ValueError(evil))
+    assert any(c.hidden for c in result.checks)
+    held, full = loop.page(result, "bob<script>", False), loop.page(result, "bob<script>", True)
+    for page in (held, full):
+        assert "<script" not in page and "<img" not in page and 'href="javascript' not in page
+    assert "appear when grades are published" in held and "appear when grades are published" not in full
+    assert all(c.description not in held for c in result.checks if c.hidden)
