@@ -139,9 +139,11 @@ class Watch:
 
 
 def _warm():
-    """A slot's first task: it runs once the slot's zygote is up (``batch._slot_start``); says which slot."""
+    """A slot's first task: returns (which slot) once the slot's zygote has imported TensorFlow and answers (a
+    zygote starts answering only then; asked to reap a process that is not its child, it answers at once)."""
     import os
-    time.sleep(0.3)
+    batch._SLOT["zygote"].wait(os.getpid())
+    time.sleep(0.3)  # long enough that the other slots take the other warm-up tasks
     return os.getpid()
 
 
