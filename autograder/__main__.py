@@ -54,6 +54,17 @@ def main(argv=None):
     p.add_argument("--shard", metavar="K/N",
                    help="grade only shard K of N (counted from 1; a student's shard is a hash of the name), into an "
                         "--out of its own; combine the N folders with merge-shards")
+    p = sub.add_parser("watch", parents=[unsafe], help="grade each submission as it lands in DIR (nbgrader's "
+                                                       "submitted/, or with --exchange the exchange's inbound/)")
+    p.add_argument("directory", nargs="?", help="default with --exchange: EXCHANGE_ROOT/COURSE_ID/inbound")
+    p.add_argument("--out", required=True)
+    p.add_argument("--exchange", action="store_true", help="DIR is nbgrader's exchange inbound folder")
+    p.add_argument("--assignment", action="append", choices=course_config.ASSIGNMENTS)
+    p.add_argument("--jobs", type=int, help="warm grading slots (default as for batch)")
+    p.add_argument("--settle", type=float, help="seconds a submission's files must stay unchanged (default: 1; "
+                                                "0 with --exchange, where nbgrader's secret file marks it complete)")
+    p.add_argument("--release-hidden", metavar="ASSIGNMENT", choices=course_config.ASSIGNMENTS,
+                   help="release ASSIGNMENT's hidden results: re-render its students' pages in full, then exit")
     p = sub.add_parser("merge-shards", help="combine the output folders of batch --shard 1/N ... N/N into OUT and "
                                             "render grades.csv, the report, feedback (and the gradebook) as one "
                                             "batch would")
@@ -194,6 +205,21 @@ def _batch(args, course_config):
     return _outputs(graded, out, db, course_config)
 
 
+def _watch(args, course_config):
+    from autograder.watch import loop
+    directory = args.directory or (os.path.join(course_config.EXCHANGE_ROOT, course_config.COURSE_ID, "inbound")
+                                   if args.exchange else None)
+    if not directory or not os.path.isdir(directory):
+        print(f"error: {directory or 'DIR'} is not a directory", file=sys.stderr)
+        return 2
+    if args.release_hidden:
+        count = loop.release_hidden(directory, args.out, args.release_hidden, args.exchange)
+        print(f"released the hidden results of {args.release_hidden}: {count} pages re-rendered, 0 graded")
+        return 0
+    return loop.run(directory, args.out, args.exchange, args.assignment, jobs=args.jobs,
+                    unsafe=args.unsafe_no_sandbox, settle=args.settle)
+
+
 def _merge_shards(args, course_config):
     from autograder import shards
     if args.submissions and not os.path.isdir(args.submissions):
@@ -329,7 +355,7 @@ def _reference(args, course_config):
     return status
 
 
-COMMANDS = {"demo": _demo, "grade": _grade, "gradescope": _gradescope, "batch": _batch,
+COMMANDS = {"demo": _demo, "grade": _grade, "gradescope": _gradescope, "batch": _batch, "watch": _watch,
             "student-config": _student_config, "answers": _answers, "merge-manual": _merge_manual,
             "merge-shards": _merge_shards,
             "similarity": _similarity, "export": _export,

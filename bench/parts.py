@@ -163,6 +163,65 @@ def sandbox_startup(n=30):
             "overhead_ms": {m: out[m][0]["start_ms"] + out[m][0]["stop_ms"] - base for m in modes if m != "none"}}
 
 
+def latency(n=20, window=60):
+    """Submit-to-feedback seconds under ``watch --exchange``: ``n`` submissions (``bench``'s mix) land in the
+    exchange's inbound folder evenly over ``window`` seconds, each written as nbgrader's submit writes one (the
+    notebook, timestamp.txt, then submission_secret.txt), and each is timed from its secret, the moment it is
+    whole, to its feedback page in the exchange's feedback folder (the file ``fetch_feedback`` copies)."""
+    import datetime as dt
+    import hashlib
+    import math
+    import signal
+    import subprocess
+    import tempfile
+    import threading
+    from pathlib import Path
+    import nbformat
+    from bench.__main__ import mixed_submissions
+    mix = list(mixed_submissions().values())
+    with tempfile.TemporaryDirectory(prefix="nf-latency-") as tmp:
+        inbound = Path(tmp) / "exchange" / course_config.COURSE_ID / "inbound"
+        inbound.mkdir(parents=True)
+        proc = subprocess.Popen([sys.executable, "-m", "autograder", "watch", str(inbound), "--exchange", "--out",
+                                 str(Path(tmp) / "out")], cwd=course_config.ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        started = time.monotonic()
+        for line in proc.stderr:
+            if "ready" in line:
+                break
+        else:
+            raise RuntimeError("watch did not start: " + str(proc.wait()))
+        startup = time.monotonic() - started
+        for stream in (proc.stdout, proc.stderr):
+            threading.Thread(target=stream.read, daemon=True).start()
+        landed, pages, done, t0 = {}, {}, {}, time.time()
+        while len(done) < n and time.time() - t0 < window + 900:
+            while len(landed) < n and time.time() - t0 >= len(landed) * window / n:
+                name, nb = f"s{len(landed):02d}", mix[len(landed) % len(mix)]
+                stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+                folder = inbound / f"{name}+{ASSIGNMENT}+{stamp}+r"
+                folder.mkdir()
+                nbformat.write(notebooks.apply_parameters(nb, course_config.SHORT_BUDGET[ASSIGNMENT]),
+                               str(folder / f"{ASSIGNMENT}.ipynb"))
+                (folder / "timestamp.txt").write_text(stamp)
+                secret = os.urandom(32).hex()
+                (folder / "submission_secret.txt").write_text(secret)
+                landed[name] = time.time()
+                pages[name] = inbound.parent / course_config.FEEDBACK_DIR / (
+                    hashlib.md5((secret + ASSIGNMENT).encode()).hexdigest() + ".html")
+            for name, page in pages.items():
+                if name not in done and page.exists():
+                    done[name] = time.time() - landed[name]
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=120)
+    seconds = sorted(done.values())
+    return {"submissions": n, "window_seconds": window, "delivered": len(seconds), "startup_seconds": startup,
+            "p50_seconds": statistics.median(seconds), "p95_seconds": seconds[math.ceil(0.95 * len(seconds)) - 1],
+            "max_seconds": seconds[-1], "seconds": [round(s, 2) for s in seconds], "exit_status": code,
+            "jobs": len(os.sched_getaffinity(0))}
+
+
 def path(argv):
     """One submission's path through the grader's modules (``bench/trace.py``), from ``batch.grade_file``:
     ``python -m bench.parts path SUBMISSION [--assignment A] [--warm]``. ``--warm`` grades it once untraced
@@ -199,5 +258,6 @@ if __name__ == "__main__":
         out = path(sys.argv[2:])
     else:
         args = [int(a) for a in sys.argv[2:]]
-        out = {"floor": floor, "memory": memory, "training": training, "sandbox": sandbox_startup}[name](*args)
+        out = {"floor": floor, "memory": memory, "training": training, "sandbox": sandbox_startup,
+               "latency": latency}[name](*args)
     print(json.dumps(out))
