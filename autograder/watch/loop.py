@@ -32,6 +32,7 @@ from autograder.render import feedback
 from autograder.results import FINISHED_STATUSES
 from autograder.submissions import intake
 from autograder.watch.landing import SECRET_FILE, Landing
+from autograder.worker.zygote import stops_held
 
 RELEASED = "hidden_released.json"
 _SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -165,7 +166,9 @@ def _slots(jobs, mode):
     ready = set()
     try:
         while len(ready) < jobs:  # every slot has started its zygote (the pool starts one process per task)
-            ready |= {f.result() for f in [pool.submit(_warm) for _ in range(jobs)]}
+            with stops_held():  # the slots start here, and never see a Ctrl-C as KeyboardInterrupt
+                futures = [pool.submit(_warm) for _ in range(jobs)]
+            ready |= {f.result() for f in futures}
     except BaseException:
         _kill(pool)
         raise
