@@ -195,6 +195,21 @@ def _slot_grade(path, assignment, limits, within):
     return grade_one(path, _SLOT["zygote"], assignment, limits, within)
 
 
+def slot_pool(jobs, mode):
+    """``jobs`` grading slots (``_slot_start``): spawned grader processes, each with its own zygote. They start
+    when work is first submitted: submit inside ``stops_held``."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_slot_start,
+                               initargs=(mode,))
+
+
+def kill_slots(pool):
+    """Stop ``pool``'s slots now: what they were grading is discarded, never recorded."""
+    for process in list((pool._processes or {}).values()):
+        process.kill()
+
+
 def default_jobs():
     """Grading slots to use: ``course_config.BATCH_JOBS``, or one per CPU core this process may use."""
     return course_config.BATCH_JOBS or len(os.sched_getaffinity(0))
@@ -209,10 +224,8 @@ def _graded(todo, mode, jobs, limits, within):
                     result = grade_one(path, zygote, key[0], limits, within)
                 yield key, result
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_slot_start, initargs=(mode,))
+    from concurrent.futures import as_completed
+    pool = slot_pool(jobs, mode)
     try:
         with stops_held():  # the slots start here, and never see a Ctrl-C as KeyboardInterrupt
             futures = {pool.submit(_slot_grade, path, key[0], limits, within): key for key, path, _ in todo}
@@ -223,8 +236,7 @@ def _graded(todo, mode, jobs, limits, within):
                 result = grade.grader_failed(futures[future][0], e)
             yield futures[future], result
     except BaseException:
-        for process in list((pool._processes or {}).values()):  # stop now: in-flight work is discarded
-            process.kill()
+        kill_slots(pool)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

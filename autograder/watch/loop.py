@@ -150,19 +150,15 @@ def _warm():
 
 def _kill(pool):
     """Stop ``pool``'s slots now: what they were grading is discarded, never recorded."""
-    for process in list((pool._processes or {}).values()):
-        process.kill()
+    batch.kill_slots(pool)
     pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _slots(jobs, mode):
     """``jobs`` warm grading slots (``batch``'s: a spawned grader process each, with its own zygote), all started."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
     started = time.monotonic()
     sys.stderr.write(f"watch: starting {jobs} grading slot{'s' if jobs > 1 else ''}\n")
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=batch._slot_start, initargs=(mode,))
+    pool = batch.slot_pool(jobs, mode)
     ready = set()
     try:
         while len(ready) < jobs:  # every slot has started its zygote (the pool starts one process per task)
