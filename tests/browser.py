@@ -57,6 +57,15 @@ def dom(page, timeout=120):
     return proc.stdout.decode("utf-8", errors="replace")
 
 
+def keep(png):
+    """``png``, copied into $NF_SCREENSHOTS when it is set, so a person can look at what the test saw."""
+    where = os.environ.get("NF_SCREENSHOTS")
+    if where:
+        os.makedirs(where, exist_ok=True)
+        shutil.copy(png, os.path.join(where, os.path.basename(png)))
+    return png
+
+
 def png_size(png):
     """(width, height) of a PNG, from its header."""
     data = Path(png).read_bytes()[:24]

@@ -3,11 +3,9 @@
 Results are built directly (no grading run), so these tests are fast; tests/term/test_autograder.py draws the pages
 of a real batch. Set NF_SCREENSHOTS=DIR to keep the PNGs for a look.
 """
-import os
-import shutil
 
 import pytest
-from browser import dom, ink, png_size, screenshot
+from browser import dom, ink, keep, png_size, screenshot
 
 from autograder import course, grade, render, results, store
 from autograder.submissions import intake
@@ -15,14 +13,6 @@ from autograder.render import report
 
 ASSIGNMENT = "normalising_flows"
 ATTACK = "<img src=x onerror=\"document.title='PWNED'\"><script>document.title='PWNED'</script>"
-
-
-def keep(png):
-    where = os.environ.get("NF_SCREENSHOTS")
-    if where:
-        os.makedirs(where, exist_ok=True)
-        shutil.copy(png, os.path.join(where, os.path.basename(png)))
-    return png
 
 
 def _student(kind):

@@ -284,8 +284,7 @@ def test_a_grader_failure_still_writes_a_results_file_for_everyone(tmp_path, mon
 
 def test_a_real_batchs_pages_render_in_a_browser(graded, tmp_path):
     """The feedback of a submission that crashed the worker, and the instructor report, drawn by Chromium."""
-    from browser import dom, ink, screenshot
-    from test_pages import keep
+    from browser import dom, ink, keep, screenshot
     rows, out, _ = graded
     page = out / "feedback" / "crashes_in_inverse" / ASSIGNMENT / "feedback.html"
     assert ink(keep(screenshot(page, tmp_path / "batch_feedback_crashes_in_inverse.png"))) > 0.01
