@@ -113,12 +113,13 @@ LATE_POLICY = {"grace_minutes": 5}
 #: "after_published" or "visible"; their results appear when the instructor publishes the grades by default.
 #: ``visibility`` is the whole result's, ``stdout_visibility`` that of the autograder's own log.
 #: ``written_answer_visibility``: that of the 0-point test holding each written answer's text for the graders who
-#: score it by hand ("hidden": never shown to students).
+#: score it by hand. "after_published": a student sees their own answer, and nothing more, once grades are
+#: published; "hidden" would keep it from them for good, but Gradescope may then hide their published total too.
 GRADESCOPE = {
     "hidden_check_visibility": "after_published",
     "visibility": "visible",
     "stdout_visibility": "hidden",
-    "written_answer_visibility": "hidden",
+    "written_answer_visibility": "after_published",
 }
 
 #: Code put in place of a solution region in the student release.

@@ -301,7 +301,7 @@ class SubmissionResult(CappedText):
 
     def _written_tests(self, settings):
         """A test per written answer, for graders only: its text as plain text, 0 points (``max_score`` 0, so the
-        score and what students see of it are the checks' alone), ``written_answer_visibility`` (``hidden``)."""
+        score and what students see of it are the checks' alone), ``written_answer_visibility``."""
         points = dict(self.manual)
         items = [item for item, _ in self.items()]
         counts = {item: len(checks) for item, checks in self.items()}

@@ -70,7 +70,7 @@ def test_run_autograder_grades_the_submission_into_gradescope_results(tmp_path):
     [(question, points)] = course.manual_cells("normalising_flows")  # its text, for graders only, at 0 points
     [written] = [t for t in result["tests"] if t["extra_data"].get("written")]
     assert written["name"].startswith(f"{question}: written answer ({points:g} points")
-    assert written["visibility"] == "hidden" and written["max_score"] == 0 and "Model answer" in written["output"]
+    assert written["visibility"] == course_config.GRADESCOPE["written_answer_visibility"] and written["max_score"] == 0 and "Model answer" in written["output"]
     assert {t["visibility"] for t in result["tests"] if not t["extra_data"]["hidden"]} == {"visible"}
     for t in result["tests"]:
         assert t["tags"] == [t["extra_data"]["item"]] and t["number"].count(".") == 1

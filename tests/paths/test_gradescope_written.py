@@ -56,13 +56,13 @@ def written_tests(data):
     return [t for t in data["tests"] if t["extra_data"].get("written")]
 
 
-def test_the_written_answer_reaches_results_json_in_a_hidden_test_of_no_points(tmp_path, monkeypatch):
+def test_the_written_answer_reaches_results_json_in_a_test_of_no_points_for_graders(tmp_path, monkeypatch):
     text = "A base with two modes already has a valley between them.\n\nSo the flow only bends each blob."
     data = door(tmp_path, monkeypatch, answered(text))
     [t] = written_tests(data)
     assert t["output"] == text and t["output_format"] == "text"
     assert t["score"] == t["max_score"] == 0 and t["status"] == "passed"
-    assert t["visibility"] == course_config.GRADESCOPE["written_answer_visibility"] == "hidden"
+    assert t["visibility"] == course_config.GRADESCOPE["written_answer_visibility"] == "after_published"
     assert t["name"].startswith(f"{QUESTION}: written answer ({POINTS:g} points, graded by hand)")
     assert t["tags"] == [QUESTION] and t["extra_data"]["answer"] == "answered"
     assert text not in data["output"]  # the feedback students read does not carry it
@@ -100,7 +100,7 @@ def test_hostile_answer_text_is_capped_and_kept_plain(tmp_path, monkeypatch):
     assert out.startswith("<script>alert('x')</script><img src=x onerror=alert(1)> **bold** [31mred[0m\nnext word")
     assert "more characters. The whole answer is in the submitted notebook.]" in out and "END" not in out
     assert not [c for c in out if (ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0 or 0xD800 <= ord(c) < 0xE000]
-    assert t["output_format"] == "text" and t["visibility"] == "hidden"
+    assert t["output_format"] == "text" and t["visibility"] == course_config.GRADESCOPE["written_answer_visibility"]
     raw_out = (tmp_path / "results" / "results.json").read_bytes()
     assert len(raw_out) < results.RESULTS_BYTES and b"\\ud800" not in raw_out and b"\\u0000" not in raw_out
     assert data["score"] == sum(t["max_score"] for t in data["tests"])
@@ -117,7 +117,7 @@ def test_no_answer_says_so(tmp_path, monkeypatch, case):
     [t] = written_tests(data)
     expect = {"untouched": "no response", "empty": "no response", "deleted": "missing",
               "nothing submitted": "not submitted"}[case]
-    assert t["extra_data"]["answer"] == expect and t["max_score"] == 0 and t["visibility"] == "hidden"
+    assert t["extra_data"]["answer"] == expect and t["max_score"] == 0 and t["visibility"] == course_config.GRADESCOPE["written_answer_visibility"]
     if case == "deleted":
         assert t["output"].startswith(f"No answer written: the notebook has no answer cell {QUESTION}")
     else:

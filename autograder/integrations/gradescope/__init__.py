@@ -8,7 +8,7 @@ carries who submitted and when, from Gradescope's ``ROOT/submission_metadata.jso
 grading is unavailable and scores 0, and when this command cannot even start, ``run_autograder`` writes one.
 
 Each written answer's text goes into the results too, for the graders who score it by hand in Gradescope: a test of 0
-points with ``course_config.GRADESCOPE["written_answer_visibility"]`` ("hidden", never shown to students), its output
+points with ``course_config.GRADESCOPE["written_answer_visibility"]`` (graders only until publication), its output
 the answer as plain text (``results.WrittenAnswer``), read from the very bytes that were graded.
 """
 import json
