@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import traceback
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import course_config
@@ -25,7 +26,7 @@ from autograder import store as storage
 from autograder.render.progress import Progress
 from autograder.results import FINISHED_STATUSES
 from autograder.worker import sandbox
-from autograder.worker.zygote import Zygote, ignore_stops, stops_held
+from autograder.worker.zygote import Mother, Zygote, ignore_stops, stops_held
 
 
 class BatchError(Exception):
@@ -147,16 +148,18 @@ class _stoppable:
 
 # ---- grading slots ---------------------------------------------------------------------------------------
 # One grading slot of the parallel pool: a grader process (spawned, so it shares nothing with the parent) with
-# its own zygote. pytest.main is not thread-safe, so parallel checks need separate processes. Slots ignore
+# its own zygote, forked by the pool's one mother (``zygote.Mother``: TensorFlow is imported once per pool, not
+# once per slot). pytest.main is not thread-safe, so parallel checks need separate processes. Slots ignore
 # SIGINT and SIGTERM (a Ctrl-C reaches the whole process group): the batch decides, and kills them.
 _SLOT = {}
 
 
-def _slot_start(mode):
+def _slot_start(mode, requests):
     from multiprocessing import util
     ignore_stops()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    _SLOT["zygote"] = Zygote(mode=mode)
+    _SLOT["zygote"] = Zygote(mode=mode, factory=requests)
+    requests.close()  # asked once: a slot holds nothing more of its mother
     util.Finalize(None, _SLOT["zygote"].close, exitpriority=10)
 
 
@@ -164,13 +167,27 @@ def _slot_grade(path, assignment, limits, within):
     return grade_one(path, _SLOT["zygote"], assignment, limits, within)
 
 
+class _Slots(ProcessPoolExecutor):
+    """The pool of slots, and the mother their zygotes are forked from; shutting the pool down closes her, once
+    each zygote has cleaned up after its workers."""
+
+    def __init__(self, jobs, mode):
+        import multiprocessing
+        self.mother = Mother()
+        super().__init__(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_slot_start,
+                         initargs=(mode, self.mother.requests))  # each slot gets its own copy of the socket
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        if wait:
+            self.mother.close()
+
+
 def slot_pool(jobs, mode):
-    """``jobs`` grading slots (``_slot_start``): spawned grader processes, each with its own zygote. They start
-    when work is first submitted: submit inside ``stops_held``."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_slot_start,
-                               initargs=(mode,))
+    """``jobs`` grading slots (``_slot_start``): spawned grader processes, each with its own zygote forked by one
+    mother. The slots start when work is first submitted: submit inside ``stops_held``."""
+    with stops_held():
+        return _Slots(jobs, mode)
 
 
 def kill_slots(pool):

@@ -5,6 +5,12 @@ has already run a TensorFlow op can deadlock TF's thread pools in the child, and
 none of the grader's state (no reference value, no check result). It imports TensorFlow, TFP and Keras
 once, runs no op, and then only forks. A fork costs about 0.1 s against 5-6 s for the imports.
 
+A batch's grading slots share one such interpreter, the *mother* (``Mother``): it imports once, and forks one
+zygote per slot that asks (``Zygote(factory=...)``), so a batch pays for the imports once, whatever its number of
+slots, and the slots' zygotes share its pages. A slot asks by sending one end of a fresh socket pair over the
+mother's request socket (SCM_RIGHTS); that socket is handed to the slots when they start, never to a worker, so
+no submission can ask the mother for anything.
+
 Each forked child becomes the worker's keeper (``sandbox.keeper``), which forks the worker into its sandbox
 (``autograder.worker.sandbox``) before it reads a line of student code; the worker then runs
 ``autograder.worker.child``. To end a worker the grader asks its keeper to stop (``sandbox.stop``); the keeper
@@ -74,7 +80,7 @@ class Zygote:
     here, once per zygote, so no worker ever sees the repo they came from.
     """
 
-    def __init__(self, preload=True, mode=None):
+    def __init__(self, preload=True, mode=None, factory=None):
         import subprocess
 
         import course_config
@@ -89,13 +95,17 @@ class Zygote:
             sandbox.container.lock([sandbox.container.folder(), self.repo],
                                    keep=[*sandbox.readable_roots(self.repo), self.staging])
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "MPLBACKEND": "Agg"}
-        with stops_held():
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "autograder.worker.zygote", str(theirs.fileno()), "1" if preload else "0"],
-                pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL)
+        if factory is not None:  # forked by the batch's mother (``Mother``): no interpreter of our own
+            socket.send_fds(factory, [b"zygote"], [theirs.fileno()])
+            self.process = self.pid = None
+        else:
+            with stops_held():
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "autograder.worker.zygote", str(theirs.fileno()), "1" if preload else "0"],
+                    pass_fds=[theirs.fileno()], env=_env(), stdin=subprocess.DEVNULL)
+            self.pid = self.process.pid
         theirs.close()
-        self.sock, self.pid = ours, self.process.pid
+        self.sock = ours
 
     def support(self, assignment):
         return self.staging / assignment if assignment else None
@@ -118,12 +128,21 @@ class Zygote:
         return self._call({"op": "wait", "pid": pid})[0]["status"]
 
     def close(self):
+        if self.process is None:  # the mother's child: it closes its end once it has cleaned up
+            self.sock.shutdown(socket.SHUT_WR)
+            self.sock.settimeout(30)
+            try:
+                while self.sock.recv(65536):
+                    pass
+            except OSError:
+                pass
         self.sock.close()  # the zygote's loop ends when its socket closes
-        try:
-            self.process.wait(timeout=30)
-        except Exception:  # noqa: BLE001
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None:
+            try:
+                self.process.wait(timeout=30)
+            except Exception:  # noqa: BLE001
+                self.process.kill()
+                self.process.wait()
         for _ in range(50):  # a worker's last write may race the removal: try again until the folder is gone
             shutil.rmtree(self.staging, ignore_errors=True)
             if not self.staging.exists():
@@ -135,6 +154,33 @@ class Zygote:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _env():
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "MPLBACKEND": "Agg"}
+
+
+class Mother:
+    """The one pre-warmed interpreter a batch's slots share (``python -m autograder.worker.zygote FD 1 mother``).
+    ``requests`` is the socket a slot gives ``Zygote(factory=...)``; pass it to the slots when they start.
+    ``close`` waits until every zygote it forked has cleaned up after its workers."""
+
+    def __init__(self):
+        import subprocess
+        self.requests, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with stops_held():
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "autograder.worker.zygote", str(theirs.fileno()), "1", "mother"],
+                pass_fds=[theirs.fileno()], env=_env(), stdin=subprocess.DEVNULL)
+        theirs.close()
+
+    def close(self, seconds=30):
+        self.requests.close()  # with every slot's copy closed too, the mother waits for its zygotes and ends
+        try:
+            self.process.wait(timeout=seconds)
+        except Exception:  # noqa: BLE001
+            self.process.kill()
+            self.process.wait()
 
 
 def _stage(source, target):
@@ -186,7 +232,7 @@ def _preload_stdlib():
                     load(info.name)
 
 
-def main(sock, preload):
+def _warm_up(preload):
     sandbox.die_with_parent()  # a grader killed with SIGKILL takes its zygote, and so its workers, along
     # A Ctrl-C reaches the whole process group: the grader decides what stops, and ends the zygote by closing
     # its socket (or by dying). Its workers inherit this, so a Ctrl-C never turns into a verdict on a student.
@@ -205,6 +251,43 @@ def main(sock, preload):
             import tensorflow_probability  # noqa: F401
             import tf_keras  # noqa: F401
         _preload_stdlib()
+
+
+def mother(requests):
+    """Fork a zygote for each socket a slot sends; when every slot's copy of ``requests`` is closed, wait for
+    them (each cleans up after its workers once its slot has gone) and end."""
+    children = set()
+    requests.settimeout(1.0)
+    while True:
+        for pid in list(children):  # reap the zygotes whose slots have gone
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                children.discard(pid)
+        try:
+            message, fds, _, _ = socket.recv_fds(requests, 64, 1)
+        except TimeoutError:
+            continue
+        if not message:
+            break
+        for fd in fds[1:]:
+            os.close(fd)
+        if not fds:
+            continue
+        pid = os.fork()
+        if pid == 0:
+            try:
+                requests.close()
+                serve(socket.socket(fileno=fds[0]))
+            finally:
+                os._exit(0)
+        os.close(fds[0])
+        children.add(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
+
+
+def serve(sock):
+    """Be one grader's zygote: fork its workers until its socket closes, then end and clean up after them."""
+    sandbox.die_with_parent()
     plans = {}  # pid -> the plan its sandbox was built from, for the clean-up after it
     busy = {}  # reaped workers whose clean-up must be tried again
     try:
@@ -221,6 +304,15 @@ def main(sock, preload):
             except ChildProcessError:
                 pass
         sandbox.cleanup(pid, plan, seconds=20)
+    sock.close()  # a grader waiting in ``Zygote.close`` knows that everything is cleaned up
+
+
+def main(sock, preload, role="zygote"):
+    _warm_up(preload)
+    if role == "mother":
+        mother(sock)
+    else:
+        serve(sock)
 
 
 def _serve(sock, plans, busy):
@@ -273,5 +365,5 @@ def _serve(sock, plans, busy):
             sock.send(json.dumps({"status": status}).encode())
 
 
-if __name__ == "__main__":  # python -m autograder.worker.zygote FD PRELOAD
-    main(socket.socket(fileno=int(sys.argv[1])), sys.argv[2] == "1")
+if __name__ == "__main__":  # python -m autograder.worker.zygote FD PRELOAD [mother]
+    main(socket.socket(fileno=int(sys.argv[1])), sys.argv[2] == "1", *sys.argv[3:4])

@@ -247,3 +247,41 @@ def test_a_ctrl_c_while_the_slots_start_prints_no_traceback(tmp_path):
         assert proc.returncode == 130, (delay, err[-2000:])
         assert "Traceback" not in err and "KeyboardInterrupt" not in err, (delay, err[-3000:])
         assert [line for line in err.splitlines() if line.startswith("interrupted:")], (delay, err[-2000:])
+
+
+def _zygotes(session):
+    """{pid: parent pid} of the zygote processes (``python -m autograder.worker.zygote``, and their forks) in
+    ``session``."""
+    found = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{entry.name}/stat").read()
+            cmdline = open(f"/proc/{entry.name}/cmdline", "rb").read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # state ppid pgrp session ...
+        if int(fields[3]) == session and b"autograder.worker.zygote" in cmdline:
+            found[int(entry.name)] = int(fields[1])
+    return found
+
+
+@pytest.mark.slow  # grades a batch of 4
+def test_a_batchs_slots_share_one_interpreter_that_imported_tensorflow(clean, tmp_path):
+    """Issue 27: the fixed cost paid once. Every slot's zygote is a fork of one mother interpreter (the only
+    zygote whose parent is not a zygote), and a batch of two slots ends with none of them left."""
+    submitted, _, _ = clean
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "batch", str(submitted), "--out", str(tmp_path / "o"),
+                             "--assignment", A, "--jobs", "2"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    seen = {}
+    while proc.poll() is None:
+        seen.update(_zygotes(proc.pid))
+        time.sleep(0.05)
+    assert proc.returncode == 0, proc.stderr.read()[-2000:]
+    roots = [pid for pid, parent in seen.items() if parent not in seen]
+    assert len(roots) == 1, seen  # one interpreter imported TensorFlow
+    slots = [pid for pid, parent in seen.items() if parent == roots[0]]
+    assert len(slots) == 2, seen  # a zygote forked for each slot
+    assert not _zygotes(proc.pid)
