@@ -220,8 +220,8 @@ def merge(out, scores_csv, db_url=None, extensions=None):
     feedback, grades.csv and the report, and nbgrader's gradebook at ``db_url`` if given. Every row is checked
     before anything is written. The late policy applies as in ``batch`` (``extensions``: the extensions file, default
     ``late.extensions_path``). Returns the number of scores merged per assignment."""
-    scores = read_scores(out, scores_csv)
     deadlines = late.deadlines(out, extensions)
+    scores = read_scores(out, scores_csv)
     store = storage.Store(out)
     counts = {}
     for assignment, *_ in scores:

@@ -244,8 +244,8 @@ def release_hidden(directory, out, assignment, exchange=False, extensions=None):
     """Release ``assignment``'s hidden results: mark it released and re-render every page of it that ``watch``
     delivered, from the records (no grading). Returns how many pages were written."""
     store = storage.Store(out)
-    storage.write_json(store.assignment_dir(assignment) / RELEASED, {"released_at": time.time()})
     watch = Watch(directory, out, exchange, [assignment], settle=0.0, stream=sys.stderr, extensions=extensions)
+    storage.write_json(store.assignment_dir(assignment) / RELEASED, {"released_at": time.time()})
     watch.refresh_released()
     count = 0
     for landed in watch.landing.poll():

@@ -190,6 +190,35 @@ def test_batch_refuses_a_bad_extensions_file_before_grading_anything(tmp_path):
     assert not (tmp_path / "graded" / A).exists()  # nothing graded, nothing written
 
 
+def test_every_door_refuses_a_bad_extensions_file(tmp_path):
+    bad = tmp_path / "ext.csv"
+    bad.write_text(f"student,assignment,due\nbob,{A},2026-03-05\n")
+    (tmp_path / "submitted").mkdir()
+    for args in (("watch", tmp_path / "submitted", "--out", tmp_path / "graded"),
+                 ("merge-shards", tmp_path / "merged", tmp_path / "shard-1"),
+                 ("merge-manual", tmp_path / "graded", tmp_path / "scores.csv")):
+        done = cli(*args, "--extensions", bad, timeout=120)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, (args[0], done.stderr[-2000:])
+        assert "line 2: the due date '2026-03-05' is not an ISO 8601 time with a UTC offset" in done.stderr, args[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ext.csv", "submitted"]  # nothing written
+
+
+def test_watch_judges_each_page_it_delivers(tmp_path):
+    from autograder.watch import landing, loop
+    (tmp_path / "submitted").mkdir()
+    (tmp_path / "extensions.csv").write_text(f"student,assignment,due\nada,{A},{at(DAY)}\n")
+    watch = loop.Watch(tmp_path / "submitted", tmp_path / "graded")
+    lt = results.Lateness(submitted_at=at(DAY + 6), source="timestamp.txt")  # 6 minutes after the extension
+    notebook = tmp_path / "submitted" / "ada" / A / f"{A}.ipynb"
+    with pytest.MonkeyPatch.context() as m:
+        m.setitem(course_config.DUE_DATES, A, DUE)
+        m.setattr(course_config, "LATE_POLICY", dict(POLICY))
+        watch.deadlines = late.deadlines(tmp_path / "graded", say=False)
+        watch.deliver(landing.Landed(A, "ada", notebook, notebook.parent, 0.0, ()), _result(lateness=lt))
+    data = read_results(tmp_path / "graded" / A / "ada" / "results.json")
+    assert data["extra_data"]["lateness"]["extension"] == at(DAY) and data["score"] == 25  # 28 - 3
+
+
 def test_the_config_check_refuses_a_bad_policy():
     settings = {k: v for k, v in vars(course_config).items() if k.isupper()}
     problems = course_config._problems({**settings, "LATE_POLICY": {"grace_minutes": 5, "percent_per_day": -1,
