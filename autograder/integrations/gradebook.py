@@ -221,7 +221,8 @@ def write_autograded(gb, db_url, assignment, student, submission, result, root, 
     # due date) and the penalty, which nbgrader's export takes off the total (never below 0), as grades.csv does
     graded.late_submission_penalty = lateness.get("penalty") or 0.0
     extended, due = late.parse_time(lateness.get("extension")), late.parse_time(lateness.get("due"))
-    gb.find_submission(assignment, student).extension = extended - due if extended and due else None
+    if due:  # without a due date of ours, an extension granted in nbgrader (``grant_extension``) is left alone
+        gb.find_submission(assignment, student).extension = extended - due if extended else None
     gb.db.commit()
     return target
 
@@ -242,8 +243,9 @@ def write(rows, assignment, db_url, submissions=None, root=None, within=None):
         due = next((late.parse_time(r["extra_data"]["lateness"]["due"]) for r in rows.values()
                     if ((r.get("extra_data") or {}).get("lateness") or {}).get("due")), None)
         due = due or late.parse_time(course_config.DUE_DATES.get(assignment))
-        gb.find_assignment(assignment).duedate = due.replace(tzinfo=None) if due else None
-        gb.db.commit()
+        if due:  # else nbgrader's own due date, if it has one, is left alone
+            gb.find_assignment(assignment).duedate = due.replace(tzinfo=None)
+            gb.db.commit()
         replaced = []
         for student, result in rows.items():
             write_autograded(gb, db_url, assignment, student, submissions.get(student), result, root, within,
