@@ -118,10 +118,14 @@ LATE_POLICY = {"grace_minutes": 5, "percent_per_day": 0, "max_percent": 50, "ext
 #: What Gradescope shows students (results.json). Hidden checks: "hidden", "after_due_date",
 #: "after_published" or "visible"; their results appear when the instructor publishes the grades by default.
 #: ``visibility`` is the whole result's, ``stdout_visibility`` that of the autograder's own log.
+#: ``written_answer_visibility``: that of the 0-point test holding each written answer's text for the graders who
+#: score it by hand. "after_published": a student sees their own answer, and nothing more, once grades are
+#: published; "hidden" would keep it from them for good, but Gradescope may then hide their published total too.
 GRADESCOPE = {
     "hidden_check_visibility": "after_published",
     "visibility": "visible",
     "stdout_visibility": "hidden",
+    "written_answer_visibility": "after_published",
 }
 
 #: Code put in place of a solution region in the student release.
@@ -177,7 +181,8 @@ def _problems(settings):
     keys("DUE_DATES", settings.get("DUE_DATES"), assignments, required=False)
     keys("GRADING", settings.get("GRADING"), _GRADING_KEYS)
     keys("LATE_POLICY", settings.get("LATE_POLICY"), _LATE_KEYS)
-    keys("GRADESCOPE", settings.get("GRADESCOPE"), ("hidden_check_visibility", "visibility", "stdout_visibility"))
+    keys("GRADESCOPE", settings.get("GRADESCOPE"), ("hidden_check_visibility", "visibility", "stdout_visibility",
+                                                     "written_answer_visibility"))
     for key, value in (settings.get("GRADING") or {}).items():
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             problems.append(f"GRADING: {key} must be a positive whole number, not {value!r}")

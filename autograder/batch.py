@@ -15,7 +15,6 @@ splits them and merges their records.
 import os
 import signal
 import sys
-import time
 import traceback
 from pathlib import Path
 
@@ -23,8 +22,8 @@ import course_config
 from autograder import grade, manual, reference, render, results
 from autograder.submissions import intake, late, read
 from autograder import store as storage
+from autograder.render.progress import Progress
 from autograder.results import FINISHED_STATUSES
-from autograder.text import shortened
 from autograder.worker import sandbox
 from autograder.worker.zygote import Zygote, ignore_stops, stops_held
 
@@ -41,36 +40,6 @@ class Interrupted(Exception):
     def __init__(self, graded, left):
         self.graded, self.left = graded, left
         super().__init__(f"interrupted: {graded} graded, {left} left; rerun to continue")
-
-
-class _Progress:
-    """A batch's progress on stderr: a ``rich`` bar on a terminal; one plain line per submission (no carriage
-    returns, nothing redrawn) when stderr is a file or a pipe, as in CI logs."""
-
-    def __init__(self, total, done=0, stream=None):
-        self.total, self.started, self.stream = total, time.monotonic(), stream or sys.stderr
-        self.live = self.stream.isatty()
-        if self.live:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-            self._bar = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                 TextColumn("{task.description}"), console=Console(file=self.stream))
-            self._bar.start()
-            self._task = self._bar.add_task("", total=total, completed=done)
-        else:
-            self.stream.write(f"grading {total} submissions" + (f" ({done} already graded)" if done else "") + "\n")
-            self.stream.flush()
-
-    def update(self, done, label):
-        if self.live:
-            self._bar.update(self._task, completed=done, description=shortened(label, 40))
-        else:
-            self.stream.write(f"[{done}/{self.total}] {time.monotonic() - self.started:.1f}s {label}\n")
-            self.stream.flush()
-
-    def close(self):
-        if self.live:
-            self._bar.stop()
 
 
 def grade_one(path, zygote, assignment, limits=None, within=None):
@@ -215,26 +184,40 @@ def default_jobs():
     return course_config.BATCH_JOBS or len(os.sched_getaffinity(0))
 
 
-def _graded(todo, mode, jobs, limits, within):
-    """Grade ``todo`` ([(key, path, fingerprint)]), yielding (key, result) as each finishes."""
+def _graded(todo, mode, jobs, limits, within, started):
+    """Grade ``todo`` ([(key, path, fingerprint)]), yielding (key, result) as each finishes. ``started(key)`` is
+    called as each goes into a slot: a slot is given its next submission when it has finished one, so that
+    moment is known."""
     if jobs == 1:
         with Zygote(mode=mode) as zygote:
             for key, path, _ in todo:
+                started(key)
                 with _in_flight(zygote):
                     result = grade_one(path, zygote, key[0], limits, within)
                 yield key, result
         return
-    from concurrent.futures import as_completed
+    from concurrent.futures import FIRST_COMPLETED, wait
     pool = slot_pool(jobs, mode)
+    waiting, futures = list(reversed(todo)), {}
     try:
-        with stops_held():  # the slots start here, and never see a Ctrl-C as KeyboardInterrupt
-            futures = {pool.submit(_slot_grade, path, key[0], limits, within): key for key, path, _ in todo}
-        for future in as_completed(futures):
-            try:
-                result = future.result()
-            except Exception as e:  # noqa: BLE001 (a slot died: a grader_error row, never a record)
-                result = grade.grader_failed(futures[future][0], e)
-            yield futures[future], result
+        while waiting or futures:
+            while waiting and len(futures) < jobs:
+                key, path, _ = waiting.pop()
+                try:
+                    with stops_held():  # the slots start here, and never see a Ctrl-C as KeyboardInterrupt
+                        futures[pool.submit(_slot_grade, path, key[0], limits, within)] = key
+                except Exception as e:  # noqa: BLE001 (a slot died and broke the pool: a grader_error row)
+                    yield key, grade.grader_failed(key[0], e)
+                    continue
+                started(key)
+            finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+            for future in finished:
+                key = futures.pop(future)
+                try:
+                    result = future.result()
+                except Exception as e:  # noqa: BLE001 (a slot died: a grader_error row, never a record)
+                    result = grade.grader_failed(key[0], e)
+                yield key, result
     except BaseException:
         kill_slots(pool)
         raise
@@ -341,13 +324,15 @@ def _grade(todo, done, store, directory, limits, jobs, unsafe, total, deadlines)
     """Grade ``todo`` into ``done``, recording each finished verdict as soon as it is known."""
     mode = _sandbox_mode(unsafe)
     jobs = max(1, min(jobs or default_jobs(), len(todo)))
-    progress = _Progress(total, len(done))
+    progress = Progress(total, len(done))
+    progress.starting(jobs)
     paths = {key: path for key, path, _ in todo}
     prints = {key: fp for key, _, fp in todo}
     hand = {assignment: store.hand_scores(assignment) for assignment in {key[0] for key in paths}}
     try:
         with _stoppable():
-            for key, result in _graded(todo, mode, jobs, limits, directory):
+            for key, result in _graded(todo, mode, jobs, limits, directory,
+                                       lambda key: progress.started(f"{key[0]}/{key[1]}")):
                 assignment, student = key
                 result.fingerprint = prints[key]
                 result.lateness = intake.submission_lateness(paths[key], assignment)

@@ -149,6 +149,21 @@ def manual_cells(assignment):
             if notebooks.grade_meta(c).get("grade") and notebooks.grade_meta(c).get("solution")]
 
 
+def answer(nb, grade_id):
+    """(status, text) of the written answer ``grade_id`` in the student's notebook ``nb``: ``answered``, ``no
+    response`` (empty, or the release's stub), ``missing`` (no such cell) or ``unreadable`` (``nb`` is None: no
+    notebook to read it from). ``text`` is the cell's source, stripped, as the student wrote it."""
+    if nb is None:
+        return "unreadable", ""
+    cell = next((c for c in nb.cells if notebooks.grade_meta(c).get("grade_id") == grade_id), None)
+    if cell is None:
+        return "missing", ""
+    text = cell.source.strip() if isinstance(cell.source, str) else ""
+    if not text or text == course_config.TEXT_STUB:
+        return "no response", text
+    return "answered", text
+
+
 def questions(assignment):
     """[{grade_id, points, question, model}] for the hand-graded cells of the source notebook, in order:
     ``question`` is the markdown cell just above the answer cell, ``model`` the solution region (model answer

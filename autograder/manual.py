@@ -49,20 +49,6 @@ class ManualError(Exception):
         super().__init__("\n".join(self.problems))
 
 
-def _answer(nb, grade_id):
-    """(status, text) of one written answer: answered, no response (the release's stub), missing (no such cell) or
-    unreadable (no notebook to read it from)."""
-    if nb is None:
-        return "unreadable", ""
-    cell = next((c for c in nb.cells if notebooks.grade_meta(c).get("grade_id") == grade_id), None)
-    if cell is None:
-        return "missing", ""
-    text = cell.source.strip() if isinstance(cell.source, str) else ""
-    if not text or text == course_config.TEXT_STUB:
-        return "no response", text
-    return "answered", text
-
-
 def collect(rows, paths, store, assignment, within=None):
     """Record ``assignment``'s written answers for ``rows``' students: {student: {grade_id: {status, text}}},
     read from their submissions ``paths`` ({student: notebook}), in the batch's ``store``."""
@@ -76,7 +62,7 @@ def collect(rows, paths, store, assignment, within=None):
             nb = None
         if rows[student].status == "wrong_assignment":
             nb = None  # the answers of another assignment's notebook are not answers to these questions
-        found[student] = {gid: dict(zip(("status", "text"), _answer(nb, gid))) for gid in ids}
+        found[student] = {gid: dict(zip(("status", "text"), course.answer(nb, gid))) for gid in ids}
         if rows[student].status == "missing":
             found[student] = {gid: {"status": "not submitted", "text": ""} for gid in ids}
     storage.write_json(store.written_answers_path(assignment), found)

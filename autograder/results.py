@@ -20,7 +20,7 @@ from pathlib import Path
 
 import course_config
 from autograder import course
-from autograder.text import CappedText, within
+from autograder.text import CappedText, answer_text, within
 
 #: The status of one check. ``error``: the grader itself failed on it (not the student's fault); ``limit``:
 #: the worker running the student's code died or ran out of time while answering it; ``missing``: it never
@@ -40,6 +40,14 @@ FINISHED_STATUSES = ("graded", "missing", "unreadable", "invalid_notebook", "wro
 NOTE_KINDS = ("info", "limit", "cell_error")
 
 GRADESCOPE_VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+
+#: What a written answer in a submission is (``course.answer``): written, left empty or as the release's stub (``no
+#: response``), its cell gone (``missing``), no notebook to read it from (``unreadable``), nothing submitted.
+ANSWER_STATUSES = ("answered", "no response", "missing", "unreadable", "not submitted")
+
+#: Statuses of a submission whose notebook holds no answers to this assignment's questions.
+_NO_ANSWERS = {"missing": "not submitted", "unreadable": "unreadable", "invalid_notebook": "unreadable",
+               "wrong_assignment": "unreadable"}
 
 SCHEMA_PATH = Path(__file__).resolve().with_name("results.schema.json")
 
@@ -102,6 +110,30 @@ class Student(CappedText):
 
 
 @dataclass
+class WrittenAnswer:
+    """A written answer as the student submitted it, for the graders who score it by hand (on Gradescope, a hidden
+    test of 0 points). Its text is student text: ``text.answer_text`` (plain, at most ANSWER_CHARS) whenever set."""
+    grade_id: str
+    status: str  # ANSWER_STATUSES
+    text: str = ""
+
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, answer_text(value) if name == "text" else value)
+
+    def shown(self):
+        """What a grader reads: the answer, or in one line why there is none."""
+        if self.status == "answered":
+            return self.text
+        if self.status == "missing":
+            return (f"No answer written: the notebook has no answer cell {self.grade_id} (deleted, or its nbgrader "
+                    "metadata changed).")
+        if self.status == "unreadable":
+            return ("No answer could be read: the submitted file is not a readable notebook of this assignment; "
+                    "look at the submission itself.")
+        return "No answer written."
+
+
+@dataclass
 class Lateness:
     """When it was submitted, against which due date (or the student's extension), whether the course's late policy
     calls it late, and the penalty it takes. Only the time (``submitted_at``, ``source``) is a fact of the
@@ -116,10 +148,6 @@ class Lateness:
     days_late: int = 0               # days started after the due date that applies, when late
     penalty_percent: float = 0.0     # of the assignment's maximum: min(days x percent_per_day, max_percent)
     penalty: float = 0.0             # points taken once off the total (autograded plus hand scores)
-
-    def submitted(self):
-        """Only the facts of the submission: its time and where the time came from."""
-        return Lateness(submitted_at=self.submitted_at, source=self.source)
 
 
 @dataclass
@@ -140,6 +168,7 @@ class SubmissionResult(CappedText):
     lateness: Lateness | None = None
     fingerprint: dict | None = None  # what produced the verdict (``autograder.fingerprint``)
     hand: dict[str, HandScore] = field(default_factory=dict)  # grade_id -> a TA's score of a written answer
+    written: list[WrittenAnswer] = field(default_factory=list)  # the answers' text, for graders (the Gradescope door)
 
     # ---- scores: the autograded checks, the written answers graded by hand, and both --------------------
     @property
@@ -169,14 +198,10 @@ class SubmissionResult(CappedText):
         return self.lateness.penalty if self.lateness else 0
 
     @property
-    def score_before_penalty(self):
-        """Everything scored so far: the autograded checks plus the written answers graded by hand."""
-        return self.auto_score + self.hand_score
-
-    @property
     def score(self):
-        """The total: everything scored so far less the late penalty, taken once and never below 0."""
-        return max(0, self.score_before_penalty - self.penalty) if self.penalty else self.score_before_penalty
+        """The total: the autograded checks plus the written answers graded by hand, less the late penalty (taken
+        once, and never below 0)."""
+        return max(0, self.auto_score + self.hand_score - self.penalty)
 
     @property
     def max_score(self):
@@ -213,13 +238,26 @@ class SubmissionResult(CappedText):
     def autograded(self):
         """This result without the hand-given scores and the late policy's judgement (only the submission's time
         is kept): what a batch records."""
-        return dataclasses.replace(self, hand={}, lateness=self.lateness.submitted() if self.lateness else None)
+        kept = self.lateness and Lateness(submitted_at=self.lateness.submitted_at, source=self.lateness.source)
+        return dataclasses.replace(self, hand={}, lateness=kept or None)
 
     def with_hand_scores(self, given):
         """This result with the TAs' scores ``given`` ({grade_id: HandScore}) of its written answers applied
         (scores of grade_ids that are not written answers of its assignment are ignored)."""
         questions = dict(self.manual)
         return dataclasses.replace(self, hand={gid: h for gid, h in (given or {}).items() if gid in questions})
+
+    def with_written_answers(self, nb):
+        """This result with the text of each of its written answers, read from ``nb``, the notebook graded (None
+        when none could be read), so graders see them in its results.json (``to_gradescope``)."""
+        def one(gid):
+            if self.status in _NO_ANSWERS or nb is None:
+                return WrittenAnswer(gid, _NO_ANSWERS.get(self.status, "unreadable"))
+            try:
+                return WrittenAnswer(gid, *course.answer(nb, gid))
+            except (AttributeError, TypeError, KeyError):  # a cell or metadata that is not nbgrader's
+                return WrittenAnswer(gid, "unreadable")
+        return dataclasses.replace(self, written=[one(gid) for gid, _ in self.manual])
 
     def weighed(self):
         """This verdict weighed as the course weighs it now: each check's points and description, and each written
@@ -263,6 +301,7 @@ class SubmissionResult(CappedText):
                                "status": c.status, "description": c.description, "manual": c.manual,
                                **({"note": c.message} if c.status == "passed" and c.message and not c.manual else {})},
             })
+        tests += self._written_tests(settings)
         extra = {"assignment": self.assignment, "status": self.status, "reason": self.reason,
                  "notes": [asdict(n) for n in self.notes], "cell_output": self.cell_output,
                  "manual": [{"grade_id": g, "points": p} for g, p in self.pending()],
@@ -275,13 +314,41 @@ class SubmissionResult(CappedText):
                        "stdout_visibility": settings["stdout_visibility"], "tests": tests, "extra_data": extra},
                       RESULTS_BYTES)
 
+    def _written_tests(self, settings):
+        """A test per written answer, for graders only: its text as plain text, 0 points (``max_score`` 0, so the
+        score and what students see of it are the checks' alone), ``written_answer_visibility``."""
+        points = dict(self.manual)
+        items = [item for item, _ in self.items()]
+        counts = {item: len(checks) for item, checks in self.items()}
+        tests = []
+        for w in self.written:
+            if w.grade_id not in counts:
+                items.append(w.grade_id)
+            counts[w.grade_id] = counts.get(w.grade_id, 0) + 1
+            worth = f"{points[w.grade_id]:g} points, " if w.grade_id in points else ""
+            tests.append({
+                "name": f"{w.grade_id}: written answer ({worth}graded by hand), the student's text for graders",
+                "number": f"{items.index(w.grade_id) + 1}.{counts[w.grade_id]}",
+                "score": 0, "max_score": 0, "status": "passed",
+                "output": w.shown(), "output_format": "text",
+                "tags": [w.grade_id],
+                "visibility": settings["written_answer_visibility"],
+                "extra_data": {"grade_id": w.grade_id, "item": w.grade_id, "hidden": True, "written": True,
+                               "answer": w.status},
+            })
+        return tests
+
     @classmethod
     def from_gradescope(cls, data):
         """The object back from a results.json this module wrote."""
         extra = data.get("extra_data", {})
-        checks, hand, scored = [], {}, []
+        checks, hand, scored, written = [], {}, [], []
         for t in data["tests"]:
             x = t["extra_data"]
+            if x.get("written"):
+                text = t.get("output", "") if x.get("answer") == "answered" else ""
+                written.append(WrittenAnswer(x["grade_id"], x.get("answer", "unreadable"), text))
+                continue
             if x.get("manual"):
                 hand[x["grade_id"]] = HandScore(t["score"], t.get("output", ""))
                 scored.append((x["grade_id"], t["max_score"]))
@@ -300,7 +367,7 @@ class SubmissionResult(CappedText):
                    execution_time=data.get("execution_time", 0.0), sandbox=extra.get("sandbox"),
                    students=[Student(**s) for s in extra.get("students", [])],
                    lateness=Lateness(**extra["lateness"]) if extra.get("lateness") else None,
-                   fingerprint=extra.get("fingerprint"), hand=hand)
+                   fingerprint=extra.get("fingerprint"), hand=hand, written=written)
 
 
 def _course_settings():

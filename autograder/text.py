@@ -81,3 +81,30 @@ def within(data, budget):
         limit //= 4
         data = _cut_texts(data, limit)
     return data
+
+
+#: The most characters of a written answer a grader is shown on Gradescope (``answer_text``); the whole answer
+#: stays in the submitted notebook.
+ANSWER_CHARS = 20_000
+
+#: C0 controls but tab and newline, DEL, C1 controls, and lone surrogates (which no UTF-8 reader takes): dropped.
+_CONTROLS = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0),
+                           *range(0xD800, 0xE000)])
+
+
+def plain(text):
+    """``text`` with nothing in it but printable characters, tabs and newlines: ``\\r\\n`` and ``\\r`` become newlines,
+    every other control character and any lone surrogate is dropped. One pass of ``str.translate``, no regex."""
+    return str(text).replace("\r\n", "\n").replace("\r", "\n").translate(_CONTROLS)
+
+
+def answer_text(text, limit=ANSWER_CHARS):
+    """A student's written answer as graders read it: ``plain``, and at most ``limit`` characters, ending with a note
+    that says how much was cut and where the rest is. Doing it again changes nothing (a result read back renders the
+    same)."""
+    text = plain(text)
+    if len(text) <= limit:
+        return text
+    keep = _whole_words(text[:limit - 200], not text[limit - 200].isspace())
+    return keep + (f"\n\n[... cut here: {len(text) - len(keep)} more characters. The whole answer is in the "
+                   "submitted notebook.]")

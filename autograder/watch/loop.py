@@ -212,6 +212,7 @@ def run(directory, out, exchange=False, assignments=None, limits=None, jobs=None
                     except BrokenProcessPool:  # a slot died while idle: started again at the top of the loop
                         break
                     in_flight[future] = ((landed.assignment, landed.student), landed, digest)
+                    sys.stderr.write(f"watch: grading {landed.student}/{landed.assignment}\n")
                 if not in_flight:
                     time.sleep(interval)
                     continue

@@ -65,8 +65,12 @@ def test_run_autograder_grades_the_submission_into_gradescope_results(tmp_path):
     assert result["output_format"] == "md" and result["output"].startswith("# Feedback on `normalising_flows`")
     assert result["visibility"] == course_config.GRADESCOPE["visibility"]
     assert result["stdout_visibility"] == course_config.GRADESCOPE["stdout_visibility"]
-    hidden = [t for t in result["tests"] if t["extra_data"]["hidden"]]
+    hidden = [t for t in result["tests"] if t["extra_data"]["hidden"] and not t["extra_data"].get("written")]
     assert hidden and {t["visibility"] for t in hidden} == {course_config.GRADESCOPE["hidden_check_visibility"]}
+    [(question, points)] = course.manual_cells("normalising_flows")  # its text, for graders only, at 0 points
+    [written] = [t for t in result["tests"] if t["extra_data"].get("written")]
+    assert written["name"].startswith(f"{question}: written answer ({points:g} points")
+    assert written["visibility"] == course_config.GRADESCOPE["written_answer_visibility"] and written["max_score"] == 0 and "Model answer" in written["output"]
     assert {t["visibility"] for t in result["tests"] if not t["extra_data"]["hidden"]} == {"visible"}
     for t in result["tests"]:
         assert t["tags"] == [t["extra_data"]["item"]] and t["number"].count(".") == 1
@@ -130,7 +134,8 @@ def test_without_a_sandbox_the_results_say_grading_is_unavailable(tmp_path):
     assert result["score"] == 0 and result["extra_data"]["status"] == "unavailable"
     assert "Grading is unavailable" in result["output"] and "simulated" in result["output"]
     assert result["extra_data"]["students"][0]["sid"] == "s1815"
-    assert {t["extra_data"]["status"] for t in result["tests"]} == {"error"}
+    assert {t["extra_data"]["status"] for t in result["tests"] if not t["extra_data"].get("written")} == {"error"}
+    assert [t["extra_data"]["answer"] for t in result["tests"] if t["extra_data"].get("written")] == ["answered"]
 
 
 def test_run_autograder_writes_results_even_when_the_grader_cannot_start(tmp_path):

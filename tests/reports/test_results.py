@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 
 import course_config
+from autograder.render.progress import Progress
 from autograder import batch, course, grade, render, results
 from autograder.submissions import extract, intake
 from autograder.authoring import examples
@@ -253,13 +254,35 @@ def test_hand_scores_survive_the_record_round_trip_apart_from_the_verdict():
 
 
 def test_progress_without_a_terminal_writes_plain_lines():
+    """From the first second: the slots starting, each submission as it starts and ends, the count left and,
+    once one has ended, the time left at this run's pace."""
     stream = io.StringIO()
-    p = batch._Progress(3, 1, stream=stream)
-    p.update(2, "alice")
-    p.update(3, "bob")
+    p = Progress(4, 1, stream=stream)
+    p.starting(2)
+    p.started("a/alice")
+    p.started("a/bob")
+    p.update(2, "a/alice")
+    p.update(3, "a/bob")
+    p.update(4, "a/carol")
     p.close()
-    text = stream.getvalue()
-    assert "\r" not in text and "[3/3]" in text and text.count("\n") == 3
+    lines = stream.getvalue().splitlines()
+    assert "\r" not in stream.getvalue() and len(lines) == 7
+    assert lines[0] == "grading 4 submissions (1 already graded)" and lines[1].endswith("starting 2 grading slots")
+    assert lines[2].endswith("started a/alice") and lines[3].endswith("started a/bob")
+    assert lines[4].startswith("[2/4]") and lines[4].endswith("a/alice; 2 left")
+    assert lines[5].startswith("[3/4]") and lines[5].endswith("a/bob; 1 left, about 1 s")
+    assert lines[6].startswith("[4/4]") and lines[6].endswith("none left")
+
+
+def test_progress_estimates_the_time_left_from_this_runs_pace():
+    """At the pace of the ends after the first (the first waited for the slots to start)."""
+    p = Progress(10, 2, stream=io.StringIO())
+    p.began -= 30
+    p.update(3, "a/first")  # the first end, 30 s in
+    assert p.left(3) == "7 left"  # one end: no pace yet
+    p.began -= 12  # 42 s in: three more have ended, 4 s each
+    assert p.left(6) == "4 left, about 16 s"
+    assert p.left(10) == "none left"
 
 
 def test_progress_on_a_terminal_uses_rich():
@@ -267,8 +290,10 @@ def test_progress_on_a_terminal_uses_rich():
         def isatty(self):
             return True
     stream = Tty()
-    p = batch._Progress(2, stream=stream)
-    p.update(2, "alice")
+    p = Progress(2, stream=stream)
+    p.starting(1)
+    p.started("a/alice")
+    p.update(2, "a/alice")
     p.close()
     assert p.live and "2/2" in stream.getvalue()
 

@@ -77,7 +77,20 @@ class _Watch:
                                      cwd=course_config.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True)
         self.lines, self.seen, self.taken = queue.Queue(), [], {}  # taken: how far each student's lines were read
-        threading.Thread(target=lambda: [self.lines.put(line) for line in self.proc.stdout], daemon=True).start()
+        self.err = []  # stderr, read as it comes (a full pipe would stop the watch)
+        self.out_reader = threading.Thread(target=lambda: [self.lines.put(line) for line in self.proc.stdout],
+                                           daemon=True)
+        self.out_reader.start()
+        self.err_reader = threading.Thread(target=lambda: [self.err.append(line) for line in self.proc.stderr],
+                                           daemon=True)
+        self.err_reader.start()
+
+    def said(self, text, timeout=120):
+        """Wait until a line of stderr contains ``text``."""
+        end = time.monotonic() + timeout
+        while not any(text in line for line in self.err):
+            assert time.monotonic() < end and self.proc.poll() is None, f"no {text!r} in {''.join(self.err)[-3000:]}"
+            time.sleep(0.05)
 
     def line(self, student, timeout=120):
         """The next stdout line of ``student``: [student, assignment, score, status, seconds]."""
@@ -91,15 +104,17 @@ class _Watch:
             try:
                 self.seen.append(self.lines.get(timeout=1).rstrip("\n").split("\t"))
             except queue.Empty:
-                assert self.proc.poll() is None, self.proc.stderr.read()[-3000:]
+                assert self.proc.poll() is None, "".join(self.err)[-3000:]
         raise AssertionError(f"no line for {student} in {timeout} s; saw {self.seen}")
 
     def stop(self, signum):
         self.proc.send_signal(signum)
         code = self.proc.wait(timeout=60)
-        rest = self.proc.stdout.read()
-        self.seen += [line.split("\t") for line in rest.splitlines()]
-        return code, self.proc.stderr.read()
+        self.out_reader.join(timeout=10)
+        self.err_reader.join(timeout=10)
+        while not self.lines.empty():
+            self.seen.append(self.lines.get().rstrip("\n").split("\t"))
+        return code, "".join(self.err)
 
 
 def _records(out):
@@ -180,9 +195,10 @@ def test_watch_grades_exchange_submissions_as_they_land(tmp_path):
     (carol / f"{A}.ipynb").write_bytes(whole)
     (carol / "timestamp.txt").write_text("2026-12-07 09:00:00.000000 UTC")
     (carol / landing.SECRET_FILE).write_text("carols-secret")
-    time.sleep(2.5)  # settled (1 s) and in a slot
+    watch.said(f"watch: grading carol/{A}")  # settled (1 s) and in a slot
     code, err = watch.stop(signal.SIGINT)
     assert code == 130, err[-3000:]
+    assert "1 in flight discarded" in err, err[-3000:]  # the signal came while carol was being graded
     assert set(_records(out)) <= {"alice", "bob", "carol"}  # each record parses
     assert not list(out.rglob(".tmp-*"))
 

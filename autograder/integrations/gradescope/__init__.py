@@ -6,6 +6,10 @@ carries who submitted and when, from Gradescope's ``ROOT/submission_metadata.jso
 (``sid``) and emails, and a late flag from ``created_at`` against the assignment's ``due_date`` under
 ``course_config.LATE_POLICY``. A results.json is always written: when no sandbox can be had here, it says that
 grading is unavailable and scores 0, and when this command cannot even start, ``run_autograder`` writes one.
+
+Each written answer's text goes into the results too, for the graders who score it by hand in Gradescope: a test of 0
+points with ``course_config.GRADESCOPE["written_answer_visibility"]`` (graders only until publication), its output
+the answer as plain text (``results.WrittenAnswer``), read from the very bytes that were graded.
 """
 import json
 import sys
@@ -13,7 +17,7 @@ from pathlib import Path
 
 import course_config
 from autograder import batch, course, grade, render, results, store
-from autograder.submissions import intake
+from autograder.submissions import intake, read
 
 
 def read_metadata(path):
@@ -75,8 +79,9 @@ def grade_submission(root, assignment=None, unsafe=False):
         return 2
     metadata = read_metadata(root / "submission_metadata.json")
     target, found = pick_notebook(root / "submission", assignment)
+    submission = read.read(target)  # read once: graded, and its written answers shown to the graders
     try:
-        result = batch.grade_file(target, assignment, unsafe=unsafe)
+        result = batch.grade_file(target, assignment, unsafe=unsafe, submission=submission)
     except batch.BatchError as e:  # no sandbox here: say so, never crash, never run the code unconfined
         print(f"grading unavailable: {e}", file=sys.stderr)
         result = grade.unavailable(assignment, str(e))
@@ -84,6 +89,7 @@ def grade_submission(root, assignment=None, unsafe=False):
         others = ", ".join(p.name for p in found)
         result.reason = (f"No `{assignment}.ipynb` was submitted" + (f" (found: {others})" if others else "")
                          + f". This assignment grades the notebook `{assignment}.ipynb`; upload it and submit again.")
+    result = result.with_written_answers(submission.nb)
     result.students = students(metadata)
     result.lateness = lateness(metadata, result.assignment, result.max_score)
     if len(found) > 1:
