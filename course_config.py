@@ -104,10 +104,16 @@ BATCH_JOBS = None
 #: assignment there (``submission_metadata.json``) is used instead, and this one only when Gradescope gives none.
 DUE_DATES = {"normalising_flows": None, "realnvp_multiscale": None}
 
-#: When a submission counts as late: more than ``grace_minutes`` after the due date. Late submissions are
-#: flagged (results.json, grades.csv, the feedback and the instructor report); no points are taken off here,
-#: so any penalty is applied once, where the course keeps its grades.
-LATE_POLICY = {"grace_minutes": 5}
+#: The late policy (``autograder/submissions/late.py``). A submission is late when it was made more than
+#: ``grace_minutes`` after its due date: the assignment's (DUE_DATES), or the student's own in the extensions file.
+#: A late one loses ``percent_per_day`` percent of the assignment's maximum (autograded plus written) for each day
+#: or part of a day since that due date, at most ``max_percent`` percent, taken once off the total (autograded plus
+#: hand scores), never below 0. 0 per day only flags late submissions. ``extensions_file``: a CSV with the header
+#: ``student,assignment,due`` (the new due date, ISO 8601 with a UTC offset); a relative path is taken in the folder
+#: that holds the batch's output folder (for ``batch submitted``, the course root beside ``submitted/``); ``batch``,
+#: ``watch``, ``merge-shards``, ``merge-manual`` and ``export`` take ``--extensions FILE`` instead. Lateness and
+#: penalties are worked out whenever results are rendered: changing this re-renders and grades nothing again.
+LATE_POLICY = {"grace_minutes": 5, "percent_per_day": 0, "max_percent": 50, "extensions_file": "extensions.csv"}
 
 #: What Gradescope shows students (results.json). Hidden checks: "hidden", "after_due_date",
 #: "after_published" or "visible"; their results appear when the instructor publishes the grades by default.
@@ -137,6 +143,7 @@ class ConfigError(ValueError):
 _NUMBER = (int, float)
 _GRADING_KEYS = ("check_seconds", "cell_seconds", "max_skipped_cells", "submission_seconds", "memory_bytes",
                  "file_bytes", "output_bytes", "processes", "scratch_bytes", "message_bytes", "submission_bytes")
+_LATE_KEYS = ("grace_minutes", "percent_per_day", "max_percent", "extensions_file")
 _VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 
 
@@ -173,7 +180,7 @@ def _problems(settings):
     keys("SHORT_BUDGET", settings.get("SHORT_BUDGET"), assignments)
     keys("DUE_DATES", settings.get("DUE_DATES"), assignments, required=False)
     keys("GRADING", settings.get("GRADING"), _GRADING_KEYS)
-    keys("LATE_POLICY", settings.get("LATE_POLICY"), ("grace_minutes",))
+    keys("LATE_POLICY", settings.get("LATE_POLICY"), _LATE_KEYS)
     keys("GRADESCOPE", settings.get("GRADESCOPE"), ("hidden_check_visibility", "visibility", "stdout_visibility",
                                                      "written_answer_visibility"))
     for key, value in (settings.get("GRADING") or {}).items():
@@ -182,9 +189,15 @@ def _problems(settings):
     for key, value in (settings.get("GRADESCOPE") or {}).items():
         if value not in _VISIBILITIES:
             problems.append(f"GRADESCOPE: {key} must be one of {', '.join(_VISIBILITIES)}, not {value!r}")
-    grace = (settings.get("LATE_POLICY") or {}).get("grace_minutes", 0)
-    if not isinstance(grace, _NUMBER) or grace < 0:
-        problems.append(f"LATE_POLICY: grace_minutes must be a number of minutes, not {grace!r}")
+    late = settings.get("LATE_POLICY") if isinstance(settings.get("LATE_POLICY"), dict) else {}
+    for key, most, what in (("grace_minutes", None, "a number of minutes"),
+                            ("percent_per_day", 100, "a percentage from 0 to 100"),
+                            ("max_percent", 100, "a percentage from 0 to 100")):
+        value = late.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, _NUMBER) or value < 0 or (most and value > most):
+            problems.append(f"LATE_POLICY: {key} must be {what}, not {value!r}")
+    if not isinstance(late.get("extensions_file", ""), (str, type(None))):
+        problems.append(f"LATE_POLICY: extensions_file must be a path or None, not {late['extensions_file']!r}")
     for key, value in (settings.get("DUE_DATES") or {}).items():
         try:
             if value is not None and datetime.datetime.fromisoformat(value).tzinfo is None:

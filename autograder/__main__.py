@@ -38,7 +38,11 @@ def main(argv=None):
     p = sub.add_parser("grade", parents=[unsafe], help="grade one submission into a Gradescope results.json")
     p.add_argument("submission")
     p.add_argument("--out", default="results.json")
-    p = sub.add_parser("batch", parents=[unsafe], help="grade every submission under DIR (nbgrader layout or flat)")
+    late = argparse.ArgumentParser(add_help=False)
+    late.add_argument("--extensions", metavar="FILE", help="the extensions CSV (student,assignment,due; default: "
+                      "LATE_POLICY['extensions_file'] in the folder that holds OUT, if it exists)")
+    p = sub.add_parser("batch", parents=[unsafe, late],
+                       help="grade every submission under DIR (nbgrader layout or flat)")
     p.add_argument("directory")
     p.add_argument("--out", help="where results go (default: DIR_graded next to DIR)")
     p.add_argument("--assignment", action="append", choices=course_config.ASSIGNMENTS,
@@ -54,7 +58,7 @@ def main(argv=None):
     p.add_argument("--shard", metavar="K/N",
                    help="grade only shard K of N (counted from 1; a student's shard is a hash of the name), into an "
                         "--out of its own; combine the N folders with merge-shards")
-    p = sub.add_parser("watch", parents=[unsafe], help="grade each submission as it lands in DIR (nbgrader's "
+    p = sub.add_parser("watch", parents=[unsafe, late], help="grade each submission as it lands in DIR (nbgrader's "
                                                        "submitted/, or with --exchange the exchange's inbound/)")
     p.add_argument("directory", nargs="?", help="default with --exchange: EXCHANGE_ROOT/COURSE_ID/inbound")
     p.add_argument("--out", required=True)
@@ -65,7 +69,8 @@ def main(argv=None):
                                                 "0 with --exchange, where nbgrader's secret file marks it complete)")
     p.add_argument("--release-hidden", metavar="ASSIGNMENT", choices=course_config.ASSIGNMENTS,
                    help="release ASSIGNMENT's hidden results: re-render its students' pages in full, then exit")
-    p = sub.add_parser("merge-shards", help="combine the output folders of batch --shard 1/N ... N/N into OUT and "
+    p = sub.add_parser("merge-shards", parents=[late],
+                       help="combine the output folders of batch --shard 1/N ... N/N into OUT and "
                                             "render grades.csv, the report, feedback (and the gradebook) as one "
                                             "batch would")
     p.add_argument("out")
@@ -89,7 +94,8 @@ def main(argv=None):
     p.add_argument("--force", action="store_true",
                    help="write a fresh manual_scores.csv (by default an existing one keeps its rows and gets rows "
                         "for new students)")
-    p = sub.add_parser("merge-manual", help="fold hand-given scores (student,grade_id,max_points,score,comment) into "
+    p = sub.add_parser("merge-manual", parents=[late],
+                       help="fold hand-given scores (student,grade_id,max_points,score,comment) into "
                                             "OUT's results.json files and grades.csv, and the gradebook")
     p.add_argument("out")
     p.add_argument("scores")
@@ -101,7 +107,8 @@ def main(argv=None):
     p.add_argument("--submissions", metavar="DIR", help="the folder batch graded into OUT (default: DIR for DIR_graded)")
     p.add_argument("--assignment", action="append", choices=course_config.ASSIGNMENTS)
     p.add_argument("--top", type=int, default=100, help="pairs kept in the page and the JSON (default 100)")
-    p = sub.add_parser("export", help="write OUT/<assignment>/lms/<lms>.csv in the LMS's gradebook import format")
+    p = sub.add_parser("export", parents=[late],
+                       help="write OUT/<assignment>/lms/<lms>.csv in the LMS's gradebook import format")
     p.add_argument("out")
     p.add_argument("--lms", required=True, choices=("canvas", "moodle", "blackboard"))
     p.add_argument("--roster", required=True, help="CSV: student, lms_id, email (+ name, first_name, last_name, "
@@ -116,9 +123,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from autograder.batch import BatchError, Interrupted
     from autograder.store import RecordError
+    from autograder.submissions.late import ExtensionsError
     try:
         return COMMANDS[args.command](args, course_config)
-    except (BatchError, RecordError) as e:  # a run that cannot start (or a forged record) says why in one line
+    except (BatchError, RecordError, ExtensionsError) as e:  # a run that cannot start (or a forged record, or a bad
+        # extensions file: one line per bad row) says why, never with a traceback
         print(f"error: {e}", file=sys.stderr)
         return 2
     except Interrupted as e:  # finished verdicts are kept; nothing was recorded for the rest
@@ -201,7 +210,8 @@ def _batch(args, course_config):
     shard = shards.parse_shard(args.shard) if args.shard is not None else None
     db = _gradebook_url(args.gradebook, course_config)
     graded, out = batch.run(args.directory, args.out, assignments=args.assignment, gradebook=db,
-                            jobs=args.jobs, unsafe=args.unsafe_no_sandbox, regrade=args.regrade, shard=shard)
+                            jobs=args.jobs, unsafe=args.unsafe_no_sandbox, regrade=args.regrade, shard=shard,
+                            extensions=args.extensions)
     return _outputs(graded, out, db, course_config)
 
 
@@ -213,11 +223,11 @@ def _watch(args, course_config):
         print(f"error: {directory or 'DIR'} is not a directory", file=sys.stderr)
         return 2
     if args.release_hidden:
-        count = loop.release_hidden(directory, args.out, args.release_hidden, args.exchange)
+        count = loop.release_hidden(directory, args.out, args.release_hidden, args.exchange, args.extensions)
         print(f"released the hidden results of {args.release_hidden}: {count} pages re-rendered, 0 graded")
         return 0
     return loop.run(directory, args.out, args.exchange, args.assignment, jobs=args.jobs,
-                    unsafe=args.unsafe_no_sandbox, settle=args.settle)
+                    unsafe=args.unsafe_no_sandbox, settle=args.settle, extensions=args.extensions)
 
 
 def _merge_shards(args, course_config):
@@ -226,7 +236,8 @@ def _merge_shards(args, course_config):
         print(f"error: {args.submissions} is not a directory", file=sys.stderr)
         return 2
     db = _gradebook_url(args.gradebook, course_config)
-    graded, out = shards.merge(args.out, args.shards, gradebook=db, directory=args.submissions)
+    graded, out = shards.merge(args.out, args.shards, gradebook=db, directory=args.submissions,
+                               extensions=args.extensions)
     print(f"merged {len(args.shards)} shards into {out}")
     return _outputs(graded, out, db, course_config)
 
@@ -275,7 +286,7 @@ def _merge_manual(args, course_config):
     from autograder import manual
     db = _gradebook_url(args.gradebook, course_config)
     try:
-        counts = manual.merge(args.out, args.scores, db)
+        counts = manual.merge(args.out, args.scores, db, args.extensions)
     except manual.ManualError as e:
         return _refused(e)
     for assignment, n in counts.items():
@@ -302,7 +313,8 @@ def _export(args, course_config):
     from autograder.integrations import lms_export
     try:
         ids = lms_export.parse_column_ids(args.assignment_id)
-        paths, notes = lms_export.export(args.out, args.lms, args.roster, args.assignment, ids, args.zero_missing)
+        paths, notes = lms_export.export(args.out, args.lms, args.roster, args.assignment, ids, args.zero_missing,
+                                         args.extensions)
     except lms_export.ExportError as e:
         return _refused(e)
     for line in notes + [f"wrote {path}" for path in paths]:

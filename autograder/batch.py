@@ -21,7 +21,7 @@ from pathlib import Path
 
 import course_config
 from autograder import grade, manual, reference, render, results
-from autograder.submissions import intake, read
+from autograder.submissions import intake, late, read
 from autograder import store as storage
 from autograder.render.progress import Progress
 from autograder.results import FINISHED_STATUSES
@@ -284,23 +284,27 @@ def _weigh(store, done, todo, weighed):
 
 
 def run(directory, out=None, assignments=None, gradebook=None, limits=None, jobs=None, unsafe=False,
-        regrade=None, shard=None):
+        regrade=None, shard=None, extensions=None):
     """Grade every submission under ``directory`` that needs it, with ``jobs`` parallel slots, each worker in
     a sandbox, then render every output. ``regrade``: None (only what changed), [] (everyone) or student names.
     ``shard``: (K, N) to grade only the students of shard K of N (``shards.shard_of``), into an ``out`` of its own.
+    ``extensions``: the extensions file (default: ``late.extensions_path``), read before anything is graded; the
+    late policy is applied when the outputs are rendered, so a changed policy or extension grades nothing again.
 
     Returns ({assignment: {student: SubmissionResult}}, out), the results with hand scores applied. Writes, per
     assignment, ``out/<assignment>/<student>/graded.json`` (the record) and ``results.json``, ``grades.csv``,
     ``report/index.html``, and the feedback in nbgrader's layout, ``out/feedback/<student>/<assignment>/``.
     Refused names are listed in ``out/refused.json``; a shard's folder also gets ``shard.json``. Raises
     BatchError (nothing graded) if a folder is a link, no sandbox is available, the reference values are stale
-    or ``out`` holds another share of the batch, and Interrupted on SIGINT or SIGTERM.
+    or ``out`` holds another share of the batch, late.ExtensionsError for a bad extensions file, and Interrupted
+    on SIGINT or SIGTERM.
     """
     directory = Path(directory)
     out = Path(out) if out else directory.parent / f"{directory.name}_graded"
     _not_a_link(directory, "the submissions folder")
     _not_a_link(out, "the output folder")
     submissions, refused = intake.find_submissions(directory, assignments)
+    deadlines = late.deadlines(out, extensions)
     _refuse_stale(sorted({a for a, _ in submissions}) or assignments)
     if regrade:
         unknown = sorted(set(regrade) - {student for _, student in submissions})
@@ -329,11 +333,11 @@ def run(directory, out=None, assignments=None, gradebook=None, limits=None, jobs
     if len(done) > len(weighed):
         sys.stderr.write(f"{len(done) - len(weighed)} already graded, unchanged\n")
     if todo:
-        _grade(todo, done, store, directory, limits, jobs, unsafe, len(submissions))
-    return _render(submissions, done, store, directory, gradebook), out
+        _grade(todo, done, store, directory, limits, jobs, unsafe, len(submissions), deadlines)
+    return _render(submissions, done, store, directory, gradebook, deadlines), out
 
 
-def _grade(todo, done, store, directory, limits, jobs, unsafe, total):
+def _grade(todo, done, store, directory, limits, jobs, unsafe, total, deadlines):
     """Grade ``todo`` into ``done``, recording each finished verdict as soon as it is known."""
     mode = _sandbox_mode(unsafe)
     jobs = max(1, min(jobs or default_jobs(), len(todo)))
@@ -352,7 +356,8 @@ def _grade(todo, done, store, directory, limits, jobs, unsafe, total):
                 if result.status in FINISHED_STATUSES:  # anything else gets its row, but no record: graded again
                     store.save_record(assignment, student, result)
                 done[key] = result
-                render.student(store, assignment, student, result.with_hand_scores(hand[assignment].get(student)))
+                full = result.with_hand_scores(hand[assignment].get(student))
+                render.student(store, assignment, student, deadlines.judge(full, student))
                 progress.update(len(done), f"{assignment}/{student}")
     except KeyboardInterrupt:
         finished = sum(1 for r in done.values() if r.status in FINISHED_STATUSES)
@@ -361,7 +366,7 @@ def _grade(todo, done, store, directory, limits, jobs, unsafe, total):
         progress.close()
 
 
-def _render(submissions, done, store, directory, gradebook):
+def _render(submissions, done, store, directory, gradebook, deadlines):
     """Every output of every assignment of the batch, from the records (``render.assignment``)."""
     graded = {}
     for assignment, student in submissions:
@@ -372,5 +377,5 @@ def _render(submissions, done, store, directory, gradebook):
     for assignment, rows in graded.items():
         paths = {student: submissions[(assignment, student)] for student in rows}
         manual.collect(rows, paths, store, assignment, directory)
-        full[assignment] = render.assignment(store, assignment, rows, gradebook, paths, directory)
+        full[assignment] = render.assignment(store, assignment, rows, gradebook, paths, directory, deadlines)
     return full

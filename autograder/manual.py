@@ -29,6 +29,7 @@ from autograder import store as storage
 from autograder.integrations.gradebook import open_gradebook
 from autograder.render import answers_page
 from autograder.results import HandScore
+from autograder.submissions import late
 
 ANSWERS_FILE = storage.WRITTEN_ANSWERS
 TEMPLATE_FILE = "manual_scores.csv"
@@ -200,10 +201,12 @@ def _number(text):
     return value if math.isfinite(value) else None
 
 
-def merge(out, scores_csv, db_url=None):
+def merge(out, scores_csv, db_url=None, extensions=None):
     """Store the scores of ``scores_csv`` as ``out``'s hand scores and render every output again: results.json,
     feedback, grades.csv and the report, and nbgrader's gradebook at ``db_url`` if given. Every row is checked
-    before anything is written. Returns the number of scores merged per assignment."""
+    before anything is written. The late policy applies as in ``batch`` (``extensions``: the extensions file, default
+    ``late.extensions_path``). Returns the number of scores merged per assignment."""
+    deadlines = late.deadlines(out, extensions)
     scores = read_scores(out, scores_csv)
     store = storage.Store(out)
     counts = {}
@@ -221,7 +224,7 @@ def merge(out, scores_csv, db_url=None):
                 hand.setdefault(student, {})[gid] = HandScore(score, comment)
         store.save_hand_scores(assignment, hand)
         stored = render.stored_results(store, assignment)  # weighed with the notebook's points, as batch would
-        render.assignment(store, assignment, {name: r.weighed() for name, r in stored.items()})
+        render.assignment(store, assignment, {name: r.weighed() for name, r in stored.items()}, deadlines=deadlines)
     return counts
 
 

@@ -135,12 +135,19 @@ class WrittenAnswer:
 
 @dataclass
 class Lateness:
-    """When it was submitted, against which due date, and whether the course's late policy calls it late."""
+    """When it was submitted, against which due date (or the student's extension), whether the course's late policy
+    calls it late, and the penalty it takes. Only the time (``submitted_at``, ``source``) is a fact of the
+    submission; the rest is judged whenever the result is rendered (``submissions.late``), so a record keeps only
+    the time (``SubmissionResult.autograded``)."""
     submitted_at: str | None = None  # ISO 8601
-    due: str | None = None
+    due: str | None = None           # the course's due date (or the platform's)
     late: bool = False
-    minutes_late: float = 0.0
+    minutes_late: float = 0.0        # after the due date that applies: the extension's when there is one
     source: str | None = None  # "gradescope" or "timestamp.txt"
+    extension: str | None = None     # the student's extended due date, from the extensions file
+    days_late: int = 0               # days started after the due date that applies, when late
+    penalty_percent: float = 0.0     # of the assignment's maximum: min(days x percent_per_day, max_percent)
+    penalty: float = 0.0             # points taken once off the total (autograded plus hand scores)
 
 
 @dataclass
@@ -186,9 +193,15 @@ class SubmissionResult(CappedText):
         return sum(points for _, points in self.manual)
 
     @property
+    def penalty(self):
+        """Points the late policy takes off (judged when the result is rendered: ``submissions.late``)."""
+        return self.lateness.penalty if self.lateness else 0
+
+    @property
     def score(self):
-        """Everything scored so far: the autograded checks plus the written answers graded by hand."""
-        return self.auto_score + self.hand_score
+        """The total: the autograded checks plus the written answers graded by hand, less the late penalty (taken
+        once, and never below 0)."""
+        return max(0, self.auto_score + self.hand_score - self.penalty)
 
     @property
     def max_score(self):
@@ -223,8 +236,10 @@ class SubmissionResult(CappedText):
 
     # ---- the operations on a result ------------------------------------------------------------
     def autograded(self):
-        """This result without the hand-given scores: what a batch records."""
-        return dataclasses.replace(self, hand={})
+        """This result without the hand-given scores and the late policy's judgement (only the submission's time
+        is kept): what a batch records."""
+        kept = self.lateness and Lateness(submitted_at=self.lateness.submitted_at, source=self.lateness.source)
+        return dataclasses.replace(self, hand={}, lateness=kept or None)
 
     def with_hand_scores(self, given):
         """This result with the TAs' scores ``given`` ({grade_id: HandScore}) of its written answers applied

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import course_config
 from autograder import course, render, results
-from autograder.submissions import intake
+from autograder.submissions import intake, late
 from autograder import store as storage
 from autograder.batch import BatchError, _not_a_link
 from autograder.results import FINISHED_STATUSES
@@ -76,7 +76,7 @@ def _same_share(store, marker):
                          "its own --out")
 
 
-def merge(out, shards, gradebook=None, directory=None):
+def merge(out, shards, gradebook=None, directory=None, extensions=None):
     """Combine the records of ``shards`` (the output folders of ``batch --shard K/N``, one per K) into ``out``
     and render every output from them as one batch would: results.json, feedback, grades.csv, the report, the
     written answers for the TAs and, with ``gradebook``, nbgrader's gradebook (its ``autograded/`` notebooks
@@ -93,10 +93,13 @@ def merge(out, shards, gradebook=None, directory=None):
     unfinished shard; a student in a shard the split does not give it; a record with checks or points the
     notebook does not give; shards graded by different code, checks, reference values, points or limits (their
     fingerprints); an ``out`` that is a shard, holds results of students no shard has, or a hand score outside
-    its question's points. ``out``'s hand scores are kept.
+    its question's points, and a bad extensions file (late.ExtensionsError). ``out``'s hand scores are kept. The late
+    policy and the extensions (``extensions``, default ``late.extensions_path``) are applied as the outputs are
+    rendered, from each record's submission time.
     Returns ({assignment: {student: SubmissionResult}}, out) as ``run`` does."""
     out = Path(out)
     _not_a_link(out, "the output folder")
+    deadlines = late.deadlines(out, extensions)
     parts = [_open_shard(folder, out) for folder in shards]
     _one_split(parts)
     directory = Path(directory) if directory else None
@@ -141,7 +144,8 @@ def merge(out, shards, gradebook=None, directory=None):
             answers.update(store.written_answers(assignment) or {})
         storage.write_json(target.written_answers_path(assignment), {s: answers[s] for s in rows if s in answers})
         where = {student: paths[assignment, student] for student in rows if (assignment, student) in paths}
-        full[assignment] = render.assignment(target, assignment, rows, gradebook, where or None, directory)
+        full[assignment] = render.assignment(target, assignment, rows, gradebook, where or None, directory,
+                                             deadlines)
     unfinished = sum(r.status not in FINISHED_STATUSES for rows in merged.values() for r in rows.values())
     if unfinished:
         sys.stderr.write(f"{unfinished} submission(s) have no finished verdict (the grader failed on them); "

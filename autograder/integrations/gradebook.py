@@ -25,7 +25,7 @@ import nbformat
 
 import course_config
 from autograder import course, notebooks, store
-from autograder.submissions import intake
+from autograder.submissions import intake, late
 from autograder.integrations.safe_html import SanitiseMarkdown
 
 BIN = Path(sys.executable).parent
@@ -158,7 +158,9 @@ def write_autograded(gb, db_url, assignment, student, submission, result, root, 
     from nbgrader import utils
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute
+    lateness = result.get("extra_data", {}).get("lateness") or {}
     when = intake.submission_time(submission, within) if submission else None
+    when = when or late.parse_time(lateness.get("submitted_at"))  # the record's time, when no folder is given
     timestamp = when.replace(tzinfo=None) if when else None  # nbgrader keeps naive UTC times
     gb.update_or_create_student(student)
     gb.update_or_create_submission(assignment, student, **({"timestamp": timestamp} if timestamp else {}))
@@ -215,6 +217,12 @@ def write_autograded(gb, db_url, assignment, student, submission, result, root, 
         grade.needs_manual_grade = recorded is None and grade.auto_score is None
     for comment in graded.comments:
         comment.manual_comment = (hand[comment.name].get("output") or None) if comment.name in hand else None
+    # the late policy's judgement, as nbgrader keeps it: the student's extension (a time added to the assignment's
+    # due date) and the penalty, which nbgrader's export takes off the total (never below 0), as grades.csv does
+    graded.late_submission_penalty = lateness.get("penalty") or 0.0
+    extended, due = late.parse_time(lateness.get("extension")), late.parse_time(lateness.get("due"))
+    if due:  # without a due date of ours, an extension granted in nbgrader (``grant_extension``) is left alone
+        gb.find_submission(assignment, student).extension = extended - due if extended else None
     gb.db.commit()
     return target
 
@@ -232,6 +240,12 @@ def write(rows, assignment, db_url, submissions=None, root=None, within=None):
         # them too, and they are harmless
         warnings.filterwarnings("ignore", message=".*not in session.*")
         register_assignment(gb, db_url, assignment)
+        due = next((late.parse_time(r["extra_data"]["lateness"]["due"]) for r in rows.values()
+                    if ((r.get("extra_data") or {}).get("lateness") or {}).get("due")), None)
+        due = due or late.parse_time(course_config.DUE_DATES.get(assignment))
+        if due:  # else nbgrader's own due date, if it has one, is left alone
+            gb.find_assignment(assignment).duedate = due.replace(tzinfo=None)
+            gb.db.commit()
         replaced = []
         for student, result in rows.items():
             write_autograded(gb, db_url, assignment, student, submissions.get(student), result, root, within,

@@ -2,8 +2,8 @@
 
 For each assignment of a batch's output folder OUT it writes ``OUT/<assignment>/lms/<lms>.csv`` in the LMS's own
 gradebook import format, one row per roster entry. Each total is recomputed from the store, as every rendering is:
-the autograded record with the TAs' hand scores on top (``render.stored_results``, ``Store.hand_scores``), the
-number in grades.csv's ``total``; it is never read back from a rendered file.
+the autograded record with the TAs' hand scores on top (``render.stored_results``, ``Store.hand_scores``), less the
+late penalty (``submissions.late``), the number in grades.csv's ``total``; it is never read back from a rendered file.
 
 **The roster** (``ROSTER.csv``, UTF-8, a header row) maps the batch's students to the LMS's users:
 
@@ -48,6 +48,7 @@ from pathlib import Path
 import course_config
 from autograder import course, render
 from autograder import store as storage
+from autograder.submissions import late
 
 LMS = ("canvas", "moodle", "blackboard")
 FOLDER = "lms"
@@ -146,10 +147,13 @@ def assignment_max(assignment):
     return sum(c["points"] for c in course.test_cells(assignment)) + sum(p for _, p in course.manual_cells(assignment))
 
 
-def totals(store, assignment):
-    """{student: SubmissionResult with hand scores}, as grades.csv renders them."""
+def totals(store, assignment, deadlines=None):
+    """{student: SubmissionResult with hand scores and the late penalty (``deadlines``, a late.Deadlines; default:
+    course_config's without extensions)}, as grades.csv renders them."""
     hand = store.hand_scores(assignment)
-    return {name: r.with_hand_scores(hand.get(name)) for name, r in render.stored_results(store, assignment).items()}
+    deadlines = deadlines or late.from_config()
+    return {name: deadlines.judge(r.with_hand_scores(hand.get(name)), name)
+            for name, r in render.stored_results(store, assignment).items()}
 
 
 def _score(value):
@@ -192,7 +196,7 @@ def csv_bytes(rows, quoting):
     return buf.getvalue().encode("utf-8")
 
 
-def plan(out, lms, roster, assignments=None, column_ids=None, zero_missing=False):
+def plan(out, lms, roster, assignments=None, column_ids=None, zero_missing=False, extensions=None):
     """({path: bytes} to write, [notes]) for every assignment of ``out``; ExportError (every problem, one line
     each) before anything is written."""
     if lms not in FORMATS:
@@ -202,10 +206,14 @@ def plan(out, lms, roster, assignments=None, column_ids=None, zero_missing=False
     if not wanted:
         raise ExportError([f"{out} holds no graded assignment (run batch first)"])
     people = read_roster(roster)
+    try:
+        deadlines = late.deadlines(out, extensions, say=False)
+    except late.ExtensionsError as e:
+        raise ExportError([str(e)]) from None
     listed = {p.student for p in people}
     problems, files, notes = [], {}, []
     for assignment in wanted:
-        results = totals(store, assignment)
+        results = totals(store, assignment, deadlines)
         maximum = assignment_max(assignment)
         absent = sorted(set(results) - listed)
         if absent:
@@ -233,9 +241,9 @@ def plan(out, lms, roster, assignments=None, column_ids=None, zero_missing=False
     return files, notes
 
 
-def export(out, lms, roster, assignments=None, column_ids=None, zero_missing=False):
+def export(out, lms, roster, assignments=None, column_ids=None, zero_missing=False, extensions=None):
     """Write each assignment's ``<lms>.csv``; returns ([paths], [notes]). ExportError: nothing written."""
-    files, notes = plan(out, lms, roster, assignments, column_ids, zero_missing)
+    files, notes = plan(out, lms, roster, assignments, column_ids, zero_missing, extensions)
     return [storage.write_bytes(path, data) for path, data in files.items()], notes
 
 

@@ -4,8 +4,10 @@
 feedback pages, ``grades.csv``, the instructor report and, when asked, nbgrader's gradebook with its
 ``autograded/`` notebooks and the feedback pages ``nbgrader release_feedback`` hands to students. It takes
 the autograded results and the hand-given scores (``store``), applies the latter on top of the former, and
-renders. ``batch`` calls it after grading, ``merge-manual`` after new hand scores: both give the same pages
-for the same records. Nothing here edits a rendered file; each output is rewritten whole from the objects.
+renders. Each result's lateness is judged here, at render time, under the late policy and the student's
+extension (``submissions.late.Deadlines``): the penalty is never part of a record. ``batch`` calls it after
+grading, ``merge-manual`` after new hand scores: both give the same pages for the same records. Nothing here
+edits a rendered file; each output is rewritten whole from the objects.
 """
 import csv
 import io
@@ -16,6 +18,7 @@ from autograder import store as storage
 from autograder.integrations import gradebook as nbgrader
 from autograder.render import feedback, report
 from autograder.results import SubmissionResult
+from autograder.submissions import late as late_policy
 
 
 def results_json(result, settings=None):
@@ -29,13 +32,15 @@ def written_questions(assignment):
     return [gid for gid, _ in course.manual_cells(assignment)]
 
 
-CSV_AFTER_ITEMS = ["total", "max", "status", "late", "minutes_late", "submitted_at", "sid", "email"]
+CSV_AFTER_ITEMS = ["total", "max", "status", "late", "minutes_late", "submitted_at", "extension", "days_late",
+                   "penalty", "sid", "email"]
 
 
 def grades_csv(rows, assignment):
     """grades.csv as text: a row per student, a column per autograded item and per written answer (empty until
-    a TA scores it), the total, one ``max`` for the assignment (autograded plus written), then how the
-    submission went (status, lateness, and the student id and email Gradescope gave, when it did)."""
+    a TA scores it), the total (after the late penalty), one ``max`` for the assignment (autograded plus written),
+    then how the submission went (status; lateness: the time late, the extended due date applied, the days
+    counted and the penalty in points; and the student id and email Gradescope gave, when it did)."""
     items, written = list(course.items(assignment)), written_questions(assignment)
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -47,6 +52,8 @@ def grades_csv(rows, assignment):
                    + [f"{r.hand[g].score:g}" if g in r.hand else "" for g in written]
                    + [f"{r.score:g}", f"{r.max_score:g}", r.status, int(bool(late and late.late)),
                       late.minutes_late if late else "", (late.submitted_at or "") if late else "",
+                      (late.extension or "") if late else "", late.days_late if late else "",
+                      f"{late.penalty:g}" if late else "",
                       csv_text(who.sid or "") if who else "", csv_text(who.email or "") if who else ""])
     return buf.getvalue()
 
@@ -59,12 +66,14 @@ def student(store, assignment, name, result):
     storage.write_text(folder / "feedback.html", feedback.html_feedback(result, name))
 
 
-def assignment(store, assignment, results, gradebook=None, submissions=None, within=None):
+def assignment(store, assignment, results, gradebook=None, submissions=None, within=None, deadlines=None):
     """Render every output of ``assignment`` from ``results`` ({student: autograded SubmissionResult}) with the
-    hand-given scores stored for it. ``gradebook``: nbgrader's database URL, also written when given, with
+    hand-given scores stored for it and each lateness judged under ``deadlines`` (a ``late_policy.Deadlines``; default:
+    course_config's, without extensions). ``gradebook``: nbgrader's database URL, also written when given, with
     ``submissions`` ({student: notebook path}) for its autograded notebooks. Returns the full results."""
     hand = store.hand_scores(assignment)
-    full = {name: r.with_hand_scores(hand.get(name)) for name, r in results.items()}
+    deadlines = deadlines or late_policy.from_config()
+    full = {name: deadlines.judge(r.with_hand_scores(hand.get(name)), name) for name, r in results.items()}
     for name, r in full.items():
         student(store, assignment, name, r)
     storage.write_text(store.grades_csv(assignment), grades_csv(full, assignment))
@@ -101,13 +110,15 @@ def score_words(r):
     """A result's score in words that never read a written answer not graded yet as points lost:
     "28 / 28 autograded; the written answer (2 points) is graded by hand", or "26 / 30"."""
     pending = r.pending()
+    taken = f" after a late penalty of {r.penalty:g}" if r.penalty else ""
     if not pending:
-        return f"{r.score:g} / {r.max_score:g}"
+        return f"{r.score:g} / {r.max_score:g}{taken}"
     points = sum(p for _, p in pending)
     what = "the written answer" if len(pending) == 1 else f"{len(pending)} written answers"
     hand = f" and {r.hand_score:g} / {r.hand_max:g} graded by hand" if r.hand else ""
     return (f"{r.auto_score:g} / {r.auto_max:g} autograded{hand}; {what} ({points:g} points) "
-            f"{'is' if len(pending) == 1 else 'are'} graded by hand")
+            f"{'is' if len(pending) == 1 else 'are'} graded by hand"
+            + (f"; a late penalty of {r.penalty:g} comes off the total" if r.penalty else ""))
 
 
 def table(rows, assignment):
@@ -128,6 +139,7 @@ def table(rows, assignment):
         cells += [f"{s[g]:>5g} / {maxima[g]:<3g}" if g in r.hand else f"{'-':>5} / {maxima[g]:<3g}" for g in written]
         status = (f"  ({r.status})" if r.status != "graded" else
                   f"  (+{sum(p for _, p in r.pending()):g} by hand, pending)" if r.pending() else "")
+        status += f"  (late: -{r.penalty:g})" if r.penalty else ""
         lines.append(f"{student:<{width}} " + " ".join(cells) + f" {r.score:>4g}/{r.max_score:<4g}{status}")
     lines.append("  " + ", ".join(f"{s} = {i}" for s, i in zip(short, items + written)))
     return "\n".join(lines)

@@ -42,14 +42,16 @@ def for_instructors(text):
 
 # ---- the instructor's report ---------------------------------------------------------------------
 def summarise(rows, assignment):
-    """Numbers for the instructor: totals, pass rates per check, mistake counts, limit hits, lateness."""
+    """Numbers for the instructor: totals, pass rates per check, mistake counts, limit hits, lateness (the time
+    late, the extension, the penalty and the total after it), extensions."""
     rows = {student: typed(r) for student, r in rows.items()}
     catalogue = course.protocol(assignment).MISTAKES
     totals = [r.score for r in rows.values()]
     best = max((r.max_score for r in rows.values()), default=0)
     per_check, mistakes, limits, statuses = {}, Counter(), [], Counter()
     missing = [student for student, r in rows.items() if r.status == "missing"]
-    late = [(student, r.lateness.minutes_late) for student, r in rows.items() if r.lateness and r.lateness.late]
+    late = [(student, r.lateness, r.score) for student, r in rows.items() if r.lateness and r.lateness.late]
+    extended = [(student, r.lateness) for student, r in rows.items() if r.lateness and r.lateness.extension]
     for student, r in rows.items():
         for c in r.checks:
             per_check.setdefault(c.name, [0, 0])
@@ -71,7 +73,8 @@ def summarise(rows, assignment):
             "auto_full": sum(r.auto_score == r.auto_max for r in rows.values()),
             "totals": totals, "best": best, "per_check": per_check, "per_item": per_item(rows, assignment),
             "mistakes": [(m, n, catalogue[m]) for m, n in mistakes.most_common()], "limits": limits,
-            "missing": missing, "late": late, "statuses": dict(statuses)}
+            "missing": missing, "late": late, "statuses": dict(statuses), "extended": extended,
+            "penalised": sum(bool(r.penalty) for r in rows.values())}
 
 
 def per_item(rows, assignment):

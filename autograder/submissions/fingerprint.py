@@ -27,7 +27,8 @@ from autograder import course
 #
 # One part only weighs a verdict (WEIGHT_PARTS): ``points``, the points of the graded cells and of the written
 # questions (nbgrader's metadata of the source notebook, which ``make release`` copies into release/ and
-# solutions/). The late policy weighs nothing stored: lateness is worked out whenever a result is rendered.
+# solutions/). The late policy, due dates and extensions are in no part: lateness and its penalty are worked out
+# whenever a result is rendered (``submissions/late.py``), and a record keeps only the submission's time.
 #
 # A batch stores the fingerprint in each record. A submission whose verdict parts all match is not graded again;
 # if only its weights changed, its record is weighed again (``SubmissionResult.weighed``) and re-rendered, with no

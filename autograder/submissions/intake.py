@@ -4,7 +4,6 @@ and when it was submitted (nbgrader's ``timestamp.txt``, Gradescope's ``created_
 A notebook is read with ``notebooks.submission_bytes`` only: never through a symbolic link below the batch
 folder, never from a FIFO or a device, never more than ``course_config.GRADING["submission_bytes"]``.
 """
-import datetime as _dt
 import hashlib
 import os
 import stat
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import course_config
 from autograder import course, notebooks, store
-from autograder.results import Lateness
+from autograder.submissions.late import judge, parse_time  # noqa: F401 (parse_time: intake's reader too)
 from autograder.submissions.read import read
 
 
@@ -130,7 +129,8 @@ def submission_time(path, within=None):
 
 def submission_lateness(path, assignment):
     """A results.Lateness from the submission's ``timestamp.txt`` against ``course_config.DUE_DATES`` under
-    ``course_config.LATE_POLICY`` (never late without a due date, but the time is kept); None without a time."""
+    ``course_config.LATE_POLICY`` (never late without a due date, but the time is kept); None without a time.
+    Rendering judges it again from its time, with the student's extension and the penalty (``late.Deadlines``)."""
     when = submission_time(path)
     if when is None:
         return None
@@ -138,30 +138,8 @@ def submission_lateness(path, assignment):
                     source="timestamp.txt")
 
 
-# ---- submission times and the late policy ---------------------------------------------------------------
-def parse_time(text):
-    """An aware datetime from ISO 8601 (Gradescope's form) or nbgrader's timestamp.txt form
-    ("2026-11-30 09:01:14.123456 UTC", read the way nbgrader reads it); None if ``text`` is empty or not a
-    time. A time without a zone is taken as UTC."""
-    if not text:
-        return None
-    text = str(text).strip()
-    try:
-        when = _dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
-    except ValueError:
-        from nbgrader.utils import parse_utc
-        try:
-            when = parse_utc(text)  # naive, in UTC
-        except (ValueError, OverflowError):
-            return None
-    return when.astimezone(_dt.timezone.utc) if when.tzinfo else when.replace(tzinfo=_dt.timezone.utc)
-
-
-def lateness(submitted_at, due, policy, source=None):
-    """A Lateness for a submission time and a due date under ``policy`` (course_config.LATE_POLICY:
-    ``grace_minutes``: how late still counts as on time). Either time may be None (then not late)."""
-    when, deadline = parse_time(submitted_at), parse_time(due)
-    minutes = (when - deadline).total_seconds() / 60 if when and deadline else 0.0
-    late = bool(when and deadline and minutes > policy.get("grace_minutes", 0))
-    return Lateness(submitted_at=when.isoformat() if when else None, due=deadline.isoformat() if deadline else None,
-                    late=late, minutes_late=round(max(minutes, 0.0), 1), source=source)
+# ---- submission times and the late policy (autograder/submissions/late.py) ----------------------------------
+def lateness(submitted_at, due, policy, source=None, extension=None, max_points=0.0):
+    """A Lateness for a submission time and a due date (or an extension) under ``policy``
+    (course_config.LATE_POLICY); ``late.judge``. Either time may be None (then not late)."""
+    return judge(submitted_at, due, policy, extension, max_points, source)

@@ -30,7 +30,7 @@ from autograder import store as storage
 from autograder.integrations import gradebook
 from autograder.render import feedback
 from autograder.results import FINISHED_STATUSES
-from autograder.submissions import intake
+from autograder.submissions import intake, late
 from autograder.watch.landing import SECRET_FILE, Landing
 from autograder.worker.zygote import stops_held
 
@@ -57,9 +57,11 @@ def page(result, student, shown_all):
 class Watch:
     """One watched folder, its output store and where its feedback pages go."""
 
-    def __init__(self, directory, out, exchange=False, assignments=None, limits=None, settle=None, stream=None):
+    def __init__(self, directory, out, exchange=False, assignments=None, limits=None, settle=None, stream=None,
+                 extensions=None):
         self.directory, self.exchange, self.limits = Path(directory), exchange, limits
         self.store = storage.Store(out)
+        self.deadlines = late.deadlines(out, extensions)  # read once, at the start (late.ExtensionsError if bad)
         self.landing = Landing(directory, exchange, assignments, settle)
         self.stream = stream or sys.stdout
         self._digests = {}    # folder -> (signature, sha256 of the notebook)
@@ -77,7 +79,7 @@ class Watch:
     def deliver(self, landed, result):
         """The student's results.json, feedback and exchange page from ``result`` (hand scores applied)."""
         a, s = landed.assignment, landed.student
-        full = result.with_hand_scores(self.store.hand_scores(a).get(s))
+        full = self.deadlines.judge(result.with_hand_scores(self.store.hand_scores(a).get(s)), s)
         render.student(self.store, a, s, full)
         html = page(full, s, self._released.get(a, False))
         if self.exchange:
@@ -173,9 +175,10 @@ def _slots(jobs, mode):
 
 
 def run(directory, out, exchange=False, assignments=None, limits=None, jobs=None, unsafe=False, interval=0.5,
-        settle=None, stream=None):
+        settle=None, stream=None, extensions=None):
     """Watch ``directory`` until SIGINT (returns 130) or SIGTERM (returns 0). Raises batch.BatchError when it
-    cannot start (no sandbox, stale reference values, a folder that is a link or absent)."""
+    cannot start (no sandbox, stale reference values, a folder that is a link or absent), late.ExtensionsError for a
+    bad extensions file (``extensions``, default ``late.extensions_path``: read once, when it starts)."""
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
     directory, out = Path(directory), Path(out)
@@ -183,7 +186,7 @@ def run(directory, out, exchange=False, assignments=None, limits=None, jobs=None
     batch._not_a_link(out, "the output folder")
     if not directory.is_dir():
         raise batch.BatchError(f"no folder {directory} to watch")
-    watch = Watch(directory, out, exchange, assignments, limits, settle, stream)
+    watch = Watch(directory, out, exchange, assignments, limits, settle, stream, extensions)
     batch._refuse_stale(list(watch.landing.assignments))
     mode = batch._sandbox_mode(unsafe)
     out.mkdir(parents=True, exist_ok=True)
@@ -238,12 +241,12 @@ def run(directory, out, exchange=False, assignments=None, limits=None, jobs=None
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def release_hidden(directory, out, assignment, exchange=False):
+def release_hidden(directory, out, assignment, exchange=False, extensions=None):
     """Release ``assignment``'s hidden results: mark it released and re-render every page of it that ``watch``
     delivered, from the records (no grading). Returns how many pages were written."""
     store = storage.Store(out)
+    watch = Watch(directory, out, exchange, [assignment], settle=0.0, stream=sys.stderr, extensions=extensions)
     storage.write_json(store.assignment_dir(assignment) / RELEASED, {"released_at": time.time()})
-    watch = Watch(directory, out, exchange, [assignment], settle=0.0, stream=sys.stderr)
     watch.refresh_released()
     count = 0
     for landed in watch.landing.poll():

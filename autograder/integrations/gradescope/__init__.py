@@ -43,13 +43,15 @@ def students(metadata):
     return out
 
 
-def lateness(metadata, assignment):
-    """Late or not: the submission's ``created_at`` against Gradescope's due date (else course_config's)."""
+def lateness(metadata, assignment, max_points=0.0):
+    """Late or not: the submission's ``created_at`` against Gradescope's due date (else course_config's), with the
+    penalty of course_config.LATE_POLICY on ``max_points`` (the assignment's maximum; a share of it per day)."""
     due = (metadata.get("assignment") or {}).get("due_date") or getattr(course_config, "DUE_DATES", {}).get(assignment)
     submitted = metadata.get("created_at")
     if not submitted or not due:
         return None
-    return intake.lateness(submitted, due, getattr(course_config, "LATE_POLICY", {}), source="gradescope")
+    return intake.lateness(submitted, due, getattr(course_config, "LATE_POLICY", {}), source="gradescope",
+                           max_points=max_points)
 
 
 def pick_notebook(folder, assignment):
@@ -89,7 +91,7 @@ def grade_submission(root, assignment=None, unsafe=False):
                          + f". This assignment grades the notebook `{assignment}.ipynb`; upload it and submit again.")
     result = result.with_written_answers(submission.nb)
     result.students = students(metadata)
-    result.lateness = lateness(metadata, result.assignment)
+    result.lateness = lateness(metadata, result.assignment, result.max_score)
     if len(found) > 1:
         result.notes.insert(0, results.Note("info", f"Several notebooks were submitted; graded {target.name}."))
     store.write_json(out, render.results_json(result))
