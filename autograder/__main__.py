@@ -138,38 +138,8 @@ def main(argv=None):
 # One function per command. Each imports what it needs when it runs, so the CLI starts at once and answers
 # Ctrl-C in one line from its first moment (``_interrupted``), whichever command it is.
 def _demo(args, course_config):
-    import shutil
-    from pathlib import Path
-
-    from autograder import batch, render
-    from autograder.authoring import examples
-    from autograder.render.pages import STATUS_WORDS
-    from autograder.text import shortened
-    root = Path(args.dir)
-    shutil.rmtree(root, ignore_errors=True)
-    submitted = examples.build_demo(root / "submitted")
-    print(f"example submissions: {', '.join(sorted(examples.DEMO))} (in {submitted})")
-    graded, out = batch.run(submitted, root / "graded", unsafe=args.unsafe_no_sandbox)
-    for assignment, rows in graded.items():
-        print(render.table(rows, assignment))
-        for student, result in rows.items():
-            failed = [c for c in result.checks if c.status != "passed"]
-            print(f"\n{student}: {result.auto_score:g} of {result.auto_max:g} autograded points"
-                  + (":" if failed else ""))
-            if result.status != "graded":  # one cause for every check: say it once
-                print(f"  - {result.status}: {shortened(result.reason, 200)}")
-                continue
-            for c in failed[:4]:
-                print(f"  - {c.name} [{STATUS_WORDS[c.status]}]\n      {shortened((c.message.splitlines() or [''])[0], 200)}")
-            if len(failed) > 4:
-                print(f"  ... and {len(failed) - 4} more failed checks")
-            for note in result.limit_notes()[:2]:
-                print(f"  ! {shortened(note.text, 200)}")
-        print()
-    print(f"results: {out}/<assignment>/<student>/results.json and {out}/<assignment>/grades.csv")
-    print(f"feedback: {out}/feedback/<student>/<assignment>/feedback.html (and .md)")
-    print(f"instructor reports: {out}/<assignment>/report/index.html")
-    return 0
+    from autograder.authoring import demo
+    return demo.run(args.dir, args.unsafe_no_sandbox)
 
 
 def _grade(args, course_config):

@@ -284,12 +284,13 @@ def _weigh(store, done, todo, weighed):
 
 
 def run(directory, out=None, assignments=None, gradebook=None, limits=None, jobs=None, unsafe=False,
-        regrade=None, shard=None, extensions=None):
+        regrade=None, shard=None, extensions=None, deadlines=None):
     """Grade every submission under ``directory`` that needs it, with ``jobs`` parallel slots, each worker in
     a sandbox, then render every output. ``regrade``: None (only what changed), [] (everyone) or student names.
     ``shard``: (K, N) to grade only the students of shard K of N (``shards.shard_of``), into an ``out`` of its own.
     ``extensions``: the extensions file (default: ``late.extensions_path``), read before anything is graded; the
     late policy is applied when the outputs are rendered, so a changed policy or extension grades nothing again.
+    ``deadlines``: {"policy": ..., "due_dates": ...} instead of the course's (``make demo`` shows a penalty).
 
     Returns ({assignment: {student: SubmissionResult}}, out), the results with hand scores applied. Writes, per
     assignment, ``out/<assignment>/<student>/graded.json`` (the record) and ``results.json``, ``grades.csv``,
@@ -304,7 +305,7 @@ def run(directory, out=None, assignments=None, gradebook=None, limits=None, jobs
     _not_a_link(directory, "the submissions folder")
     _not_a_link(out, "the output folder")
     submissions, refused = intake.find_submissions(directory, assignments)
-    deadlines = late.deadlines(out, extensions)
+    deadlines = late.deadlines(out, extensions, **(deadlines or {}))
     _refuse_stale(sorted({a for a, _ in submissions}) or assignments)
     if regrade:
         unknown = sorted(set(regrade) - {student for _, student in submissions})

@@ -196,9 +196,9 @@ def csv_bytes(rows, quoting):
     return buf.getvalue().encode("utf-8")
 
 
-def plan(out, lms, roster, assignments=None, column_ids=None, zero_missing=False, extensions=None):
+def plan(out, lms, roster, assignments=None, column_ids=None, zero_missing=False, extensions=None, deadlines=None):
     """({path: bytes} to write, [notes]) for every assignment of ``out``; ExportError (every problem, one line
-    each) before anything is written."""
+    each) before anything is written. ``deadlines``: as ``batch.run``'s (the demo's own policy)."""
     if lms not in FORMATS:
         raise ExportError([f"--lms must be one of {', '.join(LMS)}, not {lms!r}"])
     store = storage.Store(out)
@@ -207,7 +207,7 @@ def plan(out, lms, roster, assignments=None, column_ids=None, zero_missing=False
         raise ExportError([f"{out} holds no graded assignment (run batch first)"])
     people = read_roster(roster)
     try:
-        deadlines = late.deadlines(out, extensions, say=False)
+        deadlines = late.deadlines(out, extensions, say=False, **(deadlines or {}))
     except late.ExtensionsError as e:
         raise ExportError([str(e)]) from None
     listed = {p.student for p in people}
@@ -241,9 +241,9 @@ def plan(out, lms, roster, assignments=None, column_ids=None, zero_missing=False
     return files, notes
 
 
-def export(out, lms, roster, assignments=None, column_ids=None, zero_missing=False, extensions=None):
+def export(out, lms, roster, assignments=None, column_ids=None, zero_missing=False, extensions=None, deadlines=None):
     """Write each assignment's ``<lms>.csv``; returns ([paths], [notes]). ExportError: nothing written."""
-    files, notes = plan(out, lms, roster, assignments, column_ids, zero_missing, extensions)
+    files, notes = plan(out, lms, roster, assignments, column_ids, zero_missing, extensions, deadlines)
     return [storage.write_bytes(path, data) for path, data in files.items()], notes
 
 

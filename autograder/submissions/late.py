@@ -96,9 +96,11 @@ class Deadlines:
         return dataclasses.replace(result, lateness=judged)
 
 
-def from_config(extensions=None, source=None):
-    """The course's Deadlines (course_config.LATE_POLICY and DUE_DATES) with ``extensions``."""
-    return Deadlines(course_config.LATE_POLICY, dict(course_config.DUE_DATES), dict(extensions or {}), source)
+def from_config(extensions=None, source=None, policy=None, due_dates=None):
+    """The course's Deadlines (course_config.LATE_POLICY and DUE_DATES, unless ``policy`` or ``due_dates`` are
+    given, as ``make demo`` gives its own) with ``extensions``."""
+    return Deadlines(policy or course_config.LATE_POLICY, dict(due_dates or course_config.DUE_DATES),
+                     dict(extensions or {}), source)
 
 
 def extensions_path(out, given=None):
@@ -115,14 +117,15 @@ def extensions_path(out, given=None):
     return path if path.exists() else None
 
 
-def deadlines(out, given=None, say=True):
+def deadlines(out, given=None, say=True, policy=None, due_dates=None):
     """The Deadlines for a batch whose output folder is ``out``, with the extensions of ``extensions_path``
-    (raises ExtensionsError, listing every bad row). ``say``: one line on stderr naming the file read."""
+    (raises ExtensionsError, listing every bad row). ``say``: one line on stderr naming the file read.
+    ``policy``, ``due_dates``: instead of the course's (``from_config``)."""
     path = extensions_path(out, given)
-    found = read_extensions(path) if path else {}
+    found = read_extensions(path, due_dates=due_dates) if path else {}
     if path and say:
         sys.stderr.write(f"extensions: {len(found)} from {path}\n")
-    return from_config(found, path)
+    return from_config(found, path, policy, due_dates)
 
 
 def read_extensions(path, assignments=None, due_dates=None):
