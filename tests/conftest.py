@@ -142,3 +142,17 @@ def run_batch(*args, **kwargs):
     s = store.Store(out)
     return {a: {student: read_results(s.results_path(a, student)) for student in rows}
             for a, rows in graded.items()}, out
+
+
+def one_per_item(cases, item, ids=None):
+    """The cases of a parametrized test as pytest.params: the first case of each ``item(case)`` runs in the fast
+    tier, the others are marked ``slow``. So ``pytest -m "not slow"`` still judges every item of a catalogue
+    once, and the whole suite (``make test``) judges every case. ``ids``: a case's id (default: pytest's)."""
+    seen, params = set(), []
+    for case in cases:
+        key = item(case)
+        marks = () if key not in seen else (pytest.mark.slow,)
+        seen.add(key)
+        values = case if isinstance(case, tuple) else (case,)
+        params.append(pytest.param(*values, marks=marks, id=ids(case) if ids else None))
+    return params

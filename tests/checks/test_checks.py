@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
-from conftest import ASSIGNMENT, run_test_cell
+from conftest import ASSIGNMENT, one_per_item, run_test_cell
 
 from autograder import checks, course, reference
 from autograder.authoring import examples
@@ -162,7 +162,8 @@ def run_solution_cell(nb, grade_id, ns):
     exec("\n".join(ln for ln in cell.source.splitlines() if "SOLUTION" not in ln), ns)
 
 
-@pytest.mark.parametrize("mistake_id", sorted(examples.MISTAKE_EDITS))
+@pytest.mark.parametrize("mistake_id", one_per_item(sorted(examples.MISTAKE_EDITS),
+                                                     lambda m: examples.MISTAKE_EDITS[m].grade_id))
 def test_each_catalogued_mistake_is_named_and_loses_exactly_its_checks(mistake_id, source_nb, solution_ns):
     mistake = examples.MISTAKE_EDITS[mistake_id]
     run_solution_cell(examples.apply(source_nb, mistake), mistake.grade_id, solution_ns)

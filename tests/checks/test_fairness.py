@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 from answers import BUGS, CORRECT, MS_BUGS, MS_CORRECT
-from conftest import item_score, run_test_cell, solution_cell
+from conftest import item_score, one_per_item, run_test_cell, solution_cell
 
 from autograder import checks, course, notebooks, reference
 from autograder.authoring import examples
@@ -84,7 +84,8 @@ def test_every_catalogued_mistake_has_an_example_that_fails_one_cell():
             assert len(mistake.failing) == (2 if mistake_id == "mvn-not-transformed" else 1), mistake_id
 
 
-@pytest.mark.parametrize("assignment, mistake_id", CATALOGUE, ids=[f"{a}/{m}" for a, m in CATALOGUE])
+@pytest.mark.parametrize("assignment, mistake_id", one_per_item(CATALOGUE, lambda c: (c[0], examples.EDITS[c[0]][c[1]].grade_id),
+                                                               ids=lambda c: f"{c[0]}/{c[1]}"))
 def test_each_catalogued_mistake_costs_one_check(assignment, mistake_id, solution_ns_session, ms_session):
     """The mistake fails one test cell of its own item, and that cell's message names it first; every other
     check of every item passes."""
@@ -160,7 +161,7 @@ def _bug_failures(assignment, base, item, code):
     return failed
 
 
-@pytest.mark.parametrize("name", sorted(BUGS))
+@pytest.mark.parametrize("name", one_per_item(sorted(BUGS), lambda name: BUGS[name][0]))
 def test_a_realistic_bug_loses_points_in_its_own_item_only(name, solution_ns_session):
     item, code = BUGS[name]
     failed = _bug_failures(NF, solution_ns_session, item, code)
@@ -168,7 +169,7 @@ def test_a_realistic_bug_loses_points_in_its_own_item_only(name, solution_ns_ses
         assert "{{function_node" not in message and "[Op:" not in message, message
 
 
-@pytest.mark.parametrize("name", sorted(MS_BUGS))
+@pytest.mark.parametrize("name", one_per_item(sorted(MS_BUGS), lambda name: MS_BUGS[name][0]))
 def test_a_realistic_multiscale_bug_loses_points_in_its_own_item_only(name, ms_session):
     item, code = MS_BUGS[name]
     _bug_failures(MS, ms_session, item, code)

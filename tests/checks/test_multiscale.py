@@ -4,6 +4,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import one_per_item
 
 import course_config
 from autograder import checks, course, notebooks, reference
@@ -79,7 +80,8 @@ def test_every_catalogued_mistake_has_a_submission_that_makes_it():
         assert entry["item"] in course.items(ASSIGNMENT) and entry["message"] and entry["section"]
 
 
-@pytest.mark.parametrize("mistake_id", sorted(examples.MULTISCALE_EDITS))
+@pytest.mark.parametrize("mistake_id", one_per_item(sorted(examples.MULTISCALE_EDITS),
+                                                     lambda m: examples.MULTISCALE_EDITS[m].grade_id))
 def test_each_catalogued_mistake_fails_one_check_the_one_that_names_it(mistake_id, solved):
     """Within an item, later checks follow through on what an earlier one charged; other items never see it."""
     mistake = examples.MULTISCALE_EDITS[mistake_id]
@@ -154,13 +156,13 @@ def multiscale_failures(ns):
     return {t: f for t, f in failures(ns).items() if course.item_of(ASSIGNMENT, t) == "multiscale"}
 
 
-@pytest.mark.parametrize("mistake_id", PART_MISTAKES)
+@pytest.mark.parametrize("mistake_id", one_per_item(PART_MISTAKES, lambda m: MS.MISTAKES[m]["item"]))
 def test_the_multiscale_item_gets_full_marks_when_only_a_part_is_wrong(mistake_id, solved):
     ns = namespace_with(solved, examples.MULTISCALE_EDITS[mistake_id])
     assert multiscale_failures(ns) == {}
 
 
-@pytest.mark.parametrize("bug", sorted(PART_BUGS))
+@pytest.mark.parametrize("bug", one_per_item(sorted(PART_BUGS), lambda bug: "a part"))
 def test_the_multiscale_item_is_graded_on_the_graders_part_for_an_uncatalogued_part_bug(bug, solved):
     ns = namespace_with(solved)
     exec(PART_BUGS[bug], ns)
@@ -308,7 +310,7 @@ PART_MISTAKE_FOR = {"alias": "image-coupling-logdet-last-axis", "default argumen
                     "closure": "image-coupling-logdet-last-axis"}
 
 
-@pytest.mark.parametrize("form", sorted(REACH))
+@pytest.mark.parametrize("form", one_per_item(sorted(REACH), lambda form: "a form"))
 def test_the_graders_part_reaches_an_alias_a_default_argument_and_a_closure(form, solved, monkeypatch):
     """Issue 25's case: the multiscale cell holds the student's part through an alias, a default argument or a
     closure. The worker runs that cell again with the grader's parts bound (``ms_checks._with_parts``), so the

@@ -53,6 +53,7 @@ def test_the_sandbox_cost_is_measured_for_every_containment_offered():
         assert all(r["start_ms"] > 0 and r["stop_ms"] > 0 for r in runs)
 
 
+@pytest.mark.slow  # imports TensorFlow
 def test_the_rerun_tells_whether_tensorflow_was_imported():
     """Read from real ``-X importtime`` reports: of a process that imports TensorFlow and of one that does not."""
     def report(code):

@@ -113,6 +113,7 @@ def test_a_changed_check_regrades_exactly_its_assignment_and_says_why(clean, tmp
     assert proc.returncode == 2 and "no submission from nobody_here" in proc.stderr
 
 
+@pytest.mark.slow  # three commands, one of them starting TensorFlow
 def test_stale_reference_values_are_refused(tmp_path):
     """A hidden input changed without make reference: validate, grade and batch refuse, naming make reference."""
     sidecar = reference.inputs_file(A)
