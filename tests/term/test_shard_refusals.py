@@ -287,3 +287,31 @@ def test_a_shard_refuses_an_output_folder_that_holds_another_share(three, tmp_pa
     shutil.copytree(three[0], plain)
     (plain / storage.SHARD).unlink()
     _refused(lambda: batch.run(submitted, plain, shard=(1, 3)), "not split", "its own --out")
+
+
+# ---- the late policy on a merge (issue 28: the same on a batch, a merge of shards and watch) -----------------
+def test_a_merge_applies_the_late_policy_and_the_extensions_once(three, tmp_path, monkeypatch):
+    """ann and bob each pass two checks and submitted 3 h after the due date; bob's extension gives him a day.
+    With 10 % per started day, ann loses 10 % of the assignment's maximum and bob nothing, in the merged grades.csv
+    (numbers from the notebook's points, not the grader's totals)."""
+    from autograder import course
+    monkeypatch.setitem(course_config.DUE_DATES, A, "2026-03-02T23:59:00+00:00")
+    monkeypatch.setattr(course_config, "LATE_POLICY", {**course_config.LATE_POLICY, "percent_per_day": 10,
+                                                       "max_percent": 50})
+    worth = {}
+    for student in ("ann", "bob"):
+        owner = _owner(three, student)
+        worth[student] = _passing_two(owner, student)
+        store = storage.Store(owner)
+        record = store.record(A, student)
+        record.lateness = results.Lateness(submitted_at="2026-03-03T02:59:00+00:00", source="timestamp.txt")
+        store.save_record(A, student, record)
+    extensions = tmp_path / "extensions.csv"
+    extensions.write_text("student,assignment,due\nbob,normalising_flows,2026-03-03T23:59:00+00:00\n")
+    shards.merge(tmp_path / "out", three, extensions=extensions)
+    rows = {r["student"]: r for r in csv.DictReader(io.StringIO((tmp_path / "out" / A / "grades.csv").read_text()))}
+    maximum = sum(c["points"] for c in course.test_cells(A)) + sum(p for _, p in course.manual_cells(A))
+    assert float(rows["ann"]["penalty"]) == pytest.approx(maximum / 10) and rows["ann"]["days_late"] == "1"
+    assert float(rows["ann"]["total"]) == pytest.approx(max(0.0, worth["ann"] - maximum / 10))
+    assert (rows["bob"]["late"], rows["bob"]["extension"]) == ("0", "2026-03-03T23:59:00+00:00")
+    assert float(rows["bob"]["total"]) == worth["bob"] and float(rows["bob"]["penalty"] or 0) == 0
