@@ -96,7 +96,8 @@ GRADING = {
 }
 
 #: Submissions ``python -m autograder batch`` grades in parallel. None: one per CPU core. Each slot is a
-#: grader process with its own pre-warmed zygote and one worker at a time: plan on about 1 GB of RAM per slot.
+#: grader process with its own zygote (a fork of the batch's one pre-warmed interpreter) and one worker at a
+#: time: plan on at most about 1 GB of RAM per slot.
 BATCH_JOBS = None
 
 #: Due dates, per assignment (ISO 8601 with a UTC offset). ``batch`` compares nbgrader's

@@ -164,7 +164,10 @@ def _slot_start(mode, requests):
 
 
 def _slot_grade(path, assignment, limits, within):
-    return grade_one(path, _SLOT["zygote"], assignment, limits, within)
+    result = grade_one(path, _SLOT["zygote"], assignment, limits, within)
+    if not _SLOT["zygote"].alive():  # its zygote (or the mother of them all) died: this slot can grade no more.
+        os._exit(70)  # Ending it breaks the pool: no verdict from it is recorded, and watch starts new slots.
+    return result
 
 
 class _Slots(ProcessPoolExecutor):
@@ -174,13 +177,19 @@ class _Slots(ProcessPoolExecutor):
     def __init__(self, jobs, mode):
         import multiprocessing
         self.mother = Mother()
-        super().__init__(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_slot_start,
-                         initargs=(mode, self.mother.requests))  # each slot gets its own copy of the socket
+        try:
+            super().__init__(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_slot_start,
+                             initargs=(mode, self.mother.requests))  # each slot gets its own copy of the socket
+        except BaseException:
+            self.mother.close()
+            raise
 
     def shutdown(self, wait=True, *, cancel_futures=False):
-        super().shutdown(wait=wait, cancel_futures=cancel_futures)
-        if wait:
-            self.mother.close()
+        try:
+            super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        finally:
+            if wait:
+                self.mother.close()
 
 
 def slot_pool(jobs, mode):

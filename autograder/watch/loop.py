@@ -1,7 +1,7 @@
 """``watch``: grade each submission as it lands, in warm slots, and hand its feedback back through nbgrader.
 
-The slots are ``batch``'s (a spawned grader process per slot, each with its own pre-warmed zygote; started once,
-kept for the whole watch). Each settled submission (``landing``) is fingerprinted as ``batch`` does; one whose
+The slots are ``batch``'s (a spawned grader process per slot, each with its own zygote forked from the pool's one
+pre-warmed mother; started once, kept for the whole watch, and started again if one dies). Each settled submission (``landing``) is fingerprinted as ``batch`` does; one whose
 record already matches is not graded again, so a ``watch`` restarted, or a later ``batch DIR --out OUT`` on the same
 notebooks, regrades nothing it graded. A resubmission has other bytes, hence another fingerprint, and is graded
 again. Each finished verdict is recorded (``store.save_record``), its results.json and feedback rendered
@@ -157,7 +157,8 @@ def _kill(pool):
 
 
 def _slots(jobs, mode):
-    """``jobs`` warm grading slots (``batch``'s: a spawned grader process each, with its own zygote), all started."""
+    """``jobs`` warm grading slots (``batch``'s: a spawned grader process each, with its own zygote forked from the
+    pool's mother), all started."""
     started = time.monotonic()
     sys.stderr.write(f"watch: starting {jobs} grading slot{'s' if jobs > 1 else ''}\n")
     pool = batch.slot_pool(jobs, mode)

@@ -110,6 +110,17 @@ class Zygote:
     def support(self, assignment):
         return self.staging / assignment if assignment else None
 
+    def alive(self):
+        """Whether the zygote still answers: its process runs (or, forked by the mother, its socket is open)."""
+        if self.process is not None:
+            return self.process.poll() is None
+        try:
+            return self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+
     def _call(self, command, nfds=0):
         self.sock.send(json.dumps(command).encode())
         data, fds, _, _ = socket.recv_fds(self.sock, 4096, nfds)
@@ -272,22 +283,36 @@ def mother(requests):
             os.close(fd)
         if not fds:
             continue
-        pid = os.fork()
+        parent = os.getpid()
+        try:
+            pid = os.fork()
+        except OSError as e:  # no zygote for this slot (it sees its socket close), the others go on
+            sys.stderr.write(f"grader: could not fork a zygote for a grading slot: {e}\n")
+            os.close(fds[0])
+            continue
         if pid == 0:
+            status = 70
             try:
                 requests.close()
-                serve(socket.socket(fileno=fds[0]))
+                serve(socket.socket(fileno=fds[0]), parent)
+                status = 0
+            except BaseException:  # noqa: BLE001 (said on the grader's stderr, never silent)
+                traceback.print_exc()
             finally:
-                os._exit(0)
+                os._exit(status)
         os.close(fds[0])
         children.add(pid)
     for pid in children:
         os.waitpid(pid, 0)
 
 
-def serve(sock):
-    """Be one grader's zygote: fork its workers until its socket closes, then end and clean up after them."""
+def serve(sock, parent=None):
+    """Be one grader's zygote: fork its workers until its socket closes, then end and clean up after them.
+    ``parent``: the mother's pid, when forked by her (ends at once if she died before the parent-death signal
+    was set)."""
     sandbox.die_with_parent()
+    if parent is not None and os.getppid() != parent:
+        return
     plans = {}  # pid -> the plan its sandbox was built from, for the clean-up after it
     busy = {}  # reaped workers whose clean-up must be tried again
     try:

@@ -149,7 +149,8 @@ for name, args in [('ptrace', (0, 0, 0, 0)), ('process_vm_readv', (1, 0, 0, 0, 0
                    ('io_uring_setup', (1, 0)), ('io_uring_enter', (0, 0, 0, 0, 0, 0)),
                    ('io_uring_register', (0, 0, 0, 0)), ('perf_event_open', (0, 0, -1, -1, 0)),
                    ('mount', (0, 0, 0, 0, 0)), ('umount2', (0, 0)), ('pivot_root', (0, 0)), ('unshare', (0,)),
-                   ('setns', (-1, 0)), ('kexec_load', (0, 0, 0, 0)), ('kexec_file_load', (-1, -1, 0, 0, 0))]:
+                   ('setns', (-1, 0)), ('kexec_load', (0, 0, 0, 0)), ('kexec_file_load', (-1, -1, 0, 0, 0)),
+                   ('pidfd_getfd', (-1, 0, 0))]:
     ctypes.set_errno(0)
     result = libc.syscall(pyseccomp.resolve_syscall(arch, name), *[ctypes.c_long(a) for a in args])
     code = ctypes.get_errno()

@@ -286,3 +286,27 @@ def test_a_batchs_slots_share_one_interpreter_that_imported_tensorflow(clean, tm
     slots = [pid for pid, parent in seen.items() if parent == roots[0]]
     assert len(slots) == 2, seen  # a zygote forked for each slot
     assert not _zygotes(proc.pid)
+
+
+@pytest.mark.slow  # starts a slot and grades one untouched notebook
+def test_a_slot_whose_zygote_died_records_nothing_more_and_ends():
+    """The slots' zygotes live and die with their mother. A slot whose zygote is gone ends itself, so no verdict
+    made without a zygote is returned, and the pool breaks (watch then starts new slots; batch gives a
+    grader_error row, graded again at the next run)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from autograder import batch
+    from autograder.worker import sandbox
+    from autograder.worker.zygote import stops_held
+    release = ROOT / course_config.RELEASE_DIR / A / f"{A}.ipynb"
+    pool = batch.slot_pool(1, sandbox.detect())
+    try:
+        with stops_held():
+            first = pool.submit(batch._slot_grade, release, A, None, None)
+        assert first.result(timeout=300).status == "graded"
+        os.kill(pool.mother.process.pid, signal.SIGKILL)
+        second = pool.submit(batch._slot_grade, release, A, None, None)
+        with pytest.raises(BrokenProcessPool):
+            second.result(timeout=300)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

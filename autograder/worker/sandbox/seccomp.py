@@ -22,7 +22,7 @@ import errno
 DENIED = ("ptrace", "process_vm_readv", "process_vm_writev", "keyctl", "add_key", "request_key", "bpf",
           "userfaultfd", "perf_event_open", "io_uring_setup", "io_uring_enter", "io_uring_register", "mount",
           "umount2", "pivot_root", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick",
-          "mount_setattr", "unshare", "setns", "kexec_load", "kexec_file_load")
+          "mount_setattr", "unshare", "setns", "kexec_load", "kexec_file_load", "pidfd_getfd")
 #: clone(2) flags that make a namespace (linux/sched.h): CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID,
 #: NEWNET.
 NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
