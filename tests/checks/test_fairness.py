@@ -103,6 +103,7 @@ def test_each_catalogued_mistake_costs_one_check(assignment, mistake_id, solutio
     assert "{{function_node" not in message and "[Op:" not in message, message  # never raw TF error text
 
 
+@pytest.mark.slow  # reads every catalogued mistake's verdicts (computed once for the test above, in the slow tier)
 def test_no_check_repeats_another_checks_message(solution_ns_session, ms_session):
     """Over the catalogue and the non-catalogued faults, two failing checks never say the same thing."""
     cases = [(a, m) for a, m in CATALOGUE] + [(NF, "cache trap")]
