@@ -81,8 +81,6 @@ class Zygote:
     """
 
     def __init__(self, preload=True, mode=None, factory=None):
-        import subprocess
-
         import course_config
         self.mode = mode or sandbox.detect()
         self.repo = course_config.ROOT
@@ -99,10 +97,7 @@ class Zygote:
             socket.send_fds(factory, [b"zygote"], [theirs.fileno()])
             self.process = self.pid = None
         else:
-            with stops_held():
-                self.process = subprocess.Popen(
-                    [sys.executable, "-m", "autograder.worker.zygote", str(theirs.fileno()), "1" if preload else "0"],
-                    pass_fds=[theirs.fileno()], env=_env(), stdin=subprocess.DEVNULL)
+            self.process = _start(theirs, "1" if preload else "0")
             self.pid = self.process.pid
         theirs.close()
         self.sock = ours
@@ -149,11 +144,7 @@ class Zygote:
                 pass
         self.sock.close()  # the zygote's loop ends when its socket closes
         if self.process is not None:
-            try:
-                self.process.wait(timeout=30)
-            except Exception:  # noqa: BLE001
-                self.process.kill()
-                self.process.wait()
+            _end(self.process, 30)
         for _ in range(50):  # a worker's last write may race the removal: try again until the folder is gone
             shutil.rmtree(self.staging, ignore_errors=True)
             if not self.staging.exists():
@@ -167,8 +158,22 @@ class Zygote:
         self.close()
 
 
-def _env():
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "MPLBACKEND": "Agg"}
+def _start(sock, *args):
+    """``python -m autograder.worker.zygote FD ARGS...`` on ``sock``, started with the stops held."""
+    import subprocess
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "MPLBACKEND": "Agg"}
+    with stops_held():
+        return subprocess.Popen([sys.executable, "-m", "autograder.worker.zygote", str(sock.fileno()), *args],
+                                pass_fds=[sock.fileno()], env=env, stdin=subprocess.DEVNULL)
+
+
+def _end(process, seconds):
+    """Wait ``seconds`` for ``process`` to end by itself, then kill it."""
+    try:
+        process.wait(timeout=seconds)
+    except Exception:  # noqa: BLE001
+        process.kill()
+        process.wait()
 
 
 class Mother:
@@ -177,21 +182,13 @@ class Mother:
     ``close`` waits until every zygote it forked has cleaned up after its workers."""
 
     def __init__(self):
-        import subprocess
         self.requests, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        with stops_held():
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "autograder.worker.zygote", str(theirs.fileno()), "1", "mother"],
-                pass_fds=[theirs.fileno()], env=_env(), stdin=subprocess.DEVNULL)
+        self.process = _start(theirs, "1", "mother")
         theirs.close()
 
     def close(self, seconds=30):
         self.requests.close()  # with every slot's copy closed too, the mother waits for its zygotes and ends
-        try:
-            self.process.wait(timeout=seconds)
-        except Exception:  # noqa: BLE001
-            self.process.kill()
-            self.process.wait()
+        _end(self.process, seconds)
 
 
 def _stage(source, target):
