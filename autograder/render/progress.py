@@ -13,7 +13,7 @@ class Progress:
 
     def __init__(self, total, done=0, stream=None):
         self.total, self.began, self.stream = total, time.monotonic(), stream or sys.stderr
-        self.first_done, self.first_end, self.running = done, None, {}  # running: label -> when it went into a slot
+        self.first_done, self.first_end, self.running = done, None, {}  # running: the labels in slots, in order
         self.live = self.stream.isatty()
         if self.live:
             from rich.console import Console
@@ -43,7 +43,7 @@ class Progress:
             self._say(f"{self._elapsed():.1f}s {text}")
 
     def started(self, label):
-        self.running[label] = time.monotonic()
+        self.running[label] = None
         if self.live:
             self._bar.update(self._task, description=shortened(", ".join(self.running), 40))
         else:
