@@ -18,6 +18,7 @@ exits only once nothing of the submission runs, and the zygote reaps it and remo
 cgroups; in the uid fallback, its work directory).
 """
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -259,6 +260,11 @@ def _warm_up(preload):
             import tensorflow_probability  # noqa: F401
             import tf_keras  # noqa: F401
         _preload_stdlib()
+    # Move everything imported so far out of the garbage collector's reach. A worker's collections then never
+    # walk the half-million objects it shares with this process, and so never write to (and copy) their pages:
+    # about 26,000 fewer page copies and 0.3 s less per worker on the notebook's cells (docs/benchmarks.md).
+    gc.collect()
+    gc.freeze()
 
 
 def mother(requests):
