@@ -94,6 +94,45 @@ def write_term_submissions(submitted, assignment=ASSIGNMENT):
     return submitted
 
 
+def write_term_batch(submitted, assignment=ASSIGNMENT):
+    """The term's submissions (``write_term_submissions``) and two that run no code: a student who submitted
+    nothing (``absent``) and one whose notebook is not JSON (``broken``)."""
+    write_term_submissions(submitted, assignment)
+    (submitted / "absent" / assignment).mkdir(parents=True)
+    (submitted / "broken" / assignment).mkdir(parents=True)
+    (submitted / "broken" / assignment / f"{assignment}.ipynb").write_text('{"cells": [')
+    return submitted
+
+
+@pytest.fixture(scope="session")
+def term_batch(tmp_path_factory):
+    """The term's batch (``write_term_batch``), graded once per test session by ``batch`` as an instructor runs it
+    (two slots): (submitted folder, output folder, seconds it took). Every test that reads it compares with it;
+    a test that grades or renders again works on a copy of the output folder."""
+    import time
+    root = tmp_path_factory.mktemp("term")
+    submitted = write_term_batch(root / "submitted")
+    started = time.monotonic()
+    proc = cli("batch", submitted, "--out", root / "clean", "--assignment", ASSIGNMENT)
+    seconds = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return submitted, root / "clean", seconds
+
+
+def course_copy(root):
+    """What grading reads of the course (its config, notebooks, checks and grader), copied under ``root``: a test
+    that changes the course changes the copy, and runs ``python -m autograder`` there (``cwd=root``)."""
+    import shutil
+    root.mkdir(parents=True)
+    for name in ("course_config.py", "source", "release", "solutions", "autograder"):
+        src = course_config.ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, root / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "build"))
+        else:
+            shutil.copy(src, root / name)
+    return root
+
+
 def read_results(path):
     """A results.json the grader wrote, checked against autograder/results.schema.json."""
     from autograder import results

@@ -11,25 +11,13 @@ import sys
 
 import nbformat
 import pytest
-from conftest import read_results, write_term_submissions
+from conftest import course_copy, read_results, write_term_submissions
 
 import course_config
 from autograder import notebooks
 
 A = "normalising_flows"
 CHANGED, NEW_POINTS = "independent_bernoulli_reference", 3
-
-
-def _course_copy(root):
-    """What grading reads of the course: its config, notebooks, checks and grader, under ``root``."""
-    root.mkdir(parents=True)
-    for name in ("course_config.py", "source", "release", "solutions", "autograder"):
-        src = course_config.ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, root / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "build"))
-        else:
-            shutil.copy(src, root / name)
-    return root
 
 
 def _set_points(root, test_id, points):
@@ -89,7 +77,7 @@ def _gradebook_scores(db, students):
 
 @pytest.mark.slow  # three batches of four submissions
 def test_a_points_only_change_re_renders_every_output_and_executes_nothing(tmp_path):
-    root = _course_copy(tmp_path / "course")
+    root = course_copy(tmp_path / "course")
     submitted = write_term_submissions(tmp_path / "submitted", A)
     out, db = tmp_path / "graded", f"sqlite:///{tmp_path / 'gradebook.db'}"
     first = _batch(root, submitted, out, db)

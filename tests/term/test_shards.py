@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import cli, write_term_submissions
+from conftest import cli
 
 import course_config
 from autograder import shards
@@ -22,17 +22,6 @@ ROOT = course_config.ROOT
 K8S = ROOT / "packaging" / "k8s"
 
 
-
-
-def _submissions(root):
-    """The cheapest real cases (as tests/term/test_term.py): complete, partly wrong, untouched, a notebook of the other
-    assignment, a student who submitted nothing and one whose notebook is not JSON. Their names fall in all three
-    shards of 3 (asserted below, from the split's own definition: sha256 of the name modulo 3)."""
-    submitted = write_term_submissions(root / "submitted", A)
-    (submitted / "absent" / A).mkdir(parents=True)
-    (submitted / "broken" / A).mkdir(parents=True)
-    (submitted / "broken" / A / f"{A}.ipynb").write_text('{"cells": [')
-    return submitted
 
 
 def _files(out):
@@ -52,15 +41,17 @@ def _verdict(data):
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """The same submissions graded once as one batch and once as 3 shards run at the same time as separate
-    processes, then merged."""
+def graded(term_batch, tmp_path_factory):
+    """The session's term batch (``conftest.term_batch``: complete, partly wrong, untouched, a notebook of the other
+    assignment, a student who submitted nothing and one whose notebook is not JSON), graded once as one batch
+    (two slots), and again as 3 shards (one slot each) run at the same time as separate processes, then merged.
+    The names fall in all three shards of 3 (asserted here, from the split's own definition: sha256 of the name
+    modulo 3)."""
+    submitted, one, _ = term_batch
     root = tmp_path_factory.mktemp("shards")
-    submitted = _submissions(root)
     names = sorted(p.name for p in submitted.iterdir())
     assert {int.from_bytes(hashlib.sha256(n.encode()).digest()[:8], "big") % 3 + 1 for n in names} == {1, 2, 3}
-    one = cli("batch", submitted, "--out", root / "one", "--assignment", A, "--jobs", 1)
-    assert one.returncode == 0, one.stderr[-3000:]
+    shutil.copytree(one, root / "one")
     procs = [subprocess.Popen([sys.executable, "-m", "autograder", "batch", str(submitted), "--out",
                                str(root / f"shard{k}"), "--assignment", A, "--jobs", "1", "--shard", f"{k}/3"],
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from conftest import read_results, write_term_submissions
+from conftest import course_copy, read_results, write_term_submissions
 
 import course_config
 from autograder import course, reference, results
@@ -45,15 +45,10 @@ def _scores(out):
     return found
 
 
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory):
-    root = tmp_path_factory.mktemp("term")
-    submitted = _submissions(root)
-    started = time.monotonic()
-    proc = _batch(submitted, root / "clean")
-    seconds = time.monotonic() - started
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return submitted, root / "clean", seconds
+@pytest.fixture
+def clean(term_batch):
+    """The session's term batch (``conftest.term_batch``): the clean run every test here compares with."""
+    return term_batch
 
 
 @pytest.mark.slow  # grades a batch (the clean run)
@@ -65,6 +60,8 @@ def test_the_clean_run_gives_each_case_its_grade(clean):
     assert 0 < float(rows["partly_wrong"]["total"]) < auto
     assert float(rows["untouched"]["total"]) == 0
     assert rows["other_one"]["status"] == "wrong_assignment" and float(rows["other_one"]["total"]) == 0
+    assert (rows["absent"]["status"], rows["broken"]["status"]) == ("missing", "unreadable")
+    assert float(rows["absent"]["total"]) == float(rows["broken"]["total"]) == 0
     assert len({r["max"] for r in rows.values()}) == 1
     feedback = (out / "feedback" / "other_one" / A / "feedback.md").read_text()
     assert "`realnvp_multiscale`" in feedback
@@ -79,7 +76,7 @@ def test_a_rerun_with_nothing_changed_grades_nothing_and_starts_no_tensorflow(cl
     records = {p: p.stat().st_mtime_ns for p in copy.rglob("graded.json")}
     proc = _batch(submitted, copy)
     assert proc.returncode == 0, proc.stderr
-    assert "4 already graded, unchanged" in proc.stderr and "to grade" not in proc.stderr
+    assert "6 already graded, unchanged" in proc.stderr and "to grade" not in proc.stderr
     assert "containment" not in proc.stderr  # no sandbox, no zygote: nothing to grade
     assert {p: p.stat().st_mtime_ns for p in copy.rglob("graded.json")} == records
     assert _grades(copy) == _grades(out)
@@ -105,7 +102,7 @@ def test_a_changed_check_regrades_exactly_its_assignment_and_says_why(clean, tmp
     path.write_text(json.dumps(data))
     proc = _batch(submitted, copy)
     assert proc.returncode == 0, proc.stderr
-    assert f"1 to grade: the checks of {A} changed" in proc.stderr and "3 already graded" in proc.stderr
+    assert f"1 to grade: the checks of {A} changed" in proc.stderr and "5 already graded" in proc.stderr
     proc = _batch(submitted, copy, "--regrade", "complete")
     assert "1 to grade: asked with --regrade" in proc.stderr
     assert _grades(copy) == _grades(out)
@@ -115,22 +112,22 @@ def test_a_changed_check_regrades_exactly_its_assignment_and_says_why(clean, tmp
 
 @pytest.mark.slow  # three commands, one of them starting TensorFlow
 def test_stale_reference_values_are_refused(tmp_path):
-    """A hidden input changed without make reference: validate, grade and batch refuse, naming make reference."""
-    sidecar = reference.inputs_file(A)
-    saved = sidecar.read_bytes()
-    try:
-        sidecar.write_text(json.dumps({"inputs_sha256": "0" * 64}))
-        assert "make reference" in reference.stale(A)
-        solution = str(ROOT / course_config.SOLUTION_DIR / A / f"{A}.ipynb")
-        for command in (["validate"], ["reference", "--check"], ["grade", solution, "--out", str(tmp_path / "r.json")]):
-            proc = subprocess.run([sys.executable, "-m", "autograder", *command], cwd=ROOT, capture_output=True,
-                                  text=True, timeout=300)
-            assert proc.returncode != 0 and "make reference" in proc.stdout + proc.stderr, command
-            assert "Traceback" not in proc.stderr
-        assert not (tmp_path / "r.json").exists()
-    finally:
-        sidecar.write_bytes(saved)
-    assert reference.stale(A) is None
+    """A hidden input changed without make reference: validate, grade and batch refuse, naming make reference.
+    In a copy of the course, so that nothing graded meanwhile from the repository sees stale values."""
+    root = course_copy(tmp_path / "course")
+    sidecar = root / reference.inputs_file(A).relative_to(ROOT)
+    assert sidecar.exists()
+    sidecar.write_text(json.dumps({"inputs_sha256": "0" * 64}))
+    solution = str(root / course_config.SOLUTION_DIR / A / f"{A}.ipynb")
+    submitted = write_term_submissions(tmp_path / "submitted", A)
+    for command in (["validate"], ["reference", "--check"], ["grade", solution, "--out", str(tmp_path / "r.json")],
+                    ["batch", str(submitted), "--out", str(tmp_path / "out")]):
+        proc = subprocess.run([sys.executable, "-m", "autograder", *command], cwd=root, capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode != 0 and "make reference" in proc.stdout + proc.stderr, command
+        assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "r.json").exists() and not (tmp_path / "out").exists()
+    assert reference.stale(A) is None  # the repository's own values were never touched
 
 
 def test_the_stale_check_sees_a_changed_hidden_input(monkeypatch):
