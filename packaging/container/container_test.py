@@ -399,7 +399,10 @@ def probe(image, setting_args, log):
 # ---- judging -----------------------------------------------------------------------------------------------------
 
 def per_test(results):
-    return {t["name"]: (t["score"], t["max_score"]) for t in results.get("tests", [])}
+    """Each scored test's (score, max score). ``run_autograder`` also lists each written answer as a test worth 0
+    points (its text, for the TAs who grade it by hand on Gradescope); the host's ``grade`` has no such entries,
+    and they carry no score, so they are left out of the comparison."""
+    return {t["name"]: (t["score"], t["max_score"]) for t in results.get("tests", []) if t.get("max_score")}
 
 
 def hostile_report(results):
