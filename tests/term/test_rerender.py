@@ -5,7 +5,6 @@ notebook or importing TensorFlow; its outputs equal those of a clean run of the 
 import csv
 import io
 import json
-import shutil
 import subprocess
 import sys
 

@@ -22,8 +22,6 @@ ROOT = course_config.ROOT
 K8S = ROOT / "packaging" / "k8s"
 
 
-
-
 def _files(out):
     """{relative path: bytes} of everything a batch rendered and recorded under ``out``."""
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
